@@ -1,0 +1,1 @@
+"""corral: exact, faithful and fast structured-output generation."""
