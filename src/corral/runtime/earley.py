@@ -1,0 +1,166 @@
+"""An incremental Earley recognizer over terminals, with immutable, hash-consed columns.
+
+The recognizer works on lexeme boundaries: a :class:`Column` is the Earley item set at a point of the text where a
+lexeme just ended (or at the start). Columns are immutable once built, so a parser state is just a set of column
+references: forking is free and rollback is dropping references. Items are tuples ``(rule, dot, origin)`` whose
+``origin`` is the :class:`Column` where the rule was predicted (an object, not an index), so no chart array has to
+be kept, copied or truncated.
+
+Columns are hash-consed by their kernel (the items produced by scanning a terminal): two paths that reach the same
+kernel share one column object. This keeps ambiguous grammars (``A+`` over a terminal that matches any split of the
+text) from growing the state with the length of the text, and lets caches keyed by column identity hit.
+
+Nullable nonterminals are handled with the Aycock-Horspool rule: predicting a nullable nonterminal also moves the
+dot past it, so completions of empty derivations never need the current column's own waiting list.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+__all__ = ["EarleyTables", "Column"]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    lhs: int
+    rhs: tuple[int, ...]
+
+
+class EarleyTables:
+    """Grammar tables for the recognizer: integer symbols, rules by left-hand side, nullable set.
+
+    Parameters
+    ----------
+    n_terminals : int
+        Terminals are the integers ``0 .. n_terminals-1``; nonterminals are the integers from ``n_terminals`` on.
+    rules : list of (lhs, rhs)
+        Plain BNF rules over integer symbols. Every nonterminal must be productive (the caller prunes).
+    start : int
+        The start nonterminal.
+    """
+
+    def __init__(self, n_terminals: int, rules: list[tuple[int, tuple[int, ...]]], start: int) -> None:
+        self.n_terminals = n_terminals
+        self.rules = [_Rule(lhs, tuple(rhs)) for lhs, rhs in rules]
+        self.start = start
+        self.by_lhs: dict[int, tuple[int, ...]] = {}
+        by: dict[int, list[int]] = {}
+        for i, r in enumerate(self.rules):
+            by.setdefault(r.lhs, []).append(i)
+        self.by_lhs = {k: tuple(v) for k, v in by.items()}
+        self.nullable = self._nullable()
+        self._interned: weakref.WeakValueDictionary[frozenset, Column] = weakref.WeakValueDictionary()
+        self.initial = Column(self, [(i, 0, None) for i in self.by_lhs.get(start, ())], initial=True)
+
+    def _nullable(self) -> frozenset[int]:
+        nullable: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for r in self.rules:
+                if r.lhs not in nullable and all(s in nullable for s in r.rhs):
+                    nullable.add(r.lhs)
+                    changed = True
+        return frozenset(nullable)
+
+    def column(self, kernel: frozenset) -> "Column":
+        """Return the column whose kernel is ``kernel`` (hash-consed: one object per kernel while referenced)."""
+        col = self._interned.get(kernel)
+        if col is None:
+            col = Column(self, kernel)
+            self._interned[kernel] = col
+        return col
+
+
+class Column:
+    """An immutable Earley item set at a lexeme boundary.
+
+    Attributes
+    ----------
+    scan : dict[int, tuple]
+        Terminal -> items whose dot stands before that terminal.
+    terms : tuple[int, ...]
+        The terminals this column expects (the keys of ``scan``), sorted.
+    complete : bool
+        Whether the start symbol is complete from the initial column: the text up to here is in the language.
+    """
+
+    __slots__ = ("tables", "scan", "wait", "terms", "complete", "_after", "__weakref__")
+
+    def __init__(self, tables: EarleyTables, kernel, *, initial: bool = False) -> None:
+        self.tables = tables
+        self._after: dict[int, weakref.ref] = {}
+        rules = tables.rules
+        nullable = tables.nullable
+        n_t = tables.n_terminals
+        seen: set = set()
+        agenda: list = []
+        # Items predicted here carry ``self`` as origin; the initial column's kernel uses None as a placeholder.
+        for r, d, o in kernel:
+            item = (r, d, self if o is None else o)
+            if item not in seen:
+                seen.add(item)
+                agenda.append(item)
+        scan: dict[int, list] = {}
+        wait: dict[int, list] = {}
+        predicted: set[int] = set()
+        complete = False
+        initial_col = self if initial else tables.initial
+        while agenda:
+            item = agenda.pop()
+            r, d, origin = item
+            rule = rules[r]
+            if d == len(rule.rhs):
+                if origin is self:
+                    # Empty derivation: parents got the dot moved by the nullable rule at prediction time.
+                    if initial and rule.lhs == tables.start:
+                        complete = True
+                    continue
+                if rule.lhs == tables.start and origin is initial_col:
+                    complete = True
+                for pr, pd, po in origin.wait.get(rule.lhs, ()):
+                    nxt = (pr, pd + 1, po)
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        agenda.append(nxt)
+                continue
+            sym = rule.rhs[d]
+            if sym < n_t:
+                scan.setdefault(sym, []).append(item)
+                continue
+            wait.setdefault(sym, []).append(item)
+            if sym not in predicted:
+                predicted.add(sym)
+                for pr in tables.by_lhs.get(sym, ()):
+                    nxt = (pr, 0, self)
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        agenda.append(nxt)
+            if sym in nullable:
+                nxt = (r, d + 1, origin)
+                if nxt not in seen:
+                    seen.add(nxt)
+                    agenda.append(nxt)
+        if initial and tables.start in nullable:
+            complete = True
+        self.scan = {k: tuple(v) for k, v in scan.items()}
+        self.wait = {k: tuple(v) for k, v in wait.items()}
+        self.terms = tuple(sorted(self.scan))
+        self.complete = complete
+
+    def after(self, terminal: int) -> "Column":
+        """The column after scanning ``terminal`` here (memoised). ``terminal`` must be in :attr:`terms`."""
+        ref = self._after.get(terminal)
+        col = ref() if ref is not None else None
+        if col is None:
+            kernel = frozenset((r, d + 1, o) for r, d, o in self.scan[terminal])
+            col = self.tables.column(kernel)
+            # Weak: successors stay cached while some state uses them, and a long-lived grammar does not
+            # accumulate every column it ever explored.
+            self._after[terminal] = weakref.ref(col)
+        return col
+
+    def __repr__(self) -> str:
+        return f"<Column terms={self.terms} complete={self.complete}>"

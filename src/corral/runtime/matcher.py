@@ -1,0 +1,346 @@
+"""The runtime Matcher: one sequence's constraint state at token level.
+
+A matcher state is a set of *lexeme threads* plus the columns at the current byte position:
+
+* a thread ``(terminal, dfa_state) -> origins`` says: a lexeme of ``terminal`` started at a boundary where the
+  parser was in one of the ``origins`` columns, and its DFA is now in ``dfa_state`` (always a live state);
+* ``here`` is the set of columns at the current position, non-empty iff some lexeme ended exactly here.
+
+Feeding a byte steps every thread's DFA; a thread whose DFA accepts may end its lexeme, which scans the terminal in
+its origin columns (:meth:`Column.after`) and starts new threads for every terminal the new column expects, and for
+the ignored terminals. A token is viable iff feeding its bytes leaves some thread alive (every live DFA state can
+finish its lexeme, and every Earley item can be completed because all rules are productive) or leaves the text
+complete. States are immutable, so ``fork`` shares them and ``rollback`` steps back along a parent chain.
+
+``mask()`` computes the same thing for the whole vocabulary at once from the per-(terminal, state) token tables of
+:mod:`corral.tokens.index`; ``check()`` runs the bytes of one token. The two are independent implementations of one
+definition, and tests assert ``mask()[t] == check(t)`` along random walks.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable
+
+import numpy as np
+
+from corral.errors import GrammarError
+from corral.runtime.earley import Column, EarleyTables
+from corral.tokens.index import TokenIndex
+
+__all__ = ["CompiledGrammar", "Matcher"]
+
+
+class _State:
+    """An immutable matcher state (see the module docstring)."""
+
+    __slots__ = ("threads", "here", "parent", "token", "terminated", "_key", "_mask")
+
+    def __init__(self, threads: dict, here: frozenset, parent=None, token=None, terminated=False):
+        self.threads = threads
+        self.here = here
+        self.parent = parent
+        self.token = token
+        self.terminated = terminated
+        self._key = None
+        self._mask = None
+
+    @property
+    def key(self):
+        if self._key is None:
+            self._key = (frozenset(self.threads.items()), self.here, self.terminated)
+        return self._key
+
+    @property
+    def complete(self) -> bool:
+        return any(c.complete for c in self.here)
+
+    @property
+    def viable(self) -> bool:
+        return bool(self.threads) or self.complete
+
+
+class CompiledGrammar:
+    """A grammar compiled against one vocabulary: DFAs, Earley tables and lazily built token tables.
+
+    One compiled grammar serves any number of matchers; build it once per (grammar, vocabulary).
+
+    Parameters
+    ----------
+    grammar : corral.compile.grammar.Grammar
+        The grammar IR.
+    vocab : corral.tokens.vocabulary.Vocabulary
+        The token vocabulary.
+    mask_cache_size : int, default: 4096
+        How many masks to keep, keyed by matcher state (a lexeme that spans many tokens repeats its state).
+
+    Raises
+    ------
+    GrammarError
+        A terminal matches the empty string or nothing, or the grammar's language is empty.
+    """
+
+    def __init__(self, grammar, vocab, *, mask_cache_size: int = 4096) -> None:
+        from corral.automata.regex import compile_regex
+
+        self.grammar = grammar
+        self.vocab = vocab
+        names = list(grammar.terminals)
+        self.terminal_names = names + [f"{n} (ignored)" for n in grammar.ignore]
+        dfas = []
+        for name in names + list(grammar.ignore):
+            term = grammar.terminals[name]
+            dfa = compile_regex(term.pattern, term.flags)
+            if dfa.is_empty:
+                raise GrammarError(f"terminal {name} matches no string")
+            if bool(dfa.accepting[0]):
+                raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
+            dfas.append(dfa)
+        self.dfas = dfas
+        self.n_terminals = len(names)
+        self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
+        self._trans = [d.transitions.tolist() for d in dfas]
+        self._acc = [d.accepting.tolist() for d in dfas]
+        self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
+        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths)
+        self.eos_ids = np.array(sorted(vocab.eos_token_ids), dtype=np.int64)
+        self.size = vocab.size
+        self._mask_cache: OrderedDict = OrderedDict()
+        self._mask_cache_size = mask_cache_size
+        self.initial_state = self._start_threads(frozenset([self.tables.initial]))
+
+    def _bnf(self, grammar, names):
+        """Integer BNF rules with unproductive rules pruned; GrammarError if the language is empty."""
+        tid = {n: i for i, n in enumerate(names)}
+        nts = sorted({r.lhs for r in grammar.rules} | {grammar.start})
+        nid = {n: len(names) + i for i, n in enumerate(nts)}
+        rules = []
+        for r in grammar.rules:
+            rhs = []
+            for s in r.rhs:
+                if s in tid:
+                    rhs.append(tid[s])
+                elif s in nid:
+                    rhs.append(nid[s])
+                else:
+                    raise GrammarError(f"rule {r.lhs} uses undefined symbol {s}")
+            rules.append((nid[r.lhs], tuple(rhs)))
+        productive: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for lhs, rhs in rules:
+                if lhs not in productive and all(s < len(names) or s in productive for s in rhs):
+                    productive.add(lhs)
+                    changed = True
+        start = nid[grammar.start]
+        if start not in productive:
+            raise GrammarError(f"the grammar's language is empty: rule {grammar.start} derives no finite string")
+        rules = [(lhs, rhs) for lhs, rhs in rules if lhs in productive and all(
+            s < len(names) or s in productive for s in rhs)]
+        return rules, start
+
+    # ----------------------------------------------------------------------------------------------------------
+    # state transitions
+
+    def _start_threads(self, here: frozenset, threads: dict | None = None, parent=None, token=None) -> _State:
+        threads = {} if threads is None else threads
+        for c in here:
+            for t in c.terms:
+                threads.setdefault((t, 0), set()).add(c)
+            for t in self.ignore_ids:
+                threads.setdefault((t, 0), set()).add(c)
+        return _State({k: frozenset(v) for k, v in threads.items()}, here, parent, token)
+
+    def _feed(self, state: _State, data: bytes, parent=None, token=None) -> _State:
+        """The state after ``data`` (possibly with no threads: not viable)."""
+        threads = state.threads
+        here = state.here
+        n_t = self.n_terminals
+        for b in data:
+            new: dict = {}
+            here_set: set = set()
+            for (t, s), origins in threads.items():
+                s2 = self._trans[t][s][b]
+                if s2 < 0:
+                    continue
+                cur = new.get((t, s2))
+                new[(t, s2)] = origins if cur is None else cur | origins
+                if self._acc[t][s2]:
+                    if t >= n_t:
+                        here_set.update(origins)
+                    else:
+                        here_set.update(o.after(t) for o in origins)
+            here = frozenset(here_set)
+            for c in here:
+                for t in c.terms:
+                    cur = new.get((t, 0))
+                    new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
+                for t in self.ignore_ids:
+                    cur = new.get((t, 0))
+                    new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
+            threads = new
+            if not threads and not here:
+                break
+        return _State(threads, here, parent, token)
+
+    def _mask(self, state: _State) -> np.ndarray:
+        cached = state._mask
+        if cached is not None:
+            return cached
+        key = state.key
+        m = self._mask_cache.get(key)
+        if m is not None:
+            self._mask_cache.move_to_end(key)
+            state._mask = m
+            return m
+        m = np.zeros(self.size, dtype=bool)
+        if not state.terminated:
+            index = self.index
+            n_t = self.n_terminals
+            for (t, s), origins in state.threads.items():
+                tab = index.table(t, s)
+                m |= tab.inside
+                if tab.end_ids.size:
+                    sel = ~m[tab.end_ids]
+                    if sel.any():
+                        ids = tab.end_ids[sel]
+                        nxt = origins if t >= n_t else frozenset(o.after(t) for o in origins)
+                        ok = index.explore(nxt, ids, tab.end_offsets[sel], self.ignore_ids)
+                        m[ids[ok]] = True
+            if state.complete and self.eos_ids.size:
+                m[self.eos_ids] = True
+        m.flags.writeable = False
+        state._mask = m
+        self._mask_cache[key] = m
+        if len(self._mask_cache) > self._mask_cache_size:
+            self._mask_cache.popitem(last=False)
+        return m
+
+    def matcher(self) -> "Matcher":
+        """A fresh matcher at the start of the text."""
+        return Matcher(self, self.initial_state)
+
+    def accepts(self, data: bytes) -> bool:
+        """Whether ``data`` is a complete string of the language (a byte-level check, for tests and validation)."""
+        return self._feed(self.initial_state, data).complete
+
+    def is_prefix(self, data: bytes) -> bool:
+        """Whether ``data`` can be completed into a string of the language."""
+        return self._feed(self.initial_state, data).viable
+
+
+class Matcher:
+    """One sequence's constraint state: which tokens may come next.
+
+    Methods that change state say so; the others do not. A token is allowed iff the text so far plus the token's
+    bytes can still be completed into a string of the language; EOS is allowed iff the text is in the language.
+    """
+
+    __slots__ = ("compiled", "_state", "_eos")
+
+    def __init__(self, compiled: CompiledGrammar, state: _State) -> None:
+        self.compiled = compiled
+        self._state = state
+        self._eos = compiled.vocab.eos_token_ids
+
+    @property
+    def vocab_size(self) -> int:
+        """Length of the mask (the vocabulary size, padded to the model's output size where given)."""
+        return self.compiled.size
+
+    def _next_state(self, token: int) -> _State | None:
+        st = self._state
+        if st.terminated:
+            return None
+        if token in self._eos:
+            if not st.complete:
+                return None
+            return _State({}, st.here, st, token, terminated=True)
+        tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
+        if not tb:
+            return None
+        nxt = self.compiled._feed(st, tb, st, token)
+        return nxt if nxt.viable else None
+
+    def check(self, token: int) -> bool:
+        """Whether ``token`` is allowed now. Does not change the state."""
+        return self._next_state(int(token)) is not None
+
+    def mask(self) -> np.ndarray:
+        """bool [vocab_size]: ``mask()[t] == check(t)`` for every token. Read-only array; no state change."""
+        return self.compiled._mask(self._state)
+
+    def mask_packed(self) -> np.ndarray:
+        """The mask as int32 words, bit ``t % 32`` of word ``t // 32`` (the xgrammar/vLLM layout)."""
+        m = self.mask()
+        pad = (-len(m)) % 32
+        bits = np.packbits(np.concatenate([m, np.zeros(pad, bool)]).reshape(-1, 32), axis=1, bitorder="little")
+        return bits.view("<u4").astype(np.uint32).view(np.int32).reshape(-1)
+
+    def advance(self, token: int) -> None:
+        """Consume ``token``. Changes the state. Raises ValueError if the token is not allowed."""
+        nxt = self._next_state(int(token))
+        if nxt is None:
+            raise ValueError(f"token {token} is not allowed here")
+        self._state = nxt
+
+    def advance_many(self, tokens: Iterable[int]) -> None:
+        """Consume several tokens (all or nothing: on a disallowed token the state is left unchanged)."""
+        start = self._state
+        try:
+            for t in tokens:
+                self.advance(t)
+        except ValueError:
+            self._state = start
+            raise
+
+    def fork(self) -> "Matcher":
+        """An independent matcher in the same state (O(1): states are immutable and shared)."""
+        return Matcher(self.compiled, self._state)
+
+    def rollback(self, n: int = 1) -> None:
+        """Undo the last ``n`` advances. Changes the state. Raises ValueError if fewer than n were made."""
+        st = self._state
+        for _ in range(n):
+            if st.parent is None:
+                raise ValueError(f"cannot roll back {n} tokens")
+            st = st.parent
+        self._state = st
+
+    @property
+    def num_tokens(self) -> int:
+        """How many tokens have been advanced (the rollback depth available)."""
+        n, st = 0, self._state
+        while st.parent is not None:
+            n, st = n + 1, st.parent
+        return n
+
+    def is_complete(self) -> bool:
+        """Whether the text so far is in the language (EOS allowed). No state change."""
+        return not self._state.terminated and self._state.complete
+
+    def is_terminated(self) -> bool:
+        """Whether EOS has been advanced."""
+        return self._state.terminated
+
+    def forced_tokens(self, limit: int = 16) -> list[int]:
+        """The tokens forced from here in sequence (each the only allowed token), at most ``limit``. No state change."""
+        out: list[int] = []
+        m = self.fork()
+        while len(out) < limit and not m.is_terminated():
+            allowed = np.flatnonzero(m.mask())
+            if len(allowed) != 1:
+                break
+            tok = int(allowed[0])
+            out.append(tok)
+            m.advance(tok)
+        return out
+
+    def accepts_bytes(self, data: bytes) -> bool:
+        """Whether the text so far followed by ``data`` can still be completed. No state change."""
+        return self.compiled._feed(self._state, data).viable
+
+    def state_key(self):
+        """A hashable key of the current state (equal keys allow the same continuations)."""
+        return self._state.key

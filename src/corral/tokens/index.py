@@ -1,0 +1,174 @@
+"""Token tables per (terminal, DFA state), computed vectorised over the whole vocabulary.
+
+For a lexeme in progress (terminal ``T`` whose DFA is in state ``s``), every token of the vocabulary falls in one
+of three groups, and which group depends only on ``(T, s)``, never on the parser:
+
+* **inside**: running the token's bytes from ``s`` keeps the DFA alive to the end of the token. Such a token is
+  allowed whatever the parser state (the lexeme can still be finished, and the parser expects ``T``). This is the
+  "context-independent" part of XGrammar's adaptive token mask cache.
+* **ends**: at some offset ``p`` strictly inside the token the DFA is accepting, so the lexeme may end there and the
+  rest of the token ``token[p:]`` must be checked against the parser state after ``T`` (context dependent).
+* **dead**: neither. Never allowed through this lexeme.
+
+:class:`TokenTable` stores ``inside`` as a bool vector and ``ends`` as parallel arrays of token ids and offsets.
+Tables are built lazily on first use and memoised per (terminal, state). The remainders are checked by
+:meth:`TokenIndex.explore`, which runs the DFAs of the terminals the parser expects next over all the remainders
+at once (numpy gathers over the padded byte matrix), recursing only for the few tokens that cross another lexeme
+boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TokenTable", "TokenIndex"]
+
+
+@dataclass(frozen=True)
+class TokenTable:
+    """The vocabulary's behaviour from one (terminal, DFA state).
+
+    Attributes
+    ----------
+    inside : np.ndarray
+        bool [V]: the token keeps the lexeme alive to its last byte.
+    end_ids, end_offsets : np.ndarray
+        int64 [K]: token ``end_ids[k]`` can end the lexeme after ``end_offsets[k]`` of its bytes, with bytes left.
+    """
+
+    inside: np.ndarray
+    end_ids: np.ndarray
+    end_offsets: np.ndarray
+
+
+class TokenIndex:
+    """Lazily built token tables for a set of byte DFAs over one vocabulary.
+
+    Parameters
+    ----------
+    dfas : list of ByteDFA
+        One DFA per terminal id.
+    byte_matrix : np.ndarray
+        uint8 [V, L], token bytes zero padded.
+    lengths : np.ndarray
+        int [V], token lengths; 0 for tokens outside the constrained vocabulary (never allowed).
+    """
+
+    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray) -> None:
+        self.dfas = dfas
+        # One extra zero column so gathers at offset == length stay in bounds.
+        self.bm = np.concatenate([byte_matrix, np.zeros((byte_matrix.shape[0], 1), np.uint8)], axis=1)
+        self.lengths = lengths.astype(np.int64)
+        self.size = int(byte_matrix.shape[0])
+        self.candidates = np.nonzero(self.lengths > 0)[0]
+        # Bucket the candidate tokens by first byte: a table build only touches tokens whose first byte is live.
+        first = self.bm[self.candidates, 0]
+        order = np.argsort(first, kind="stable")
+        self._by_first = self.candidates[order]
+        self._first_starts = np.searchsorted(first[order], np.arange(257))
+        self._trans = [np.asarray(d.transitions, dtype=np.int32) for d in dfas]
+        self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
+        self._tables: dict[tuple[int, int], TokenTable] = {}
+
+    def table(self, terminal: int, state: int) -> TokenTable:
+        """The (memoised) table for a lexeme of ``terminal`` whose DFA is in ``state``."""
+        key = (terminal, state)
+        tab = self._tables.get(key)
+        if tab is None:
+            tab = self._build(terminal, state)
+            self._tables[key] = tab
+        return tab
+
+    @property
+    def n_tables(self) -> int:
+        """How many tables have been built so far."""
+        return len(self._tables)
+
+    def _build(self, terminal: int, state: int) -> TokenTable:
+        trans = self._trans[terminal]
+        acc = self._acc[terminal]
+        live_first = np.nonzero(trans[state] >= 0)[0]
+        parts = [self._by_first[self._first_starts[b] : self._first_starts[b + 1]] for b in live_first]
+        ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        inside = np.zeros(self.size, dtype=bool)
+        end_ids, end_offs = self._run(trans, acc, ids, np.zeros(len(ids), np.int64), state, inside_out=inside)
+        return TokenTable(inside, end_ids, end_offs)
+
+    def _run(self, trans, acc, ids, offs, state, inside_out=None, viable_out=None, pos_map=None):
+        """Run one DFA from ``state`` over ``token[offs:]`` for each token in ``ids``.
+
+        Tokens that stay alive to their end are marked in ``inside_out`` (indexed by token id) or ``viable_out``
+        (indexed by position in ``ids``). Returns (ids, offsets) of the proper lexeme ends (bytes remain), as
+        token ids when ``inside_out`` is given, else as positions into the original ``ids``.
+        """
+        lengths = self.lengths
+        bm = self.bm
+        pos = np.arange(len(ids)) if pos_map is None else pos_map
+        st = np.full(len(ids), state, dtype=np.int32)
+        off = offs.copy()
+        tok = ids
+        e_ids: list[np.ndarray] = []
+        e_offs: list[np.ndarray] = []
+        while tok.size:
+            st = trans[st, bm[tok, off]]
+            ok = st >= 0
+            if not ok.all():
+                tok, st, off, pos = tok[ok], st[ok], off[ok], pos[ok]
+            off = off + 1
+            fin = off == lengths[tok]
+            if fin.any():
+                if inside_out is not None:
+                    inside_out[tok[fin]] = True
+                else:
+                    viable_out[pos[fin]] = True
+                rest = ~fin
+                tok, st, off, pos = tok[rest], st[rest], off[rest], pos[rest]
+            a = acc[st]
+            if a.any():
+                e_ids.append(tok[a] if inside_out is not None else pos[a])
+                e_offs.append(off[a])
+        if e_ids:
+            return np.concatenate(e_ids), np.concatenate(e_offs)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+    def explore(self, cols, ids: np.ndarray, offs: np.ndarray, ignore: tuple[int, ...]) -> np.ndarray:
+        """Which remainders ``token[offs:]`` can follow a lexeme boundary where the parser is in ``cols``.
+
+        Parameters
+        ----------
+        cols : iterable of Column
+            The parser state right after a lexeme ended (a set of columns, as in a matcher state).
+        ids, offs : np.ndarray
+            Token ids and the offsets where their remainders start (``offs < length``).
+        ignore : tuple of int
+            Ignored terminals, which may start at any boundary and leave the parser state unchanged.
+
+        Returns
+        -------
+        np.ndarray
+            bool [len(ids)]: whether the remainder keeps the text completable.
+        """
+        viable = np.zeros(len(ids), dtype=bool)
+        by_term: dict[int, list] = {}
+        for c in cols:
+            for t in c.terms:
+                by_term.setdefault(t, []).append(c)
+        for t in ignore:
+            by_term.setdefault(t, []).extend(cols)
+        for t, tcols in by_term.items():
+            todo = np.nonzero(~viable)[0]
+            if not todo.size:
+                break
+            e_pos, e_offs = self._run(
+                self._trans[t], self._acc[t], ids[todo], offs[todo], 0, viable_out=viable, pos_map=todo
+            )
+            if e_pos.size:
+                keep = ~viable[e_pos]
+                e_pos, e_offs = e_pos[keep], e_offs[keep]
+            if e_pos.size:
+                nxt = frozenset(tcols) if t in ignore else frozenset(c.after(t) for c in tcols)
+                sub = self.explore(nxt, ids[e_pos], e_offs, ignore)
+                viable[e_pos[sub]] = True
+        return viable
