@@ -70,6 +70,8 @@ class TokenIndex:
         self._first_starts = np.searchsorted(first[order], np.arange(257))
         self._trans = [np.asarray(d.transitions, dtype=np.int32) for d in dfas]
         self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
+        # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
+        self._first = [t[0] >= 0 for t in self._trans]
         self._tables: dict[tuple[int, int], TokenTable] = {}
 
     def table(self, terminal: int, state: int) -> TokenTable:
@@ -157,10 +159,11 @@ class TokenIndex:
                 by_term.setdefault(t, []).append(c)
         for t in ignore:
             by_term.setdefault(t, []).extend(cols)
+        first = self.bm[ids, offs]
         for t, tcols in by_term.items():
-            todo = np.nonzero(~viable)[0]
+            todo = np.nonzero(self._first[t][first] & ~viable)[0]
             if not todo.size:
-                break
+                continue
             e_pos, e_offs = self._run(
                 self._trans[t], self._acc[t], ids[todo], offs[todo], 0, viable_out=viable, pos_map=todo
             )

@@ -1,0 +1,624 @@
+"""Grammar IR: plain BNF rules over named terminals (Python regexes), plus the regex and choices front ends.
+
+Language semantics
+------------------
+A string is in the language of a :class:`Grammar` iff it can be split into non-empty lexemes ``w1 ... wn``, each
+fully matching a terminal or an ignored terminal, such that the sequence of the non-ignored terminals derives from
+``start`` under the BNF :attr:`Grammar.rules`. *Any* split counts (the "scannerless" semantics of lark's Earley
+parser with ``lexer="dynamic_complete"``). Terminal priorities only choose among parses of the same text, so they
+never change the language; they are kept in the IR for information only.
+
+Every :class:`Grammar` is normalized when it is built (``__post_init__``): undefined symbols are errors, rules that
+cannot derive a terminal string (unproductive) and rules unreachable from ``start`` are dropped, duplicate rules are
+merged, unused terminals (neither in a kept rule nor ignored) are dropped, and a grammar whose ``start`` cannot
+derive anything raises :class:`~corral.errors.GrammarError` ("the language is empty"). A terminal whose regex
+matches the empty string is an error, except in grammars built with ``allow_nullable_terminals=True`` (as
+:meth:`Grammar.from_regex` does), where such a terminal stands for its non-empty matches only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from corral.errors import GrammarError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from corral.automata.dfa import ByteDFA
+
+__all__ = ["Terminal", "Rule", "Grammar", "grammar_from_source", "shipped_grammars_dir", "list_shipped_grammars"]
+
+_FLAG_CHARS = "imsxu"
+_RULE_NAME = re.compile(r"_?[a-z][_a-z0-9]*\Z")
+_TERM_NAME = re.compile(r"_?[A-Z][_A-Z0-9]*\Z")
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A named terminal: a Python regex (with flags) that one lexeme must match in full.
+
+    Parameters
+    ----------
+    name : str
+        The terminal's name (a key of :attr:`Grammar.terminals`).
+    pattern : str
+        Python ``re`` syntax. For a string literal this is ``re.escape(literal)``.
+    flags : frozenset of str
+        Regex flags among ``"i"``, ``"m"``, ``"s"``, ``"x"``, ``"u"``.
+    literal : str or None
+        The literal text when the terminal is a plain string (``"select"``); ``None`` for a regex. With the
+        ``"i"`` flag the literal matches case-insensitively.
+    priority : int
+        Lark's terminal priority. It does not change the language (see the module docstring).
+    """
+
+    name: str
+    pattern: str
+    flags: frozenset[str] = frozenset()
+    literal: str | None = None
+    priority: int = 0
+
+    def regex(self) -> str:
+        """Return the pattern with its flags inlined, e.g. ``(?i:select)``.
+
+        Returns
+        -------
+        str
+            A Python regex usable with :func:`re.fullmatch`.
+        """
+        return _inline_flags(self.pattern, self.flags)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One BNF production ``lhs -> rhs``.
+
+    Parameters
+    ----------
+    lhs : str
+        The nonterminal being defined.
+    rhs : tuple of str
+        Symbol names; a name is a terminal iff it is a key of :attr:`Grammar.terminals`. May be empty.
+    """
+
+    lhs: str
+    rhs: tuple[str, ...]
+
+
+@dataclass
+class Grammar:
+    """A context-free grammar over regex terminals (plain BNF), normalized on construction.
+
+    Parameters
+    ----------
+    rules : list of Rule
+        Plain BNF: EBNF (``?``, ``*``, ``+``, ``[]``, ``~`` ranges) already expanded; empty ``rhs`` allowed.
+    terminals : dict of str to Terminal
+        The terminals by name.
+    start : str
+        The start nonterminal.
+    ignore : tuple of str
+        Terminal names that may appear between any two terminals (and at both ends).
+    source : str or None
+        The Lark text the grammar came from, if any (used to locate errors).
+    source_name : str or None
+        The file name of ``source``, if known.
+    allow_nullable_terminals : bool
+        Accept terminals whose regex matches the empty string; they then stand for their non-empty matches only.
+
+    Raises
+    ------
+    GrammarError
+        On undefined symbols, bad terminals or an empty language (see the module docstring).
+    """
+
+    rules: list[Rule]
+    terminals: dict[str, Terminal]
+    start: str = "start"
+    ignore: tuple[str, ...] = ()
+    source: str | None = None
+    source_name: str | None = None
+    allow_nullable_terminals: bool = False
+    _dfa_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rules = [Rule(r.lhs, tuple(r.rhs)) if isinstance(r, Rule) else Rule(r[0], tuple(r[1]))
+                      for r in self.rules]
+        self.terminals = dict(self.terminals)
+        self.ignore = tuple(dict.fromkeys(self.ignore))
+        self._normalize()
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_lark(
+        cls,
+        text: str,
+        *,
+        start: str = "start",
+        source_name: str | None = None,
+        import_paths: Sequence[str | Path] = (),
+        check_regex: bool = True,
+    ) -> "Grammar":
+        """Build a grammar from Lark text, using lark's own loader to expand EBNF, imports and templates.
+
+        Parameters
+        ----------
+        text : str
+            The Lark grammar.
+        start : str
+            The start rule.
+        source_name : str, optional
+            The grammar's file name (for messages and relative ``%import``).
+        import_paths : sequence of str or Path
+            Extra folders searched by ``%import``.
+        check_regex : bool
+            Also compile every terminal with :func:`corral.automata.regex.compile_regex` (see
+            :meth:`check_terminals`).
+
+        Returns
+        -------
+        Grammar
+
+        Raises
+        ------
+        GrammarError
+            Any problem with the grammar, with ``line`` and ``column`` where known.
+        """
+        from corral.compile.lark import grammar_from_lark_text
+
+        grammar = grammar_from_lark_text(text, start=start, source_name=source_name, import_paths=import_paths)
+        if check_regex:
+            grammar.check_terminals()
+        return grammar
+
+    @classmethod
+    def from_regex(cls, pattern: str, flags: Iterable[str] = ()) -> "Grammar":
+        """Build the grammar ``start -> REGEX`` whose language is the regex's (full-match) language.
+
+        If the regex matches the empty string, the grammar also has the rule ``start -> ε`` and the terminal
+        stands for its non-empty matches.
+
+        Parameters
+        ----------
+        pattern : str
+            A Python regex.
+        flags : iterable of str
+            Regex flags (``"i"``, ``"s"``, ...).
+
+        Returns
+        -------
+        Grammar
+        """
+        flags = frozenset(flags)
+        compiled = _compile_python(pattern, flags, "REGEX", None)
+        rules = [Rule("start", ("REGEX",))]
+        if compiled.fullmatch("") is not None:
+            rules.append(Rule("start", ()))
+        term = Terminal("REGEX", pattern, flags, None)
+        return cls(rules, {"REGEX": term}, "start", (), None, None, allow_nullable_terminals=True)
+
+    @classmethod
+    def from_choices(cls, choices: Sequence[str]) -> "Grammar":
+        """Build the grammar whose language is exactly the given strings.
+
+        Parameters
+        ----------
+        choices : sequence of str
+            The allowed strings; ``""`` is allowed and becomes an empty alternative.
+
+        Returns
+        -------
+        Grammar
+
+        Raises
+        ------
+        GrammarError
+            If ``choices`` is empty.
+        """
+        if isinstance(choices, str):
+            raise GrammarError("choices must be a list of strings, not a single string")
+        choices = list(dict.fromkeys(choices))
+        if not choices:
+            raise GrammarError("choices is empty: the language is empty")
+        rules, terminals = [], {}
+        for i, text in enumerate(choices):
+            if not isinstance(text, str):
+                raise GrammarError(f"choice {i} is not a string: {text!r}")
+            if text == "":
+                rules.append(Rule("start", ()))
+                continue
+            name = f"CHOICE_{i}"
+            terminals[name] = Terminal(name, re.escape(text), frozenset(), text)
+            rules.append(Rule("start", (name,)))
+        return cls(rules, terminals, "start", (), None, None)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def nonterminals(self) -> set[str]:
+        """set of str: the names of the nonterminals (left-hand sides of rules)."""
+        return {r.lhs for r in self.rules}
+
+    def rules_by_lhs(self) -> dict[str, list[Rule]]:
+        """Group the rules by left-hand side, in rule order.
+
+        Returns
+        -------
+        dict of str to list of Rule
+        """
+        out: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            out.setdefault(r.lhs, []).append(r)
+        return out
+
+    def nullable(self) -> set[str]:
+        """Nonterminals that derive the empty string (terminals never do: lexemes are non-empty).
+
+        Returns
+        -------
+        set of str
+        """
+        nullable: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for r in self.rules:
+                if r.lhs not in nullable and all(s in nullable for s in r.rhs):
+                    nullable.add(r.lhs)
+                    changed = True
+        return nullable
+
+    def check_terminals(self) -> "dict[str, ByteDFA] | None":
+        """Compile every terminal to a byte DFA and check that it is supported and sensible.
+
+        Uses :func:`corral.automata.regex.compile_regex`. The DFAs are cached on the grammar, so a later caller
+        (the runtime) gets them for free. If that module is not available, the check is skipped.
+
+        Returns
+        -------
+        dict of str to ByteDFA, or None
+            The DFA of every terminal, or ``None`` when the regex compiler is not installed.
+
+        Raises
+        ------
+        GrammarError
+            A terminal uses an unsupported regex construct, has an empty language, or matches the empty string.
+        """
+        try:
+            from corral.automata.regex import compile_regex
+        except ImportError as exc:  # the regex compiler is optional for this check
+            if getattr(exc, "name", None) not in (None, "corral.automata.regex", "corral.automata"):
+                raise
+            return None
+        from corral.errors import RegexError
+
+        out = {}
+        for name, term in self.terminals.items():
+            dfa = self._dfa_cache.get(term)
+            if dfa is None:
+                try:
+                    dfa = compile_regex(term.pattern, term.flags)
+                except RegexError as exc:
+                    raise self._error(f"terminal {name!r} uses an unsupported regex: {exc}", terminal=name) from exc
+                if dfa.is_empty:
+                    raise self._error(f"terminal {name!r} matches nothing (its language is empty)", terminal=name)
+                if bool(dfa.accepting[0]) and not self.allow_nullable_terminals:
+                    raise self._error(f"terminal {name!r} matches the empty string", terminal=name)
+                self._dfa_cache[term] = dfa
+            out[name] = dfa
+        return out
+
+    # ------------------------------------------------------------------ output
+
+    def to_lark(self) -> str:
+        """Print the grammar as Lark text with the same language.
+
+        Names that are not valid Lark names (or start with ``__``, which Lark reserves) are renamed; the start
+        rule is always printed as ``start``, so ``Grammar.from_lark(g.to_lark())`` round-trips.
+
+        Returns
+        -------
+        str
+        """
+        names = self._lark_names()
+        lines = ["// generated by corral from its grammar IR", ""]
+        by_lhs = self.rules_by_lhs()
+        order = [self.start] + [lhs for lhs in by_lhs if lhs != self.start]
+        for lhs in order:
+            alts = [" ".join(names[s] for s in r.rhs) for r in by_lhs[lhs]]
+            head = f"{names[lhs]}: "
+            lines.append(head + alts[0])
+            lines.extend(" " * (len(head) - 2) + "| " + a for a in alts[1:])
+        if self.terminals:
+            lines.append("")
+        for name, term in self.terminals.items():
+            prio = f".{term.priority}" if term.priority else ""
+            lines.append(f"{names[name]}{prio}: {_lark_terminal_body(term)}")
+        for name in self.ignore:
+            lines.append(f"%ignore {names[name]}")
+        return "\n".join(lines).rstrip() + "\n"
+
+    # ------------------------------------------------------------------ internals
+
+    def _lark_names(self) -> dict[str, str]:
+        names: dict[str, str] = {self.start: "start"}
+        used = {"start"}
+        todo = []
+        symbols = [(n, False) for n in dict.fromkeys(r.lhs for r in self.rules) if n != self.start]
+        symbols += [(n, True) for n in self.terminals]
+        for name, is_term in symbols:
+            ok = (_TERM_NAME if is_term else _RULE_NAME).match(name) and not name.startswith("__")
+            if ok and name not in used:
+                names[name] = name
+                used.add(name)
+            else:
+                todo.append((name, is_term))
+        for name, is_term in todo:
+            base = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or ("T" if is_term else "r")
+            base = base.upper() if is_term else base.lower()
+            if not base[0].isalpha():
+                base = ("T_" if is_term else "r_") + base
+            cand, k = base, 1
+            while cand in used:
+                k += 1
+                cand = f"{base}_{k}"
+            names[name] = cand
+            used.add(cand)
+        return names
+
+    def _error(self, message: str, *, terminal: str | None = None, rule: str | None = None,
+               symbol: str | None = None) -> GrammarError:
+        line = column = None
+        if self.source is not None:
+            from corral.compile.lark import locate_definition, locate_symbol, locate_terminal
+
+            if terminal is not None:
+                term = self.terminals.get(terminal)
+                loc = locate_terminal(self.source, terminal, term.pattern if term else None,
+                                      term.literal if term else None)
+            elif rule is not None:
+                loc = locate_definition(self.source, rule)
+            else:
+                loc = locate_symbol(self.source, symbol) if symbol else None
+            if loc:
+                line, column = loc
+        return GrammarError(message, line=line, column=column, source_name=self.source_name)
+
+    def _normalize(self) -> None:
+        terms = self.terminals
+        for key, term in terms.items():
+            if not isinstance(term, Terminal) or term.name != key:
+                raise GrammarError(f"terminals[{key!r}] must be a Terminal named {key!r}")
+            bad = set(term.flags) - set(_FLAG_CHARS)
+            if bad:
+                raise self._error(f"terminal {key!r} has unsupported regex flags {sorted(bad)}", terminal=key)
+            compiled = _compile_python(term.pattern, term.flags, key, self)
+            if compiled.fullmatch("") is not None and not self.allow_nullable_terminals:
+                raise self._error(f"terminal {key!r} matches the empty string", terminal=key)
+        lhs_set = {r.lhs for r in self.rules}
+        both = lhs_set & set(terms)
+        if both:
+            name = sorted(both)[0]
+            raise self._error(f"{name!r} is both a terminal and a rule", rule=name)
+        if self.start in terms:
+            raise GrammarError(f"the start symbol {self.start!r} must be a rule, not a terminal")
+        for name in self.ignore:
+            if name not in terms:
+                raise self._error(f"ignored terminal {name!r} is not defined", symbol=name)
+        if self.start not in lhs_set:
+            known = ", ".join(list(dict.fromkeys(r.lhs for r in self.rules if not r.lhs.startswith("_")))[:8])
+            raise GrammarError(f"the start rule {self.start!r} is not defined (rules: {known or 'none'})",
+                               source_name=self.source_name)
+        for r in self.rules:
+            for s in r.rhs:
+                if s not in terms and s not in lhs_set:
+                    kind = "terminal" if s[:1].isupper() or s.lstrip("_")[:1].isupper() else "rule"
+                    raise self._error(f"{kind} {s!r} used but not defined (in rule {r.lhs!r})", symbol=s)
+
+        # productive nonterminals (least fixpoint)
+        productive: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for r in self.rules:
+                if r.lhs not in productive and all(s in terms or s in productive for s in r.rhs):
+                    productive.add(r.lhs)
+                    changed = True
+        if self.start not in productive:
+            raise self._error(
+                f"the language is empty: the start rule {self.start!r} cannot derive any string "
+                "(every derivation needs infinitely many steps)", rule=self.start)
+        rules = [r for r in self.rules if r.lhs in productive and all(s in terms or s in productive for s in r.rhs)]
+
+        # reachable from start
+        by_lhs: dict[str, list[Rule]] = {}
+        for r in rules:
+            by_lhs.setdefault(r.lhs, []).append(r)
+        reachable = {self.start}
+        stack = [self.start]
+        while stack:
+            for r in by_lhs.get(stack.pop(), ()):
+                for s in r.rhs:
+                    if s not in reachable and s not in terms:
+                        reachable.add(s)
+                        stack.append(s)
+        rules = list(dict.fromkeys(r for r in rules if r.lhs in reachable))
+        used = {s for r in rules for s in r.rhs if s in terms} | set(self.ignore)
+        self.rules = rules
+        self.terminals = {k: v for k, v in terms.items() if k in used}
+
+
+def _inline_flags(pattern: str, flags: Iterable[str]) -> str:
+    flags = "".join(sorted(set(flags)))
+    return f"(?{flags}:{pattern})" if flags else pattern
+
+
+def _compile_python(pattern: str, flags: Iterable[str], name: str, grammar: Grammar | None) -> "re.Pattern[str]":
+    try:
+        return re.compile(_inline_flags(pattern, flags))
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        message = f"terminal {name!r} has an invalid regex {pattern!r}: {exc}"
+        if grammar is not None:
+            raise grammar._error(message, terminal=name) from exc
+        raise GrammarError(message) from exc
+
+
+_REGEX_META = set(".^$*+?{}[]\\|()/-#&~ ")
+
+
+def _lark_regex_char(ch: str) -> str:
+    """Spell one character inside a Lark ``/.../`` literal so that lark hands it to ``re`` unchanged in meaning."""
+    if ch in _REGEX_META:
+        return "\\" + ch
+    if ch == "\n":
+        return "\\n"
+    if ch == "\r":
+        return "\\r"
+    if ch == "\t":
+        return "\\t"
+    if ch == "\f":
+        return "\\f"
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\x{ord(ch):02x}"  # lark decodes it to the raw character, which re reads literally
+    return ch
+
+
+def _lark_regex_body(pattern: str) -> str:
+    """Escape a Python regex for a Lark ``/.../`` literal.
+
+    Lark turns the escapes ``\\x``, ``\\u``, ``\\U`` into raw characters before giving the text to ``re`` (so
+    ``\\x2e`` would become a wildcard); they are decoded here and re-escaped as needed. ``/`` is escaped, and raw
+    newlines (not allowed by Lark outside verbose mode) become ``\\n``.
+    """
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+            digits = pattern[i + 2:i + 2 + width] if width else ""
+            if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                out.append(_lark_regex_char(chr(int(digits, 16))))
+                i += 2 + width
+                continue
+            # "\\<control char>" means the character itself; lark needs it spelled as an escape
+            out.append(_lark_regex_char(nxt) if ord(nxt) < 0x20 or ord(nxt) == 0x7F else "\\" + nxt)
+            i += 2
+            continue
+        if ch == "/":
+            out.append("\\/")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(_lark_regex_char(ch) if ch in "\n\r\t\f" else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _lark_string_body(text: str) -> str:
+    """Escape literal text for a Lark ``"..."`` string."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _lark_terminal_body(term: Terminal) -> str:
+    if term.literal is not None and set(term.flags) <= {"i"} and term.literal:
+        return '"' + _lark_string_body(term.literal) + '"' + ("i" if "i" in term.flags else "")
+    return "/" + _lark_regex_body(term.pattern) + "/" + "".join(sorted(term.flags))
+
+
+# ---------------------------------------------------------------------- sources
+
+
+def shipped_grammars_dir() -> Path | None:
+    """The folder of the grammars shipped with corral (``<repo>/grammars``), or ``None`` if it is missing.
+
+    Returns
+    -------
+    Path or None
+    """
+    import corral
+
+    path = Path(corral.__file__).resolve().parents[2] / "grammars"
+    return path if path.is_dir() else None
+
+
+def list_shipped_grammars() -> list[str]:
+    """Names of the shipped grammars (``"json"``, ``"sql"``, ...).
+
+    Returns
+    -------
+    list of str
+    """
+    folder = shipped_grammars_dir()
+    return sorted(p.stem for p in folder.glob("*.lark")) if folder else []
+
+
+def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = None) -> Grammar:
+    """Turn any grammar source into a :class:`Grammar`.
+
+    Parameters
+    ----------
+    grammar : str, Path or Grammar
+        A :class:`Grammar` (returned as is), Lark text, a path to a ``.lark`` file, or the name of a shipped
+        grammar (``"json"`` is ``<repo>/grammars/json.lark``).
+    start : str, optional
+        The start rule (default ``"start"``); ignored for a :class:`Grammar`.
+
+    Returns
+    -------
+    Grammar
+
+    Raises
+    ------
+    GrammarError
+        If the grammar is invalid, or a name or path cannot be resolved (the message lists what was tried).
+    """
+    from corral.compile.lark import load_lark_file
+
+    if isinstance(grammar, Grammar):
+        return grammar
+    if isinstance(grammar, Path):
+        if not grammar.is_file():
+            raise GrammarError(f"grammar file not found: {grammar}")
+        return load_lark_file(grammar, start=start)
+    if not isinstance(grammar, str):
+        raise GrammarError(f"cannot make a grammar from {type(grammar).__name__}")
+    text = grammar.strip()
+    if "\n" not in text and ":" not in text.replace("\\", "/").split("/")[-1]:
+        tried = []
+        if re.fullmatch(r"[A-Za-z0-9_.\-]+", text) and not text.endswith(".lark"):
+            folder = shipped_grammars_dir()
+            import corral
+
+            candidate = (folder or Path(corral.__file__).resolve().parents[2] / "grammars") / f"{text}.lark"
+            if candidate.is_file():
+                return load_lark_file(candidate, start=start)
+            tried.append(f"shipped grammar {candidate}")
+        path = Path(text).expanduser()
+        if path.is_file():
+            return load_lark_file(path, start=start)
+        tried.append(f"file {path.resolve()}")
+        names = ", ".join(list_shipped_grammars()) or "none found"
+        raise GrammarError(f"cannot find grammar {text!r}; tried {'; '.join(tried)} (shipped grammars: {names})")
+    return Grammar.from_lark(grammar, start=start or "start")
+

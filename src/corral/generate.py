@@ -1,0 +1,396 @@
+"""The one-call public API: :func:`generate` and its :class:`Result`.
+
+This module imports nothing heavy at import time (``torch`` and ``transformers`` are imported on the first call),
+so ``import corral`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corral.errors import GenerationError
+
+__all__ = ["Result", "generate", "clear_caches", "load_model", "compile_constraint"]
+
+_MODEL_CACHE_SIZE = 4
+_GRAMMAR_CACHE_SIZE = 32
+_COMPILED_CACHE_SIZE = 16
+
+_lock = threading.RLock()
+_models: OrderedDict = OrderedDict()  # key -> (pinned objects, HFModel)
+_grammars: OrderedDict = OrderedDict()  # (source key) -> Grammar
+_compiled: OrderedDict = OrderedDict()  # (constraint key, vocab fingerprint) -> CompiledGrammar
+_free_masks: dict = {}  # vocab fingerprint -> numpy bool mask
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`generate`.
+
+    Attributes
+    ----------
+    text : str
+        The generated text, without the prompt and without EOS. When ``status == "complete"`` and a constraint was
+        given, the text is in the constraint's language.
+    token_ids : list of int
+        The generated token ids; the last one is the EOS token when ``status == "complete"``.
+    status : str
+        ``"complete"``: the model emitted EOS (and the text is valid). ``"length"``: ``max_tokens`` (or the model's
+        context) ran out first; the text is then an unfinished prefix and is **not** valid (undecodable bytes are
+        replaced by U+FFFD).
+    logprob : float
+        Log-probability of ``token_ids`` under the law they were sampled from (the masked, tempered and truncated
+        next-token laws; 0 for greedy decoding).
+    timings : dict of str to float
+        ``load_s`` (model load, 0 when cached), ``compile_s`` (constraint compile, 0 when cached),
+        ``first_token_s`` (prefill and first token), ``total_s`` (the whole call) and ``tokens_per_s`` (generated
+        tokens per second of generation, first token included).
+    value : object or None
+        Parsed value (reserved; always ``None`` for now).
+    model_logprob : float
+        Log-probability of ``token_ids`` under the raw, unconstrained model.
+    """
+
+    text: str
+    token_ids: list[int]
+    status: str
+    logprob: float
+    timings: dict[str, float] = field(default_factory=dict)
+    value: object | None = None
+    model_logprob: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """``True`` when generation ended with EOS (``status == "complete"``)."""
+        return self.status == "complete"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def clear_caches() -> None:
+    """Forget every cached model and compiled grammar."""
+    with _lock:
+        _models.clear()
+        _grammars.clear()
+        _compiled.clear()
+        _free_masks.clear()
+
+
+def _lru_get(cache: OrderedDict, key):
+    value = cache.get(key)
+    if value is not None:
+        cache.move_to_end(key)
+    return value
+
+
+def _lru_put(cache: OrderedDict, key, value, size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
+
+
+def load_model(model=None):
+    """Load a model through the cache that :func:`generate` uses.
+
+    Parameters
+    ----------
+    model : None, str, os.PathLike, HFModel, PreTrainedModel tuple
+        As the ``model`` argument of :func:`generate`.
+
+    Returns
+    -------
+    corral.models.hf.HFModel
+    """
+    from corral.models.hf import HFModel
+
+    if isinstance(model, HFModel):
+        return model
+    if model is None:
+        key, pinned = ("default",), ()
+    elif isinstance(model, (str, os.PathLike)):
+        name = os.fspath(model)
+        path = Path(name).expanduser()
+        key, pinned = (("path", str(path.resolve())) if path.exists() else ("hub", name)), ()
+    elif isinstance(model, tuple):
+        key, pinned = ("objects",) + tuple(id(m) for m in model), model
+    else:
+        raise ValueError(
+            "model must be None (the embedded default), a folder, a hub name, an HFModel or a "
+            f"(model, tokenizer) tuple; got {type(model).__name__} (wrap a loaded model with HFModel.load)"
+        )
+    with _lock:
+        hit = _lru_get(_models, key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], pinned)):
+            return hit[1]
+        loaded = HFModel.load(model)
+        _lru_put(_models, key, (pinned, loaded), _MODEL_CACHE_SIZE)
+        return loaded
+
+
+def _grammar_from(source):
+    """Resolve ``grammar=`` (Grammar, Lark text, .lark path or shipped name) to a Grammar, cached by source."""
+    from corral.compile.grammar import Grammar, grammar_from_source
+
+    if isinstance(source, Grammar):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise ValueError(
+            "grammar must be a Grammar, Lark text, a .lark path, a shipped grammar name or a CompiledGrammar; "
+            f"got {type(source).__name__}"
+        )
+    text = os.fspath(source)
+    stamp = None
+    try:
+        if len(text) < 4096 and "\n" not in text and Path(text).is_file():
+            stamp = Path(text).stat().st_mtime_ns
+    except OSError:
+        pass
+    key = (text, stamp)
+    with _lock:
+        hit = _lru_get(_grammars, key)
+    if hit is not None:
+        return hit
+    grammar = grammar_from_source(source)
+    with _lock:
+        _lru_put(_grammars, key, grammar, _GRAMMAR_CACHE_SIZE)
+    return grammar
+
+
+def _constraint_key(grammar=None, regex=None, choices=None):
+    given = [name for name, v in (("grammar", grammar), ("regex", regex), ("choices", choices)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"pass at most one of grammar=, regex= and choices= (got {', '.join(given)})")
+    if regex is not None:
+        if not isinstance(regex, str):
+            raise ValueError(f"regex must be a string, got {type(regex).__name__}")
+        return ("regex", regex)
+    if choices is not None:
+        if isinstance(choices, (str, bytes)) or not all(isinstance(c, str) for c in choices):
+            raise ValueError("choices must be a list of strings")
+        choices = tuple(choices)
+        if not choices:
+            raise ValueError("choices must not be empty")
+        return ("choices", choices)
+    if grammar is not None:
+        return ("grammar", grammar)
+    return None
+
+
+def compile_constraint(vocab, *, grammar=None, regex=None, choices=None):
+    """Compile a constraint for a vocabulary, through the cache that :func:`generate` uses.
+
+    Parameters
+    ----------
+    vocab : corral.tokens.vocabulary.Vocabulary
+    grammar, regex, choices
+        At most one, as in :func:`generate`. A ``grammar`` object with a ``matcher()`` method (a
+        :class:`~corral.runtime.matcher.CompiledGrammar`) is returned as it is.
+
+    Returns
+    -------
+    CompiledGrammar or None
+        ``None`` when no constraint is given.
+
+    Raises
+    ------
+    ValueError
+        More than one constraint, or a malformed one (``GrammarError`` and ``RegexError`` are ``ValueError`` s).
+    """
+    key = _constraint_key(grammar, regex, choices)
+    if key is None:
+        return None
+    kind, arg = key
+    if kind == "grammar" and callable(getattr(arg, "matcher", None)):
+        other = getattr(getattr(arg, "vocab", None), "fingerprint", None)
+        if other is not None and other != vocab.fingerprint:
+            raise ValueError("the CompiledGrammar was compiled for another vocabulary than the model's")
+        return arg
+    from corral.compile.grammar import Grammar
+    from corral.runtime.matcher import CompiledGrammar
+
+    if kind == "regex":
+        ckey, build = key, lambda: Grammar.from_regex(arg)
+    elif kind == "choices":
+        ckey, build = key, lambda: Grammar.from_choices(list(arg))
+    else:
+        g = _grammar_from(arg)
+        try:
+            ckey = ("lark", g.to_lark(), g.start, getattr(g, "allow_nullable_terminals", None))
+        except Exception:  # a grammar that cannot be printed is compiled without caching
+            return CompiledGrammar(g, vocab)
+        build = lambda: g  # noqa: E731
+    full_key = (ckey, vocab.fingerprint)
+    with _lock:
+        hit = _lru_get(_compiled, full_key)
+    if hit is not None:
+        return hit
+    compiled = CompiledGrammar(build(), vocab)
+    with _lock:
+        _lru_put(_compiled, full_key, compiled, _COMPILED_CACHE_SIZE)
+    return compiled
+
+
+class _FreeMatcher:
+    """Unconstrained generation: every token with bytes, and EOS, is always allowed."""
+
+    def __init__(self, vocab) -> None:
+        import numpy as np
+
+        with _lock:
+            mask = _free_masks.get(vocab.fingerprint)
+            if mask is None:
+                mask = np.array([b is not None for b in vocab.token_bytes], dtype=bool)
+                mask[sorted(vocab.eos_token_ids)] = True
+                _free_masks[vocab.fingerprint] = mask
+        self._mask = mask
+
+    def mask(self):
+        return self._mask
+
+    def advance(self, token: int) -> None:
+        pass
+
+    def is_complete(self) -> bool:
+        return True
+
+
+def generate(
+    prompt,
+    *,
+    model=None,
+    grammar=None,
+    regex=None,
+    choices=None,
+    max_tokens: int = 256,
+    temperature: float | None = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> Result:
+    """Generate text from a prompt, optionally constrained to a grammar, a regex or a list of choices.
+
+    Sampling is masked: at each step only tokens that keep the text a prefix of the language are allowed, and EOS
+    only when the text is complete. A ``"complete"`` result is therefore always in the language.
+
+    Parameters
+    ----------
+    prompt : str or list of int
+        Plain text (encoded with the model's tokenizer and its default special tokens), or token ids.
+    model : None, str, os.PathLike, HFModel or tuple, optional
+        ``None``: the embedded default model. A local model folder, a Hugging Face hub name, an
+        :class:`~corral.models.hf.HFModel` (use ``HFModel.load(..., device="cuda")`` for a GPU), or a
+        ``(PreTrainedModel, tokenizer)`` tuple. Loaded models are cached between calls.
+    grammar : Grammar, str, os.PathLike or CompiledGrammar, optional
+        A :class:`~corral.compile.grammar.Grammar`, Lark text, a ``.lark`` file, a shipped grammar name (``"json"``)
+        or an already compiled grammar.
+    regex : str, optional
+        A Python regular expression the whole output must match.
+    choices : list of str, optional
+        The output must be exactly one of these strings.
+    max_tokens : int
+        Most tokens to generate (EOS included); ``>= 1``.
+    temperature : float or None
+        0 or ``None`` for greedy decoding.
+    top_k : int, optional
+        Keep the k most likely allowed tokens.
+    top_p : float, optional
+        Nucleus sampling on the constrained law, in ``(0, 1]``.
+    seed : int, optional
+        Seed for reproducible output; ``None`` draws a fresh seed.
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    ValueError
+        More than one of ``grammar``/``regex``/``choices``, or a bad parameter.
+    GrammarError, RegexError
+        The constraint is malformed.
+    ModelError
+        The model cannot be loaded.
+    GenerationError
+        The prompt is longer than the model's context.
+    """
+    from corral.samplers.masking import validate_sampling
+
+    t_start = time.perf_counter()
+    _constraint_key(grammar, regex, choices)  # argument errors before any loading
+    validate_sampling(temperature, top_k, top_p)
+    if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+    if seed is not None and (isinstance(seed, bool) or int(seed) != seed):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+
+    import torch
+
+    from corral.samplers.masking import sample_sequence
+
+    lm = load_model(model)
+    t_loaded = time.perf_counter()
+    compiled = compile_constraint(lm.vocab, grammar=grammar, regex=regex, choices=choices)
+    t_compiled = time.perf_counter()
+
+    if isinstance(prompt, str):
+        prompt_ids = lm.encode(prompt)
+    elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
+        prompt_ids = list(prompt)
+    else:
+        raise ValueError(f"prompt must be a string or a list of token ids, got {type(prompt).__name__}")
+    seq = lm.start(prompt_ids)
+
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(int(seed) % (2**63))
+    matcher = compiled.matcher() if compiled is not None else _FreeMatcher(lm.vocab)
+    t_gen = time.perf_counter()
+    out = sample_sequence(
+        seq,
+        matcher,
+        max_tokens=int(max_tokens),
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        generator=gen,
+        eos_token_ids=lm.eos_token_ids,
+    )
+    t_end = time.perf_counter()
+
+    data = lm.vocab.decode(out.tokens)
+    if out.status == "complete":
+        try:
+            text = data.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            if compiled is not None:
+                raise GenerationError(f"a complete constrained output is not valid UTF-8 ({exc}): {data!r}") from exc
+            text = data.decode("utf-8", errors="replace")
+    else:
+        text = data.decode("utf-8", errors="replace")
+
+    gen_s = t_end - t_gen
+    timings = {
+        "load_s": t_loaded - t_start,
+        "compile_s": t_compiled - t_loaded,
+        "first_token_s": out.first_token_s,
+        "total_s": t_end - t_start,
+        "tokens_per_s": (len(out.tokens) / gen_s) if gen_s > 0 else 0.0,
+    }
+    return Result(
+        text=text,
+        token_ids=list(out.tokens),
+        status=out.status,
+        logprob=out.logprob,
+        timings=timings,
+        value=None,
+        model_logprob=out.model_logprob,
+    )
