@@ -1,0 +1,569 @@
+"""Byte-level deterministic finite automata as dense numpy tables.
+
+A :class:`ByteDFA` reads bytes.  Its transition table has one row per state and one column per byte value; ``-1``
+is the (implicit) dead state.  State 0 is the start state.  Every state is live (some accepting state is reachable
+from it), except for the empty language, which is one non-accepting state with every transition ``-1``.
+
+This module also holds the generic automaton machinery used by :mod:`corral.automata.regex`:
+
+* code-point sets as sorted arrays of half-open boundaries (``_cs_*``), the partition of code points into classes
+  that no leaf of a regex distinguishes (``_partition``) and minimisation of class-level DFAs (``_minimize_small``);
+* :func:`utf8_expand` turns a character-level DFA (transitions labelled by classes of code points) into a
+  byte-level DFA over well-formed UTF-8, sharing equal mid-character states (so a minimal character DFA gives a
+  minimal byte DFA);
+* :func:`minimize_tables` prunes dead and unreachable states and minimises (Moore partition refinement, vectorised
+  with numpy);
+* :func:`canonical_tables` renumbers states in breadth-first order, so equal minimal DFAs get equal tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["ByteDFA", "empty_tables", "utf8_expand", "minimize_tables", "canonical_tables"]
+
+
+_UNICODE_END = 0x110000
+_VALID = np.array([0, 0xD800, 0xE000, _UNICODE_END], dtype=np.int64)  # scalar values, half-open
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class ByteDFA:
+    """A deterministic automaton over bytes, stored as dense tables.
+
+    Parameters
+    ----------
+    transitions : numpy.ndarray
+        ``int32`` array of shape ``[n_states, 256]``; ``transitions[s, b]`` is the next state, ``-1`` for dead.
+    accepting : numpy.ndarray
+        ``bool`` array of shape ``[n_states]``.
+    pattern : str
+        The source regex (for messages and cache keys).
+
+    Notes
+    -----
+    State 0 is the start state.  Every state is live, except that the empty language is represented by exactly
+    one non-accepting state with every transition ``-1``.  DFAs built by this package are minimal and numbered in
+    breadth-first order, so two DFAs for the same language have identical tables.  Instances compare by identity;
+    the arrays are read-only.
+    """
+
+    transitions: np.ndarray
+    accepting: np.ndarray
+    pattern: str
+
+    def __post_init__(self) -> None:
+        t = np.ascontiguousarray(self.transitions, dtype=np.int32)
+        a = np.ascontiguousarray(self.accepting, dtype=bool)
+        if t.ndim != 2 or t.shape[1] != 256 or a.shape != (t.shape[0],) or t.shape[0] == 0:
+            raise ValueError(f"bad ByteDFA tables: transitions {t.shape}, accepting {a.shape}")
+        t.setflags(write=False)
+        a.setflags(write=False)
+        object.__setattr__(self, "transitions", t)
+        object.__setattr__(self, "accepting", a)
+
+    @classmethod
+    def from_tables(
+        cls, transitions: np.ndarray, accepting: np.ndarray, pattern: str = "", *, minimize: bool = True
+    ) -> "ByteDFA":
+        """Build a DFA from arbitrary tables, pruning dead states and (by default) minimising.
+
+        Parameters
+        ----------
+        transitions : numpy.ndarray
+            ``[n, 256]`` integer table, ``-1`` for dead; state 0 is the start.
+        accepting : numpy.ndarray
+            ``[n]`` booleans.
+        pattern : str, optional
+            Description stored on the result.
+        minimize : bool, optional
+            Minimise (Moore refinement) and renumber canonically; otherwise only prune and renumber.
+
+        Returns
+        -------
+        ByteDFA
+        """
+        t, a = minimize_tables(np.asarray(transitions), np.asarray(accepting), minimize=minimize)
+        return cls(t, a, pattern)
+
+    @classmethod
+    def empty(cls, pattern: str = "") -> "ByteDFA":
+        """The DFA of the empty language (one non-accepting state, all transitions dead).
+
+        Parameters
+        ----------
+        pattern : str, optional
+            Description stored on the result.
+
+        Returns
+        -------
+        ByteDFA
+        """
+        t, a = empty_tables()
+        return cls(t, a, pattern)
+
+    @property
+    def n_states(self) -> int:
+        """Number of states."""
+        return int(self.transitions.shape[0])
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the language is empty."""
+        return self.n_states == 1 and not bool(self.accepting[0]) and bool((self.transitions[0] < 0).all())
+
+    @property
+    def matches_empty(self) -> bool:
+        """Whether the empty string is in the language."""
+        return bool(self.accepting[0])
+
+    @cached_property
+    def _rows(self) -> list[list[int]]:
+        return self.transitions.tolist()
+
+    @cached_property
+    def _accepting_list(self) -> list[bool]:
+        return self.accepting.tolist()
+
+    def step(self, state: int, byte: int) -> int:
+        """One transition.
+
+        Parameters
+        ----------
+        state : int
+            Current state (``-1`` stays dead).
+        byte : int
+            Byte value 0..255.
+
+        Returns
+        -------
+        int
+            Next state, ``-1`` if dead.
+        """
+        return -1 if state < 0 else self._rows[state][byte]
+
+    def run(self, data: bytes, state: int = 0) -> int:
+        """Feed ``data`` from ``state``.
+
+        Parameters
+        ----------
+        data : bytes
+            Input bytes.
+        state : int, optional
+            State to start from (default: the start state).
+
+        Returns
+        -------
+        int
+            The state reached, or ``-1`` if the automaton dies.
+        """
+        if state < 0:
+            return -1
+        rows = self._rows
+        for b in data:
+            state = rows[state][b]
+            if state < 0:
+                return -1
+        return state
+
+    def is_accepting(self, state: int) -> bool:
+        """Whether ``state`` is accepting (``False`` for the dead state ``-1``).
+
+        Parameters
+        ----------
+        state : int
+            A state or ``-1``.
+
+        Returns
+        -------
+        bool
+        """
+        return state >= 0 and self._accepting_list[state]
+
+    def fullmatch(self, data: bytes) -> bool:
+        """Whether ``data`` is in the language.
+
+        Parameters
+        ----------
+        data : bytes
+            Input bytes.
+
+        Returns
+        -------
+        bool
+        """
+        return self.is_accepting(self.run(data))
+
+    def live_bytes(self, state: int) -> np.ndarray:
+        """Byte values with a (live) transition out of ``state``.
+
+        Parameters
+        ----------
+        state : int
+            A state.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted ``int64`` array of byte values.
+        """
+        return np.flatnonzero(self.transitions[state] >= 0)
+
+    def __repr__(self) -> str:
+        return f"ByteDFA(pattern={self.pattern!r}, n_states={self.n_states})"
+
+
+def empty_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Tables of the empty language.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``int32 [1, 256]`` all ``-1`` and ``bool [1]`` ``False``.
+    """
+    return np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool)
+
+
+def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber states breadth-first from state 0 (bytes in increasing order), dropping unreachable states.
+
+    Parameters
+    ----------
+    transitions : numpy.ndarray
+        ``[n, 256]`` integer table, ``-1`` for dead.
+    accepting : numpy.ndarray
+        ``[n]`` booleans.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The renumbered ``int32`` transitions and ``bool`` accepting arrays.
+    """
+    t = np.asarray(transitions, dtype=np.int64)
+    n = t.shape[0]
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[0] = 0
+    found = [np.zeros(1, dtype=np.int64)]
+    count = 1
+    frontier = found[0]
+    while len(frontier):
+        # Level-synchronous BFS: new states in order of first appearance in the frontier's rows.
+        tg = t[frontier].reshape(-1)
+        tg = tg[tg >= 0]
+        u, first = np.unique(tg, return_index=True)
+        u = u[np.argsort(first)]
+        u = u[pos[u] < 0]
+        pos[u] = count + np.arange(len(u))
+        count += len(u)
+        found.append(u)
+        frontier = u
+    idx = np.concatenate(found)
+    sub = t[idx]
+    out = np.where(sub >= 0, pos[np.maximum(sub, 0)], -1).astype(np.int32)
+    return out, np.asarray(accepting, dtype=bool)[idx].copy()
+
+
+def minimize_tables(
+    transitions: np.ndarray, accepting: np.ndarray, *, minimize: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prune unreachable and dead states, optionally minimise, and renumber canonically.
+
+    Parameters
+    ----------
+    transitions : numpy.ndarray
+        ``[n, 256]`` integer table, ``-1`` for dead; state 0 is the start.
+    accepting : numpy.ndarray
+        ``[n]`` booleans.
+    minimize : bool, optional
+        Merge equivalent states by Moore partition refinement (each round is one vectorised ``numpy.unique``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``int32 [m, 256]`` transitions and ``bool [m]`` accepting, satisfying the :class:`ByteDFA` invariants.
+    """
+    t = np.asarray(transitions, dtype=np.int64)
+    acc = np.asarray(accepting, dtype=bool)
+    n = t.shape[0]
+    # Live states: backward closure from the accepting states.
+    live = acc.copy()
+    while True:
+        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
+        if (nxt == live).all():
+            break
+        live = nxt
+    if n == 0 or not live[0]:
+        return empty_tables()
+    t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)
+    if minimize:
+        part = acc.astype(np.int64)
+        n_blocks = len(np.unique(part))
+        while True:
+            succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
+            sig = np.concatenate([part[:, None], succ], axis=1)
+            _, new = np.unique(sig, axis=0, return_inverse=True)
+            new = new.reshape(-1)
+            k = int(new.max()) + 1
+            part = new
+            if k == n_blocks:
+                break
+            n_blocks = k
+        # Quotient automaton: pick one representative per block.
+        rep = np.full(n_blocks, -1, dtype=np.int64)
+        rep[part[::-1]] = np.arange(n)[::-1]
+        qt = t[rep]
+        t = np.where(qt >= 0, part[np.maximum(qt, 0)], -1)
+        acc = acc[rep]
+        start_block = part[0]
+        # Move the start block to index 0 before canonical renumbering.
+        perm = np.arange(n_blocks)
+        perm[[0, start_block]] = perm[[start_block, 0]]
+        inv = np.argsort(perm)
+        t = np.where(t[perm] >= 0, inv[np.maximum(t[perm], 0)], -1)
+        acc = acc[perm]
+    return canonical_tables(t, acc)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# UTF-8 expansion of a character-level DFA
+# --------------------------------------------------------------------------------------------------------------
+
+_SPACE = 5 << 18  # code points 0..0x13FFFF: five 4-byte lead blocks (those above 0x10FFFF are never valid)
+
+
+def _intern_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Give equal rows one id (``base``, ``base + 1``, ...) and all-dead rows ``-1``.
+
+    Returns the ids (one per input row) and the distinct live rows.
+    """
+    flat = rows.reshape(-1, rows.shape[-1])
+    alive = (flat >= 0).any(axis=1)
+    ids = np.full(flat.shape[0], -1, dtype=np.int64)
+    if not alive.any():
+        return ids.reshape(rows.shape[:-1]), np.zeros((0, rows.shape[-1]), dtype=np.int64)
+    uniq, inv = np.unique(flat[alive], axis=0, return_inverse=True)
+    ids[alive] = base + inv.reshape(-1)
+    return ids.reshape(rows.shape[:-1]), uniq
+
+
+def _descriptors(children: np.ndarray, n_uniform: int) -> tuple[np.ndarray, np.ndarray]:
+    """Describe 64-child blocks: a uniform class ``c < n_uniform`` or ``n_uniform + k`` for signature ``k``."""
+    uni = (children == children[:, :1]).all(axis=1) & (children[:, 0] < n_uniform)
+    desc = children[:, 0].copy()
+    sigs = np.zeros((0, 64), dtype=children.dtype)
+    if (~uni).any():
+        sigs, inv = np.unique(children[~uni], axis=0, return_inverse=True)
+        desc[~uni] = n_uniform + inv.reshape(-1)
+    return desc, sigs
+
+
+def utf8_expand(
+    class_ranges: Sequence[Sequence[tuple[int, int]]], class_targets: np.ndarray, accepting: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expand a character-level DFA into a byte-level DFA over well-formed UTF-8.
+
+    Parameters
+    ----------
+    class_ranges : sequence of sequences of (int, int)
+        ``K`` disjoint character classes, each a list of inclusive code-point ranges of Unicode scalar values
+        (no surrogates, nothing above U+10FFFF).
+    class_targets : numpy.ndarray
+        ``[Q, K]`` integer table: the character state reached from state ``q`` on class ``c``, ``-1`` for none.
+        State 0 is the start state.
+    accepting : sequence of bool
+        Accepting flags of the ``Q`` character states.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``int32 [m, 256]`` transitions and ``bool [m]`` accepting.  Character state ``q`` becomes byte state ``q``;
+        mid-character states follow (some may be unreachable: renumber with :func:`canonical_tables`).  Equal
+        mid-character states are shared, so if the character DFA is minimal and every state is live, the
+        reachable part of the result is minimal and every state is live.
+
+    Notes
+    -----
+    Works on the aligned blocks of 64, 4096 and 262144 code points that share their leading UTF-8 bytes (the
+    "UTF-8 ranges" idea): blocks inside one class are described by that class, and only blocks that mix classes
+    are expanded, all at once for every state with numpy, so large classes such as ``.`` or ``\\w`` stay cheap.
+    """
+    targets = np.asarray(class_targets, dtype=np.int64)
+    n_q, n_k = targets.shape
+    none = n_k  # pseudo-class of code points in no class
+    # Segments [seg_start[i], seg_start[i+1]) of constant class, covering 0.._SPACE.
+    los, his, cs = [], [], []
+    for c, ranges in enumerate(class_ranges):
+        for lo, hi in ranges:
+            los.append(lo)
+            his.append(hi)
+            cs.append(c)
+    order = np.argsort(np.asarray(los, dtype=np.int64), kind="stable")
+    lo_a = np.asarray(los, dtype=np.int64)[order]
+    hi_a = np.asarray(his, dtype=np.int64)[order] + 1
+    c_a = np.asarray(cs, dtype=np.int64)[order]
+    gap_starts = np.concatenate([[0], hi_a])
+    seg_start = np.concatenate([gap_starts, lo_a])
+    seg_class = np.concatenate([np.full(len(gap_starts), none), c_a])
+    # Sort; at equal starts a class segment (later in the concatenation) wins over a gap.
+    key = np.lexsort((np.arange(len(seg_start)), seg_start))
+    seg_start, seg_class = seg_start[key], seg_class[key]
+    last = np.concatenate([seg_start[1:] != seg_start[:-1], [True]])
+    seg_start, seg_class = seg_start[last], seg_class[last]
+
+    def class_at(x: np.ndarray) -> np.ndarray:
+        return seg_class[np.searchsorted(seg_start, x, side="right") - 1]
+
+    tq = np.concatenate([targets, np.full((n_q, 1), -1, dtype=np.int64)], axis=1)  # [Q, K + 1]
+    n_uni = n_k + 1
+    # Level 1: blocks of 64 code points (one continuation byte left).
+    blocks = np.arange(_SPACE >> 6, dtype=np.int64)
+    d1 = class_at(blocks << 6)
+    mixed = np.unique(seg_start[(seg_start & 63) != 0] >> 6)
+    mixed = mixed[mixed < len(blocks)]
+    sig1 = np.zeros((0, 64), dtype=np.int64)
+    if len(mixed):
+        sig1, inv = np.unique(class_at((mixed[:, None] << 6) + np.arange(64)), axis=0, return_inverse=True)
+        d1[mixed] = n_uni + inv.reshape(-1)
+    rows1 = np.concatenate([np.repeat(tq[:, :, None], 64, axis=2), tq[:, sig1]], axis=1)  # [Q, D1, 64]
+    id1, uniq1 = _intern_rows(rows1, n_q)
+    # Level 2: blocks of 4096 (two continuation bytes left); lead E0 must not encode code points below U+0800.
+    ch2 = d1.reshape(-1, 64).copy()
+    ch2[0, :32] = none
+    d2, sig2 = _descriptors(ch2, n_uni)
+    rows2 = np.concatenate([np.repeat(id1[:, :n_uni, None], 64, axis=2), id1[:, sig2]], axis=1)
+    id2, uniq2 = _intern_rows(rows2, n_q + len(uniq1))
+    # Level 3: blocks of 262144; lead F0 must not encode code points below U+10000.
+    ch3 = d2.reshape(-1, 64).copy()
+    ch3[0, :16] = none
+    d3, sig3 = _descriptors(ch3, n_uni)
+    rows3 = np.concatenate([np.repeat(id2[:, :n_uni, None], 64, axis=2), id2[:, sig3]], axis=1)
+    id3, uniq3 = _intern_rows(rows3, n_q + len(uniq1) + len(uniq2))
+    # Rows of the character states: ASCII bytes and lead bytes.
+    top = np.full((n_q, 256), -1, dtype=np.int64)
+    top[:, :0x80] = tq[:, class_at(np.arange(0x80))]
+    top[:, 0xC2:0xE0] = id1[:, d1[0x02:0x20]]
+    top[:, 0xE0:0xF0] = id2[:, d2[0x00:0x10]]
+    top[:, 0xF0:0xF5] = id3[:, d3[0x00:0x05]]
+    mids = [u for u in (uniq1, uniq2, uniq3) if len(u)]
+    table = np.full((n_q + sum(len(u) for u in mids), 256), -1, dtype=np.int64)
+    table[:n_q] = top
+    if mids:
+        table[n_q:, 0x80:0xC0] = np.concatenate(mids)
+    acc = np.zeros(table.shape[0], dtype=bool)
+    acc[:n_q] = np.asarray(accepting, dtype=bool)
+    return table.astype(np.int32), acc
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Code-point sets (sorted int64 arrays of half-open boundaries [s0, e0, s1, e1, ...]) and character-level DFAs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _cs_ranges(pairs) -> np.ndarray:
+    """Set from inclusive (lo, hi) pairs."""
+    out: list[int] = []
+    for lo, hi in sorted(pairs):
+        if out and lo <= out[-1]:
+            out[-1] = max(out[-1], hi + 1)
+        else:
+            out += [lo, hi + 1]
+    return np.asarray(out, dtype=np.int64)
+
+
+def _cs_points(points: np.ndarray) -> np.ndarray:
+    """Set from a sorted array of distinct code points."""
+    if len(points) == 0:
+        return _EMPTY
+    brk = np.flatnonzero(np.diff(points) != 1)
+    starts = np.concatenate([points[:1], points[brk + 1]])
+    ends = np.concatenate([points[brk], points[-1:]]) + 1
+    return np.stack([starts, ends], axis=1).reshape(-1).astype(np.int64)
+
+
+def _cs_mask(mask: np.ndarray) -> np.ndarray:
+    """Set from a boolean mask over code points 0..len(mask)-1."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(d).astype(np.int64)
+
+
+def _cs_member(cs: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return (np.searchsorted(cs, pts, side="right") & 1).astype(bool)
+
+
+def _cs_op(a: np.ndarray, b: np.ndarray, op) -> np.ndarray:
+    """Combine two sets with a boolean ufunc (``op(False, False)`` must be ``False``)."""
+    pts = np.union1d(a, b)
+    if len(pts) == 0:
+        return _EMPTY
+    r = op(_cs_member(a, pts), _cs_member(b, pts))
+    prev = np.concatenate([[False], r[:-1]])
+    return pts[r != prev]
+
+
+def _cs_union(a, b):
+    return _cs_op(a, b, np.logical_or)
+
+
+def _cs_diff(a, b):
+    return _cs_op(a, b, lambda x, y: x & ~y)
+
+
+def _partition(leaves: list[np.ndarray]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+    """Split code points into classes no leaf distinguishes; return each leaf's classes and each class's ranges."""
+    if not leaves:
+        return [], []
+    pts = np.unique(np.concatenate([np.array([0, _UNICODE_END], dtype=np.int64)] + leaves))
+    starts = pts[:-1]
+    member = np.stack([_cs_member(cs, starts) for cs in leaves], axis=1)
+    keep = member.any(axis=1)
+    rows, inverse = np.unique(member[keep], axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    leaf_classes = [np.flatnonzero(rows[:, j]).tolist() for j in range(len(leaves))]
+    ranges: list[list[tuple[int, int]]] = [[] for _ in range(len(rows))]
+    for c, lo, hi in zip(inverse.tolist(), starts[keep].tolist(), (pts[1:][keep] - 1).tolist()):
+        r = ranges[c]
+        if r and r[-1][1] + 1 == lo:
+            r[-1] = (r[-1][0], hi)
+        else:
+            r.append((lo, hi))
+    return leaf_classes, ranges
+
+
+def _minimize_small(t: np.ndarray, acc: np.ndarray):
+    """Prune dead states and minimise a character DFA (Moore refinement); start state first. None if empty."""
+    live = acc.copy()
+    while True:
+        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
+        if (nxt == live).all():
+            break
+        live = nxt
+    if not live[0]:
+        return None
+    t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)
+    part = np.where(live, acc.astype(np.int64), -1)
+    count = len(np.unique(part))
+    while True:
+        succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
+        _, new = np.unique(np.concatenate([part[:, None], succ], axis=1), axis=0, return_inverse=True)
+        new = np.where(live, new.reshape(-1), -1)
+        k = len(np.unique(new))
+        part = new
+        if k == count:
+            break
+        count = k
+    # Renumber live blocks with the start block first.
+    blocks = list(dict.fromkeys([int(part[0])] + [int(b) for b in part if b >= 0]))
+    num = {b: i for i, b in enumerate(blocks)}
+    rep = {}
+    for s, b in enumerate(part.tolist()):
+        if b >= 0 and b not in rep:
+            rep[b] = s
+    qt = np.array([[num[int(part[x])] if x >= 0 else -1 for x in t[rep[b]].tolist()] for b in blocks])
+    return qt.reshape(len(blocks), t.shape[1]), np.array([bool(acc[rep[b]]) for b in blocks])
+
+
