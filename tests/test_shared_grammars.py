@@ -1,0 +1,76 @@
+"""Random-walk invariants over the Lark grammars in the shared data that the front end supports.
+
+Each grammar gets a synthetic vocabulary made of its literal strings, single characters and character pairs from
+an alphabet drawn from the grammar, so walks can reach deep into the language. At every step
+``mask()[t] == check(t)`` for every token, fork/rollback is the identity, EOS iff complete; a walk that ends with
+EOS spells a text lark's own Earley parser (``lexer="dynamic_complete"``) accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import zlib
+
+import lark
+import pytest
+
+from corral.compile.lark import load_lark_file
+from corral.errors import GrammarError
+from corral.runtime.matcher import CompiledGrammar
+from corral.tokens.vocabulary import Vocabulary
+
+from conftest import DATA_DIR
+from test_matcher import EOS, random_walk
+
+FOLDERS = ["lark", "outlines", "syncode", "genlm-eval", "control-iclr-2025"]
+
+
+def _grammar_files():
+    root = DATA_DIR / "grammars"
+    if not root.exists():
+        return []
+    files = []
+    for folder in FOLDERS:
+        files += sorted((root / folder).rglob("*.lark"))
+    return files
+
+
+FILES = _grammar_files()
+
+
+def _vocab_for(grammar, seed: int) -> Vocabulary:
+    rng = random.Random(seed)
+    literals = [t.literal for t in grammar.terminals.values() if t.literal]
+    chars = set("".join(literals)) | set("ab01 _\n\"'.")
+    chars |= set(rng.sample(string.ascii_letters + string.digits + string.punctuation, 12))
+    alphabet = sorted(chars)
+    toks = {c.encode() for c in alphabet} | {lit.encode() for lit in literals}
+    toks |= {(lit + " ").encode() for lit in literals[:40]}
+    toks |= {(a + b).encode() for a in alphabet for b in rng.sample(alphabet, min(8, len(alphabet)))}
+    return Vocabulary.from_token_bytes([None] + sorted(toks), eos_token_ids=[EOS])
+
+
+@pytest.mark.skipif(not FILES, reason=f"shared grammars not found under {DATA_DIR} (set CORRAL_SHARED_DIR)")
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
+def test_shared_grammar_walks(path):
+    try:
+        grammar = load_lark_file(path)
+    except GrammarError as exc:
+        pytest.skip(f"front end does not support this grammar: {exc}")
+    seed = zlib.crc32(path.name.encode())
+    vocab = _vocab_for(grammar, seed)
+    cg = CompiledGrammar(grammar, vocab)
+    oracle = lark.Lark(grammar.to_lark(), parser="earley", lexer="dynamic_complete", start=grammar.start)
+    completed = 0
+    for walk in range(4):
+        rng = random.Random(seed + walk)
+        m = cg.matcher()
+        toks = random_walk(m, rng, steps=10, all_tokens=len(vocab.token_bytes) <= 2500, p_eos=0.6)
+        if toks and toks[-1] == EOS:
+            text = vocab.decode(toks[:-1]).decode()
+            oracle.parse(text)  # raises if lark rejects what the matcher completed
+            completed += 1
+    # Record, for the report, how far walks got (not an assertion: some languages have no short strings).
+    print(json.dumps({"grammar": path.name, "completed_walks": completed}))
