@@ -229,6 +229,34 @@ def empty_tables() -> tuple[np.ndarray, np.ndarray]:
     return np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool)
 
 
+_HASH_MULTIPLIERS: dict[int, np.ndarray] = {}
+
+
+def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-D integer array and, for each row, the index of its distinct row.
+
+    Rows are hashed (64-bit multiply-add, fixed odd multipliers) and grouped by hash, which is much faster than
+    ``numpy.unique(axis=0)``; a hash collision is detected and falls back to ``numpy.unique``.
+    """
+    n, w = a.shape
+    if n == 0:
+        return a.copy(), np.zeros(0, dtype=np.int64)
+    mult = _HASH_MULTIPLIERS.get(w)
+    if mult is None:
+        rng = np.random.default_rng(0x5EED + w)
+        mult = _HASH_MULTIPLIERS[w] = rng.integers(1, 2**62, size=w, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(w):
+        h += a[:, j].astype(np.int64).astype(np.uint64) * mult[j]
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    uniq = a[first]
+    if not (uniq[inv] == a).all():  # pragma: no cover - 64-bit hash collision
+        uniq, inv = np.unique(a, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+    return uniq, inv
+
+
 def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renumber states breadth-first from state 0 (bytes in increasing order), dropping unreachable states.
 
@@ -306,7 +334,7 @@ def minimize_tables(
         while True:
             succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
             sig = np.concatenate([part[:, None], succ], axis=1)
-            _, new = np.unique(sig, axis=0, return_inverse=True)
+            _, new = _unique_rows(sig)
             new = new.reshape(-1)
             k = int(new.max()) + 1
             part = new
@@ -333,6 +361,7 @@ def minimize_tables(
 # UTF-8 expansion of a character-level DFA
 # --------------------------------------------------------------------------------------------------------------
 
+_MAX_EXPAND_CELLS = 1 << 27  # refuse expansions needing more than 512 MiB of int32 rows
 _SPACE = 5 << 18  # code points 0..0x13FFFF: five 4-byte lead blocks (those above 0x10FFFF are never valid)
 
 
@@ -343,10 +372,10 @@ def _intern_rows(rows: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
     """
     flat = rows.reshape(-1, rows.shape[-1])
     alive = (flat >= 0).any(axis=1)
-    ids = np.full(flat.shape[0], -1, dtype=np.int64)
+    ids = np.full(flat.shape[0], -1, dtype=np.int32)
     if not alive.any():
         return ids.reshape(rows.shape[:-1]), np.zeros((0, rows.shape[-1]), dtype=np.int64)
-    uniq, inv = np.unique(flat[alive], axis=0, return_inverse=True)
+    uniq, inv = _unique_rows(flat[alive])
     ids[alive] = base + inv.reshape(-1)
     return ids.reshape(rows.shape[:-1]), uniq
 
@@ -357,7 +386,7 @@ def _descriptors(children: np.ndarray, n_uniform: int) -> tuple[np.ndarray, np.n
     desc = children[:, 0].copy()
     sigs = np.zeros((0, 64), dtype=children.dtype)
     if (~uni).any():
-        sigs, inv = np.unique(children[~uni], axis=0, return_inverse=True)
+        sigs, inv = _unique_rows(children[~uni])
         desc[~uni] = n_uniform + inv.reshape(-1)
     return desc, sigs
 
@@ -418,7 +447,7 @@ def utf8_expand(
     def class_at(x: np.ndarray) -> np.ndarray:
         return seg_class[np.searchsorted(seg_start, x, side="right") - 1]
 
-    tq = np.concatenate([targets, np.full((n_q, 1), -1, dtype=np.int64)], axis=1)  # [Q, K + 1]
+    tq = np.concatenate([targets, np.full((n_q, 1), -1, dtype=np.int64)], axis=1).astype(np.int32)  # [Q, K + 1]
     n_uni = n_k + 1
     # Level 1: blocks of 64 code points (one continuation byte left).
     blocks = np.arange(_SPACE >> 6, dtype=np.int64)
@@ -427,8 +456,10 @@ def utf8_expand(
     mixed = mixed[mixed < len(blocks)]
     sig1 = np.zeros((0, 64), dtype=np.int64)
     if len(mixed):
-        sig1, inv = np.unique(class_at((mixed[:, None] << 6) + np.arange(64)), axis=0, return_inverse=True)
+        sig1, inv = _unique_rows(class_at((mixed[:, None] << 6) + np.arange(64)))
         d1[mixed] = n_uni + inv.reshape(-1)
+    if n_q * (n_uni + len(sig1)) * 64 > _MAX_EXPAND_CELLS:
+        raise MemoryError(f"UTF-8 expansion too large: {n_q} states x {n_uni + len(sig1)} blocks")
     rows1 = np.concatenate([np.repeat(tq[:, :, None], 64, axis=2), tq[:, sig1]], axis=1)  # [Q, D1, 64]
     id1, uniq1 = _intern_rows(rows1, n_q)
     # Level 2: blocks of 4096 (two continuation bytes left); lead E0 must not encode code points below U+0800.
@@ -521,7 +552,7 @@ def _partition(leaves: list[np.ndarray]) -> tuple[list[list[int]], list[list[tup
     starts = pts[:-1]
     member = np.stack([_cs_member(cs, starts) for cs in leaves], axis=1)
     keep = member.any(axis=1)
-    rows, inverse = np.unique(member[keep], axis=0, return_inverse=True)
+    rows, inverse = _unique_rows(member[keep])
     inverse = inverse.reshape(-1)
     leaf_classes = [np.flatnonzero(rows[:, j]).tolist() for j in range(len(leaves))]
     ranges: list[list[tuple[int, int]]] = [[] for _ in range(len(rows))]
@@ -549,7 +580,7 @@ def _minimize_small(t: np.ndarray, acc: np.ndarray):
     count = len(np.unique(part))
     while True:
         succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
-        _, new = np.unique(np.concatenate([part[:, None], succ], axis=1), axis=0, return_inverse=True)
+        _, new = _unique_rows(np.concatenate([part[:, None], succ], axis=1))
         new = np.where(live, new.reshape(-1), -1)
         k = len(np.unique(new))
         part = new

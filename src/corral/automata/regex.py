@@ -49,7 +49,7 @@ __all__ = ["compile_regex", "literal_dfa", "char_set"]
 
 _FLAG_BITS = {"i": re.I, "s": re.S, "m": re.M, "x": re.X, "a": re.A, "u": re.U}
 _MAX_NFA_STATES = 200_000
-_MAX_DFA_STATES = 100_000
+_MAX_DFA_STATES = 50_000
 _CASE_SCAN_END = 0x20000  # no cased code point at or above this (checked by the tests for the running Python)
 
 # --------------------------------------------------------------------------------------------------------------
@@ -553,6 +553,8 @@ def _compile_cached(pattern: str, flags: frozenset) -> ByteDFA:
                          construct=construct) from None
     except RecursionError:
         raise RegexError("regex too deeply nested", pattern=pattern, construct="nesting") from None
+    except MemoryError as e:
+        raise RegexError(f"the automaton is too large ({e})", pattern=pattern, construct="size") from None
 
 
 @lru_cache(maxsize=1024)

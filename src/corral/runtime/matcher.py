@@ -34,7 +34,7 @@ __all__ = ["CompiledGrammar", "Matcher"]
 class _State:
     """An immutable matcher state (see the module docstring)."""
 
-    __slots__ = ("threads", "here", "parent", "token", "terminated", "_key", "_mask")
+    __slots__ = ("threads", "here", "parent", "token", "terminated", "_key")
 
     def __init__(self, threads: dict, here: frozenset, parent=None, token=None, terminated=False):
         self.threads = threads
@@ -43,7 +43,6 @@ class _State:
         self.token = token
         self.terminated = terminated
         self._key = None
-        self._mask = None
 
     @property
     def key(self):
@@ -71,8 +70,9 @@ class CompiledGrammar:
         The grammar IR.
     vocab : corral.tokens.vocabulary.Vocabulary
         The token vocabulary.
-    mask_cache_size : int, default: 4096
+    mask_cache_size : int, default: 256
         How many masks to keep, keyed by matcher state (a lexeme that spans many tokens repeats its state).
+        Each mask is one byte per vocabulary entry (128 KB for a 128k vocabulary).
 
     Raises
     ------
@@ -80,7 +80,7 @@ class CompiledGrammar:
         A terminal matches the empty string or nothing, or the grammar's language is empty.
     """
 
-    def __init__(self, grammar, vocab, *, mask_cache_size: int = 4096) -> None:
+    def __init__(self, grammar, vocab, *, mask_cache_size: int = 256) -> None:
         from corral.automata.regex import compile_regex
 
         self.grammar = grammar
@@ -107,6 +107,7 @@ class CompiledGrammar:
         self.size = vocab.size
         self._mask_cache: OrderedDict = OrderedDict()
         self._mask_cache_size = mask_cache_size
+        self._boundaries: dict = {}
         self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
@@ -185,37 +186,74 @@ class CompiledGrammar:
         return _State(threads, here, parent, token)
 
     def _mask(self, state: _State) -> np.ndarray:
-        cached = state._mask
-        if cached is not None:
-            return cached
         key = state.key
         m = self._mask_cache.get(key)
         if m is not None:
             self._mask_cache.move_to_end(key)
-            state._mask = m
             return m
         m = np.zeros(self.size, dtype=bool)
         if not state.terminated:
-            index = self.index
-            n_t = self.n_terminals
-            for (t, s), origins in state.threads.items():
-                tab = index.table(t, s)
-                m |= tab.inside
-                if tab.end_ids.size:
-                    sel = ~m[tab.end_ids]
-                    if sel.any():
-                        ids = tab.end_ids[sel]
-                        nxt = origins if t >= n_t else frozenset(o.after(t) for o in origins)
-                        ok = index.explore(nxt, ids, tab.end_offsets[sel], self.ignore_ids)
-                        m[ids[ok]] = True
-            if state.complete and self.eos_ids.size:
-                m[self.eos_ids] = True
+            self._fill_mask(state, m)
         m.flags.writeable = False
-        state._mask = m
         self._mask_cache[key] = m
         if len(self._mask_cache) > self._mask_cache_size:
             self._mask_cache.popitem(last=False)
         return m
+
+    def _boundary(self, here: frozenset) -> _State:
+        """The state right after a lexeme boundary where the parser is in ``here`` (no lexeme in progress)."""
+        b = self._boundaries.get(here)
+        if b is None:
+            b = self._start_threads(here)
+            if len(self._boundaries) >= self._mask_cache_size:
+                self._boundaries.clear()
+            self._boundaries[here] = b
+        return b
+
+    def _fill_mask(self, state: _State, m: np.ndarray) -> None:
+        index = self.index
+        n_t = self.n_terminals
+        deferred = []
+        for (t, s), origins in state.threads.items():
+            tab = index.table(t, s)
+            m |= tab.inside
+            if not tab.end_ids.size:
+                continue
+            if t >= n_t:
+                # An ignored lexeme ends inside the token and the parser state is unchanged: the remainder is
+                # viable iff it is allowed at the boundary state of ``origins``. Remainders that are themselves
+                # tokens reuse that boundary's mask (computed once, cached) instead of being explored.
+                rem = index.remainder_ids(t, s)
+                boundary = self._boundary(origins)
+                has = rem >= 0
+                if boundary.key == state.key:
+                    deferred.append((tab.end_ids[has], rem[has]))
+                else:
+                    bm = self._mask(boundary)
+                    m[tab.end_ids[has][bm[rem[has]]]] = True
+                sel = ~has & ~m[tab.end_ids]
+                nxt = origins
+            else:
+                sel = ~m[tab.end_ids]
+                nxt = None
+            if sel.any():
+                ids = tab.end_ids[sel]
+                if nxt is None:
+                    nxt = frozenset(o.after(t) for o in origins)
+                ok = index.explore(nxt, ids, tab.end_offsets[sel], self.ignore_ids)
+                m[ids[ok]] = True
+        # This state is its own boundary: a token whose remainder (after an ignored lexeme) is a shorter token is
+        # allowed iff that token is. Iterate to the least fixpoint (one or two rounds in practice).
+        changed = bool(deferred)
+        while changed:
+            changed = False
+            for ids, rem in deferred:
+                add = ids[m[rem] & ~m[ids]]
+                if add.size:
+                    m[add] = True
+                    changed = True
+        if state.complete and self.eos_ids.size:
+            m[self.eos_ids] = True
 
     def matcher(self) -> "Matcher":
         """A fresh matcher at the start of the text."""

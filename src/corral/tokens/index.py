@@ -73,6 +73,8 @@ class TokenIndex:
         # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
         self._first = [t[0] >= 0 for t in self._trans]
         self._tables: dict[tuple[int, int], TokenTable] = {}
+        self._rems: dict[tuple[int, int], np.ndarray] = {}
+        self._token_ids: dict[bytes, int] | None = None
 
     def table(self, terminal: int, state: int) -> TokenTable:
         """The (memoised) table for a lexeme of ``terminal`` whose DFA is in ``state``."""
@@ -82,6 +84,31 @@ class TokenIndex:
             tab = self._build(terminal, state)
             self._tables[key] = tab
         return tab
+
+    def remainder_ids(self, terminal: int, state: int) -> np.ndarray:
+        """For each lexeme end of ``table(terminal, state)``: the id of the token spelling the remainder, or -1.
+
+        A remainder that is itself a token lets a caller reuse a whole mask instead of exploring the remainder.
+        """
+        key = (terminal, state)
+        rem = self._rems.get(key)
+        if rem is None:
+            if self._token_ids is None:
+                ids: dict[bytes, int] = {}
+                for t in self.candidates[::-1]:
+                    ids[self.bm[t, : self.lengths[t]].tobytes()] = int(t)
+                self._token_ids = ids
+            tab = self.table(terminal, state)
+            get = self._token_ids.get
+            bm, lengths = self.bm, self.lengths
+            rem = np.fromiter(
+                (get(bm[t, o : lengths[t]].tobytes(), -1) for t, o in zip(tab.end_ids.tolist(),
+                                                                         tab.end_offsets.tolist())),
+                dtype=np.int64,
+                count=len(tab.end_ids),
+            )
+            self._rems[key] = rem
+        return rem
 
     @property
     def n_tables(self) -> int:
@@ -152,6 +179,13 @@ class TokenIndex:
         np.ndarray
             bool [len(ids)]: whether the remainder keeps the text completable.
         """
+        # Different split points can reach the same (token, offset) pair; explore each pair once, or the work
+        # grows exponentially with the number of lexemes inside one token.
+        width = self.bm.shape[1]
+        codes = ids * width + offs
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        if len(uniq) < len(codes):
+            return self.explore(cols, uniq // width, uniq % width, ignore)[inverse]
         viable = np.zeros(len(ids), dtype=bool)
         by_term: dict[int, list] = {}
         for c in cols:
