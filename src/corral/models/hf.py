@@ -76,14 +76,31 @@ def _load_tokenizer(tokenizer, *, where: str):
     return tokenizer
 
 
+class _quiet_loading:
+    """Hide transformers' per-load progress bar (restoring the caller's setting afterwards)."""
+
+    def __enter__(self):
+        from transformers.utils import logging as hf_logging
+
+        self._was = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        from transformers.utils import logging as hf_logging
+
+        if self._was:
+            hf_logging.enable_progress_bar()
+
+
 def _load_folder(path: Path, dtype):
     if not (path / "config.json").is_file():
         raise ModelError(f"{str(path)!r} is a folder but has no config.json: not a Hugging Face model folder")
     transformers = _transformers()
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            str(path), local_files_only=True, **_dtype_kwarg(dtype)
-        )
+        with _quiet_loading():
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                str(path), local_files_only=True, **_dtype_kwarg(dtype)
+            )
     except Exception as exc:
         raise ModelError(f"cannot load a causal language model from {str(path)!r}: {exc}") from exc
     try:

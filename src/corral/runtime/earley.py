@@ -52,6 +52,7 @@ class EarleyTables:
         self.by_lhs = {k: tuple(v) for k, v in by.items()}
         self.nullable = self._nullable()
         self._interned: weakref.WeakValueDictionary[frozenset, Column] = weakref.WeakValueDictionary()
+        self._canonical: weakref.WeakValueDictionary[frozenset, Column] = weakref.WeakValueDictionary()
         self.initial = Column(self, [(i, 0, None) for i in self.by_lhs.get(start, ())], initial=True)
 
     def _nullable(self) -> frozenset[int]:
@@ -66,10 +67,22 @@ class EarleyTables:
         return frozenset(nullable)
 
     def column(self, kernel: frozenset) -> "Column":
-        """Return the column whose kernel is ``kernel`` (hash-consed: one object per kernel while referenced)."""
+        """Return the column whose kernel is ``kernel``, hash-consed.
+
+        Two columns are interchangeable when they hold the same items that can still move (completed items only
+        serve completion while the column is built). Interning on that signature, not on the kernel, keeps
+        ambiguous grammars bounded: splitting ``data.json`` into lexemes at every byte reaches one column per
+        parse position instead of one per split.
+        """
         col = self._interned.get(kernel)
         if col is None:
             col = Column(self, kernel)
+            sig = col.signature()
+            existing = self._canonical.get(sig)
+            if existing is not None:
+                col = existing
+            else:
+                self._canonical[sig] = col
             self._interned[kernel] = col
         return col
 
@@ -149,6 +162,12 @@ class Column:
         self.wait = {k: tuple(v) for k, v in wait.items()}
         self.terms = tuple(sorted(self.scan))
         self.complete = complete
+
+    def signature(self) -> frozenset:
+        """The items that can still move (own predictions written with origin None), and the complete flag."""
+        items = [(r, d, None if o is self else o) for group in (self.scan, self.wait) for v in group.values()
+                 for r, d, o in v]
+        return frozenset(items + [("complete", self.complete)])
 
     def after(self, terminal: int) -> "Column":
         """The column after scanning ``terminal`` here (memoised). ``terminal`` must be in :attr:`terms`."""
