@@ -185,7 +185,7 @@ class CompiledGrammar:
                 break
         return _State(threads, here, parent, token)
 
-    def _mask(self, state: _State) -> np.ndarray:
+    def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         key = state.key
         m = self._mask_cache.get(key)
         if m is not None:
@@ -193,7 +193,7 @@ class CompiledGrammar:
             return m
         m = np.zeros(self.size, dtype=bool)
         if not state.terminated:
-            self._fill_mask(state, m)
+            self._fill_mask(state, m, depth)
         m.flags.writeable = False
         self._mask_cache[key] = m
         if len(self._mask_cache) > self._mask_cache_size:
@@ -210,7 +210,19 @@ class CompiledGrammar:
             self._boundaries[here] = b
         return b
 
-    def _fill_mask(self, state: _State, m: np.ndarray) -> None:
+    # Lexeme ends with at least this many tokens reuse the boundary's whole mask instead of exploring remainders.
+    _REUSE_MIN_ENDS = 512
+
+    def _fill_mask(self, state: _State, m: np.ndarray, depth: int) -> None:
+        """Fill ``m`` with the mask of ``state``.
+
+        Tokens that end a lexeme of ``t`` after ``p`` bytes are viable iff their remainder ``token[p:]`` is
+        viable at the boundary state after ``t``. When the remainder is itself a token, that is one bit of the
+        boundary's mask: for large groups (whitespace followed by a word, a quote followed by punctuation) the
+        boundary mask is computed once (and cached: it is often the very next state) instead of exploring tens
+        of thousands of remainders. Boundary masks are computed at depth 1 with plain exploration, so this never
+        chains along the grammar. A state that is its own boundary (an ignored lexeme) resolves by fixpoint.
+        """
         index = self.index
         n_t = self.n_terminals
         deferred = []
@@ -219,31 +231,30 @@ class CompiledGrammar:
             m |= tab.inside
             if not tab.end_ids.size:
                 continue
-            if t >= n_t:
-                # An ignored lexeme ends inside the token and the parser state is unchanged: the remainder is
-                # viable iff it is allowed at the boundary state of ``origins``. Remainders that are themselves
-                # tokens reuse that boundary's mask (computed once, cached) instead of being explored.
+            nxt = origins if t >= n_t else None
+            sel = None
+            if t >= n_t or (depth == 0 and tab.end_ids.size >= self._REUSE_MIN_ENDS):
+                if nxt is None:
+                    nxt = frozenset(o.after(t) for o in origins)
                 rem = index.remainder_ids(t, s)
-                boundary = self._boundary(origins)
                 has = rem >= 0
+                boundary = self._boundary(nxt)
                 if boundary.key == state.key:
                     deferred.append((tab.end_ids[has], rem[has]))
                 else:
-                    bm = self._mask(boundary)
+                    bm = self._mask(boundary, depth + 1)
                     m[tab.end_ids[has][bm[rem[has]]]] = True
                 sel = ~has & ~m[tab.end_ids]
-                nxt = origins
             else:
                 sel = ~m[tab.end_ids]
-                nxt = None
             if sel.any():
                 ids = tab.end_ids[sel]
                 if nxt is None:
                     nxt = frozenset(o.after(t) for o in origins)
-                ok = index.explore(nxt, ids, tab.end_offsets[sel], self.ignore_ids)
+                ok = index.explore(nxt, ids, tab.end_offsets[sel], self.ignore_ids, unique=True)
                 m[ids[ok]] = True
-        # This state is its own boundary: a token whose remainder (after an ignored lexeme) is a shorter token is
-        # allowed iff that token is. Iterate to the least fixpoint (one or two rounds in practice).
+        # This state is its own boundary: a token whose remainder is a shorter token is allowed iff that token is.
+        # Iterate to the least fixpoint (one or two rounds in practice).
         changed = bool(deferred)
         while changed:
             changed = False

@@ -162,7 +162,8 @@ class TokenIndex:
             return np.concatenate(e_ids), np.concatenate(e_offs)
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
 
-    def explore(self, cols, ids: np.ndarray, offs: np.ndarray, ignore: tuple[int, ...]) -> np.ndarray:
+    def explore(self, cols, ids: np.ndarray, offs: np.ndarray, ignore: tuple[int, ...], *, unique: bool = False
+                ) -> np.ndarray:
         """Which remainders ``token[offs:]`` can follow a lexeme boundary where the parser is in ``cols``.
 
         Parameters
@@ -173,6 +174,8 @@ class TokenIndex:
             Token ids and the offsets where their remainders start (``offs < length``).
         ignore : tuple of int
             Ignored terminals, which may start at any boundary and leave the parser state unchanged.
+        unique : bool, default: False
+            The caller guarantees the (token, offset) pairs are distinct (skips deduplication).
 
         Returns
         -------
@@ -181,11 +184,12 @@ class TokenIndex:
         """
         # Different split points can reach the same (token, offset) pair; explore each pair once, or the work
         # grows exponentially with the number of lexemes inside one token.
-        width = self.bm.shape[1]
-        codes = ids * width + offs
-        uniq, inverse = np.unique(codes, return_inverse=True)
-        if len(uniq) < len(codes):
-            return self.explore(cols, uniq // width, uniq % width, ignore)[inverse]
+        if not unique and len(ids) > 1:
+            width = self.bm.shape[1]
+            codes = ids * width + offs
+            uniq, inverse = np.unique(codes, return_inverse=True)
+            if len(uniq) < len(codes):
+                return self.explore(cols, uniq // width, uniq % width, ignore, unique=True)[inverse]
         viable = np.zeros(len(ids), dtype=bool)
         by_term: dict[int, list] = {}
         for c in cols:
