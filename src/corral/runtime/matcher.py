@@ -26,7 +26,7 @@ import numpy as np
 
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
-from corral.tokens.index import TokenIndex
+from corral.tokens.index import TokenIndex, shared_caches
 
 __all__ = ["CompiledGrammar", "Matcher"]
 
@@ -102,7 +102,9 @@ class CompiledGrammar:
         self._trans = [d.transitions.tolist() for d in dfas]
         self._acc = [d.accepting.tolist() for d in dfas]
         self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
-        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths)
+        terms = [grammar.terminals[n] for n in names + list(grammar.ignore)]
+        caches = shared_caches(vocab.fingerprint, [(t.pattern, t.flags) for t in terms])
+        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, caches)
         self.eos_ids = np.array(sorted(vocab.eos_token_ids), dtype=np.int64)
         self.size = vocab.size
         self._mask_cache: OrderedDict = OrderedDict()

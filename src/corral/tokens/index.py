@@ -19,11 +19,35 @@ boundary.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TokenTable", "TokenIndex"]
+__all__ = ["TokenTable", "TokenIndex", "shared_caches"]
+
+_SHARED: "OrderedDict[tuple, dict]" = OrderedDict()
+_SHARED_MAX = 512
+
+
+def shared_caches(fingerprint: str, terminals) -> list[dict]:
+    """Process-wide table caches, one dict per terminal, keyed by (vocabulary fingerprint, regex, flags).
+
+    ``terminals`` yields ``(pattern, flags)`` pairs. At most 512 terminals are kept (least recently used first out).
+    """
+    out = []
+    for pattern, flags in terminals:
+        key = (fingerprint, pattern, tuple(sorted(flags)))
+        cache = _SHARED.get(key)
+        if cache is None:
+            cache = {}
+            _SHARED[key] = cache
+            if len(_SHARED) > _SHARED_MAX:
+                _SHARED.popitem(last=False)
+        else:
+            _SHARED.move_to_end(key)
+        out.append(cache)
+    return out
 
 
 @dataclass(frozen=True)
@@ -54,9 +78,15 @@ class TokenIndex:
         uint8 [V, L], token bytes zero padded.
     lengths : np.ndarray
         int [V], token lengths; 0 for tokens outside the constrained vocabulary (never allowed).
+    token_bytes : list of bytes or None, optional
+        The same tokens as Python bytes (faster remainder look-ups); derived from ``byte_matrix`` when omitted.
+    caches : list of dict or None, optional
+        One dict per terminal holding its tables (and remainder ids) by DFA state. Tables depend only on the
+        terminal's regex and the vocabulary, so callers share these dicts between grammars (see
+        :func:`shared_caches`): a new grammar then only builds tables for terminals never seen before.
     """
 
-    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray) -> None:
+    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray, token_bytes=None, caches=None) -> None:
         self.dfas = dfas
         # One extra zero column so gathers at offset == length stay in bounds.
         self.bm = np.concatenate([byte_matrix, np.zeros((byte_matrix.shape[0], 1), np.uint8)], axis=1)
@@ -72,17 +102,21 @@ class TokenIndex:
         self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
         # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
         self._first = [t[0] >= 0 for t in self._trans]
-        self._tables: dict[tuple[int, int], TokenTable] = {}
-        self._rems: dict[tuple[int, int], np.ndarray] = {}
+        self._caches = caches if caches is not None else [{} for _ in dfas]
         self._token_ids: dict[bytes, int] | None = None
+        if token_bytes is None:
+            token_bytes = [None] * self.size
+            for t in self.candidates.tolist():
+                token_bytes[t] = self.bm[t, : self.lengths[t]].tobytes()
+        self._token_bytes = token_bytes
 
     def table(self, terminal: int, state: int) -> TokenTable:
         """The (memoised) table for a lexeme of ``terminal`` whose DFA is in ``state``."""
-        key = (terminal, state)
-        tab = self._tables.get(key)
+        cache = self._caches[terminal]
+        tab = cache.get(state)
         if tab is None:
             tab = self._build(terminal, state)
-            self._tables[key] = tab
+            cache[state] = tab
         return tab
 
     def remainder_ids(self, terminal: int, state: int) -> np.ndarray:
@@ -90,30 +124,28 @@ class TokenIndex:
 
         A remainder that is itself a token lets a caller reuse a whole mask instead of exploring the remainder.
         """
-        key = (terminal, state)
-        rem = self._rems.get(key)
+        cache = self._caches[terminal]
+        key = ("remainders", state)
+        rem = cache.get(key)
         if rem is None:
             if self._token_ids is None:
-                ids: dict[bytes, int] = {}
-                for t in self.candidates[::-1]:
-                    ids[self.bm[t, : self.lengths[t]].tobytes()] = int(t)
-                self._token_ids = ids
+                tb = self._token_bytes
+                self._token_ids = {tb[t]: t for t in self.candidates[::-1].tolist()}
             tab = self.table(terminal, state)
             get = self._token_ids.get
-            bm, lengths = self.bm, self.lengths
+            tb = self._token_bytes
             rem = np.fromiter(
-                (get(bm[t, o : lengths[t]].tobytes(), -1) for t, o in zip(tab.end_ids.tolist(),
-                                                                         tab.end_offsets.tolist())),
+                (get(tb[t][o:], -1) for t, o in zip(tab.end_ids.tolist(), tab.end_offsets.tolist())),
                 dtype=np.int64,
                 count=len(tab.end_ids),
             )
-            self._rems[key] = rem
+            cache[key] = rem
         return rem
 
     @property
     def n_tables(self) -> int:
         """How many tables have been built so far."""
-        return len(self._tables)
+        return sum(sum(1 for k in c if isinstance(k, int)) for c in self._caches)
 
     def _build(self, terminal: int, state: int) -> TokenTable:
         trans = self._trans[terminal]
