@@ -198,7 +198,7 @@ def generated_samples(n: int, seed: int = 1234, max_chars: int = 4000) -> list[t
             if 200 <= len(text) <= max_chars or i % 10 == 9:
                 break
         if i % 10 == 9:  # whitespace around the value (RFC 8259: JSON-text = ws value ws), on the tiny documents
-            text = rng.choice([" ", "\n", "  \n"]) + text + rng.choice(["\n", " ", "\n\n"])
+            text = rng.choice([" ", "\n", "\n  "]) + text + rng.choice(["\n", " ", "\n "])
         json.loads(text)  # well-formed by construction; fail loudly otherwise
         tag = f"{name}{'-ascii' if ensure_ascii else ''}{'-slash' if slash else ''}"
         docs.append((f"gen{i:02d}-{tag}", text))
