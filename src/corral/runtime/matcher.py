@@ -246,7 +246,13 @@ class CompiledGrammar:
                 else:
                     bm = self._mask(boundary, depth + 1)
                     m[tab.end_ids[has][bm[rem[has]]]] = True
-                sel = ~has & ~m[tab.end_ids]
+                # The other remainders can only survive if their first byte can start a lexeme at the boundary.
+                pos, starts = index.unmatched_buckets(t, s)
+                live = np.nonzero(index.first_bytes({k[0] for k in boundary.threads}))[0]
+                cand = np.concatenate([pos[starts[b]:starts[b + 1]] for b in live]) if live.size else pos[:0]
+                sel = np.zeros(tab.end_ids.size, dtype=bool)
+                sel[cand] = True
+                sel &= ~m[tab.end_ids]
             else:
                 sel = ~m[tab.end_ids]
             if sel.any():

@@ -142,6 +142,31 @@ class TokenIndex:
             cache[key] = rem
         return rem
 
+    def unmatched_buckets(self, terminal: int, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lexeme ends of ``table(terminal, state)`` whose remainder is not a token, bucketed by its first byte.
+
+        Returns ``(positions, starts)``: ``positions[starts[b]:starts[b + 1]]`` are the indices (into the table's
+        end arrays) of the ends whose remainder starts with byte ``b``.
+        """
+        cache = self._caches[terminal]
+        key = ("buckets", state)
+        got = cache.get(key)
+        if got is None:
+            tab = self.table(terminal, state)
+            pos = np.nonzero(self.remainder_ids(terminal, state) < 0)[0]
+            first = self.bm[tab.end_ids[pos], tab.end_offsets[pos]]
+            order = np.argsort(first, kind="stable")
+            got = (pos[order], np.searchsorted(first[order], np.arange(257)))
+            cache[key] = got
+        return got
+
+    def first_bytes(self, terminals) -> np.ndarray:
+        """bool [256]: bytes that can start a lexeme of any of ``terminals``."""
+        live = np.zeros(256, dtype=bool)
+        for t in terminals:
+            live |= self._first[t]
+        return live
+
     @property
     def n_tables(self) -> int:
         """How many tables have been built so far."""
