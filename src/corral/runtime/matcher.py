@@ -234,7 +234,6 @@ class CompiledGrammar:
             if not tab.end_ids.size:
                 continue
             nxt = origins if t >= n_t else None
-            sel = None
             if t >= n_t or (depth == 0 and tab.end_ids.size >= self._REUSE_MIN_ENDS):
                 if nxt is None:
                     nxt = frozenset(o.after(t) for o in origins)
