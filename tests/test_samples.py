@@ -12,6 +12,7 @@ import random
 import zlib
 
 import lark
+import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
@@ -144,3 +145,47 @@ def test_mutated_samples_agree_with_lark(case, tok_name):
                               f"{'accepts' if expect else 'rejects'}"
         rejected += not expect
     assert rejected > 0, "no mutation was rejected: the test has no power"
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS)
+def test_mask_equals_check_on_every_token_of_a_real_vocabulary(tok_name):
+    """At several points of a sample, ``mask()[t] == check(t)`` for every token of the real vocabulary."""
+    cg, oracle = _compiled("repo", "json.lark", tok_name)
+    vocab, tok = _vocab(tok_name)
+    text = _sample_text("grammars/outlines/tests/cfg_samples/json/simple_fruit.json.test", oracle)
+    ids = tok.encode(text, add_special_tokens=False).ids
+    m = cg.matcher()
+    points = {round(k * len(ids) / 10) for k in range(11)} | {1, 2, 3}
+    for i in range(len(ids) + 1):
+        if i in points:
+            mask = m.mask()
+            check = np.array([m.check(t) for t in range(vocab.size)])
+            bad = np.flatnonzero(mask != check)
+            assert not bad.size, f"mask and check disagree at step {i} on {[vocab.token_str(t) for t in bad[:5]]}"
+        if i < len(ids):
+            m.advance(ids[i])
+
+
+@pytest.mark.parametrize("tok_name", TOKENIZERS + ["qwen3"])
+@pytest.mark.parametrize("grammar", ["json.lark", "sql.lark", "arithmetic.lark"])
+def test_random_walk_on_a_real_vocabulary(tok_name, grammar):
+    """Walk random allowed tokens (any token the mask allows, however odd): full mask == check at every step and
+    rollback is the identity."""
+    cg, oracle = _compiled("repo", grammar, tok_name)
+    vocab = cg.vocab
+    rng = random.Random(zlib.crc32(f"{tok_name}{grammar}".encode()))
+    m = cg.matcher()
+    for step in range(8):
+        mask = m.mask()
+        check = np.array([m.check(t) for t in range(vocab.size)])
+        assert np.array_equal(mask, check), f"step {step}: {np.flatnonzero(mask != check)[:5]}"
+        allowed = [t for t in np.flatnonzero(mask) if t not in vocab.eos_token_ids]
+        if not allowed:
+            break
+        tok = int(rng.choice(allowed))
+        key = m.state_key()
+        m.advance(tok)
+        m.rollback(1)
+        assert m.state_key() == key
+        m.advance(tok)
+    assert m.num_tokens >= 1
