@@ -1,0 +1,5 @@
+"""JSON Schema front end: :func:`schema_to_grammar` compiles a schema to an exact :class:`~corral.compile.grammar.Grammar`."""
+
+from corral.compile.json_schema.compiler import schema_to_grammar
+
+__all__ = ["schema_to_grammar"]
