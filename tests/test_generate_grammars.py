@@ -76,3 +76,42 @@ def test_regex_and_choices():
     assert re.fullmatch(r"\(?[0-9]{1,3}( [+*-] [0-9]{1,3}){1,3}\)?", res.text)
     res = corral.generate("Answer in JSON:\n", choices=["yes", "no", "maybe"], seed=3)
     assert res.text in {"yes", "no", "maybe"} and res.status == "complete"
+
+
+def test_schema_dict_path_and_pydantic():
+    from typing import Optional
+
+    import jsonschema
+    from pydantic import BaseModel
+
+    from conftest import REPO_ROOT
+
+    class Person(BaseModel):
+        name: str
+        age: int
+        email: Optional[str] = None
+
+    path = REPO_ROOT / "schemas" / "person.json"
+    schema = json.loads(path.read_text())
+    for source in (schema, str(path), json.dumps(schema), Person):
+        for seed in range(3):
+            res = corral.generate(PROMPTS["json"], schema=source, seed=seed, temperature=0.8, max_tokens=200)
+            if res.status != "complete":
+                assert res.value is None
+                continue
+            if source is Person:
+                assert isinstance(res.value, Person)
+                jsonschema.validate(json.loads(res.text), Person.model_json_schema())
+            else:
+                jsonschema.validate(res.value, schema)
+                assert res.value == json.loads(res.text)
+
+
+def test_schema_errors():
+    with pytest.raises(corral.SchemaError) as info:
+        corral.generate("x", schema={"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True}}})
+    assert info.value.kind == "unsupported" and info.value.pointer == "/properties/a/uniqueItems"
+    with pytest.raises(ValueError, match="at most one"):
+        corral.generate("x", schema={"type": "string"}, regex="a")
+    with pytest.raises(corral.SchemaError, match="not valid JSON"):
+        corral.generate("x", schema="{not json")

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--grammar", metavar="FILE|NAME", help="a .lark file or a shipped grammar name (e.g. json)")
     group.add_argument("--regex", metavar="R", help="a regular expression the whole output must match")
     group.add_argument("--choices", metavar="C", nargs="+", help="the output must be one of these strings")
+    group.add_argument("--schema", metavar="FILE|JSON", help="a JSON Schema file or JSON text; output validates")
     gen.add_argument("--model", metavar="PATH", help="model folder or hub name (default: the embedded model)")
     gen.add_argument("--max-tokens", type=int, default=256, metavar="N", help="most tokens to generate (256)")
     gen.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 for greedy (default 1.0)")
@@ -58,6 +59,7 @@ def _run_generate(args) -> int:
         grammar=args.grammar,
         regex=args.regex,
         choices=args.choices,
+        schema=args.schema,
         max_tokens=args.max_tokens,
         temperature=args.temperature,
         top_k=args.top_k,

@@ -51,7 +51,8 @@ class Result:
         ``first_token_s`` (prefill and first token), ``total_s`` (the whole call) and ``tokens_per_s`` (generated
         tokens per second of generation, first token included).
     value : object or None
-        Parsed value (reserved; always ``None`` for now).
+        With ``schema=``: the parsed, validated output (a model instance for a pydantic model) when complete;
+        otherwise ``None``.
     model_logprob : float
         Log-probability of ``token_ids`` under the raw, unconstrained model.
     """
@@ -268,6 +269,7 @@ def generate(
     grammar=None,
     regex=None,
     choices=None,
+    schema=None,
     max_tokens: int = 256,
     temperature: float | None = 1.0,
     top_k: int | None = None,
@@ -294,6 +296,12 @@ def generate(
         A Python regular expression the whole output must match.
     choices : list of str, optional
         The output must be exactly one of these strings.
+    schema : dict, str, os.PathLike or pydantic model class, optional
+        A JSON Schema (object, JSON text or file path) or a pydantic v2 model class. The output is compact JSON
+        that validates; ``Result.value`` is the parsed object (a model instance for a pydantic model), checked
+        with ``jsonschema`` before it is returned. Only the keywords of
+        :func:`corral.compile.json_schema.schema_to_grammar` are supported so far; any other raises
+        ``SchemaError`` (kind ``"unsupported"``) naming it and its JSON pointer.
     max_tokens : int
         Most tokens to generate (EOS included); ``>= 1``.
     temperature : float or None
@@ -323,6 +331,14 @@ def generate(
     from corral.samplers.masking import validate_sampling
 
     t_start = time.perf_counter()
+    schema_dict = schema_model = None
+    if schema is not None:
+        if grammar is not None or regex is not None or choices is not None:
+            raise ValueError("pass at most one of grammar=, regex=, choices= and schema=")
+        from corral.compile.json_schema import resolve_schema, schema_to_grammar
+
+        schema_dict, schema_model = resolve_schema(schema)
+        grammar = schema_to_grammar(schema_dict)
     _constraint_key(grammar, regex, choices)  # argument errors before any loading
     validate_sampling(temperature, top_k, top_p)
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
@@ -385,12 +401,31 @@ def generate(
         "total_s": t_end - t_start,
         "tokens_per_s": (len(out.tokens) / gen_s) if gen_s > 0 else 0.0,
     }
+    value = None
+    if schema_dict is not None and out.status == "complete":
+        value = _schema_value(text, schema_dict, schema_model)
     return Result(
         text=text,
         token_ids=list(out.tokens),
         status=out.status,
         logprob=out.logprob,
         timings=timings,
-        value=None,
+        value=value,
         model_logprob=out.model_logprob,
     )
+
+
+def _schema_value(text: str, schema, model):
+    """Parse and validate a complete schema-constrained output; a failure here is a bug, reported loudly."""
+    import json
+
+    from corral.compile.json_schema import validate_instance
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenerationError(f"a complete schema-constrained output is not JSON ({exc}): {text!r}") from exc
+    errors = validate_instance(schema, value)
+    if errors:
+        raise GenerationError(f"a complete schema-constrained output fails validation at {errors}: {text!r}")
+    return model.model_validate(value) if model is not None else value

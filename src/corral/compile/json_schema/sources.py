@@ -1,0 +1,68 @@
+"""Where a JSON Schema comes from: a dict, JSON text, a file, or a pydantic model class."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from corral.errors import SchemaError
+
+__all__ = ["resolve_schema", "validate_instance"]
+
+
+def resolve_schema(schema) -> tuple[dict | bool, type | None]:
+    """Turn the ``schema=`` argument of :func:`corral.generate` into a JSON Schema.
+
+    Parameters
+    ----------
+    schema : dict, bool, str, os.PathLike or pydantic model class
+        A schema object; JSON text; a path to a ``.json`` file; or a pydantic v2 ``BaseModel`` subclass (its
+        ``model_json_schema()`` is used).
+
+    Returns
+    -------
+    (schema, model)
+        The schema as a dict (or bool) and the pydantic model class, or None.
+
+    Raises
+    ------
+    SchemaError
+        Unreadable file, text that is not JSON, or an object that is not a schema (kind ``invalid``).
+    """
+    if isinstance(schema, (dict, bool)):
+        return schema, None
+    if isinstance(schema, type) and callable(getattr(schema, "model_json_schema", None)):
+        return schema.model_json_schema(), schema
+    is_text = isinstance(schema, str) and (schema.lstrip().startswith("{") or schema.strip() in ("true", "false"))
+    if isinstance(schema, os.PathLike) or (isinstance(schema, str) and not is_text):
+        path = Path(schema)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SchemaError(f"cannot read schema file {str(path)!r}: {exc}", kind="invalid") from exc
+        return _parse(text, str(path)), None
+    if isinstance(schema, str):
+        return _parse(schema, "schema text"), None
+    raise SchemaError(
+        f"schema must be a dict, JSON text, a path or a pydantic model class, got {type(schema).__name__}",
+        kind="invalid",
+    )
+
+
+def _parse(text: str, where: str):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{where} is not valid JSON: {exc}", kind="invalid") from exc
+    if not isinstance(value, (dict, bool)):
+        raise SchemaError(f"{where} is not a JSON Schema (an object or a boolean)", kind="invalid")
+    return value
+
+
+def validate_instance(schema, instance) -> list[str]:
+    """Validate ``instance`` with ``jsonschema`` (draft 2020-12, formats checked); the errors' JSON pointers."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return ["/" + "/".join(str(p) for p in e.absolute_path) for e in validator.iter_errors(instance)]
