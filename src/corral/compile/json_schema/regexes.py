@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 
 try:  # Python >= 3.11
     from re import _constants as _c, _parser as _p
@@ -18,7 +19,8 @@ except ImportError:  # pragma: no cover
     import sre_constants as _c  # type: ignore
     import sre_parse as _p  # type: ignore
 
-__all__ = ["UNIT", "string_regex", "pattern_regex", "units_for", "int_range_regex", "PatternUnsupported",
+__all__ = ["UNIT", "string_regex", "pattern_regex", "units_for", "int_range_regex", "float_range_regex",
+           "PatternUnsupported",
            "key_complement_regex"]
 
 MAX_CP = 0x10FFFF
@@ -322,3 +324,180 @@ def int_range_regex(lo: int | None, hi: int | None) -> str:
         neg_lo = 1 if hi is None or hi >= 0 else -hi
         parts += ["-" + p for p in (f"(?:{q})" for q in _naturals(neg_lo, neg_hi))]
     return "(?:" + "|".join(parts) + ")"
+
+
+# ------------------------------------------------------------------ decimal intervals (bounded numbers)
+
+def _split(d) -> tuple[int, str]:
+    """(integer part, fraction digits without trailing zeros) of a non-negative Decimal."""
+    text = format(d, "f")
+    ip, _, fp = text.partition(".")
+    return int(ip), fp.rstrip("0")
+
+
+def _frac(a: str, ai: bool, b: str | None, bi: bool, memo: dict) -> tuple[bool, str | None]:
+    """Digit strings ``s`` (``0.s`` zero-padded) with ``0.a <=/< 0.s <=/< 0.b`` (b None: no upper bound).
+
+    Returns (whether the empty string is in the language, regex for its non-empty strings or None).
+    """
+    a = a.rstrip("0")
+    b = None if b is None else b.rstrip("0")
+    key = (a, ai, b, bi)
+    if key in memo:
+        return memo[key]
+    if a == "" and b is None:
+        out = (True, "[0-9]+") if ai else (False, "0*[1-9][0-9]*")
+    elif a == "" and b == "":
+        out = (True, "0+") if ai and bi else (False, None)
+    else:
+        empty = a == "" and ai and (b is None or b != "" or bi)
+        a0 = int(a[0]) if a else 0
+        b0 = None if b is None else (int(b[0]) if b else 0)
+        groups: dict[str, list[int]] = {}
+        for d in range(10):
+            if d < a0 or (b0 is not None and d > b0):
+                continue
+            lo_t, hi_t = d == a0, b0 is not None and d == b0
+            if lo_t and hi_t:
+                e, ne = _frac(a[1:], ai, b[1:], bi, memo)
+            elif lo_t:
+                e, ne = _frac(a[1:], ai, None, True, memo)
+            elif hi_t:
+                e, ne = _frac("", True, b[1:], bi, memo)
+            else:
+                e, ne = True, "[0-9]+"
+            if ne is None and not e:
+                continue
+            sub = "" if ne is None else (f"(?:{ne})?" if e else f"(?:{ne})")
+            groups.setdefault(sub, []).append(d)
+        alts = []
+        for sub, ds in groups.items():
+            cls = str(ds[0]) if len(ds) == 1 else f"[{''.join(map(str, ds))}]"
+            alts.append(cls + sub)
+        out = (empty, "(?:" + "|".join(alts) + ")" if alts else None)
+    memo[key] = out
+    return out
+
+
+def _plain_interval(lo, lo_incl: bool, hi, hi_incl: bool, frac_optional: bool) -> list[str]:
+    """Alternatives for ``int.frac`` spellings (canonical integer part) with magnitude in the interval.
+
+    ``lo``/``hi`` are non-negative Decimals (``hi`` None: unbounded). The fraction is required unless
+    ``frac_optional``.
+    """
+    if hi is not None and (lo > hi or (lo == hi and not (lo_incl and hi_incl))):
+        return []
+    memo: dict = {}
+    ia, fa = _split(lo)
+    out = []
+
+    def part(i: int, f) -> None:
+        empty, ne = f
+        alts = []
+        if ne is not None:
+            alts.append(rf"\.{ne}")
+        if empty and frac_optional:
+            alts.append("")
+        if alts:
+            out.append(str(i) + ("(?:" + "|".join(alts) + ")" if alts != [""] else ""))
+
+    tail = r"(?:\.[0-9]+)?" if frac_optional else r"\.[0-9]+"
+    if hi is None:
+        part(ia, _frac(fa, lo_incl, None, True, memo))
+        out.append(f"{int_range_regex(ia + 1, None)}{tail}")
+        return out
+    ib, fb = _split(hi)
+    if ia == ib:
+        part(ia, _frac(fa, lo_incl, fb, hi_incl, memo))
+        return out
+    part(ia, _frac(fa, lo_incl, None, True, memo))
+    if ia + 1 <= ib - 1:
+        out.append(f"{int_range_regex(ia + 1, ib - 1)}{tail}")
+    part(ib, _frac("", True, fb, hi_incl, memo))
+    return out
+
+
+def _exp_regex(lo: int | None, hi: int | None) -> str:
+    """``[eE]`` and a signed exponent (leading zeros and ``+`` allowed) with value in ``[lo, hi]``."""
+    parts = []
+    if hi is None or hi >= 0:
+        parts.append(r"\+?0*" + int_range_regex(max(lo, 0) if lo is not None else 0, hi))
+    if lo is None or lo < 0:
+        neg_hi = None if lo is None else -lo
+        neg_lo = 1 if hi is None or hi >= 0 else -hi
+        parts.append("-0*" + int_range_regex(neg_lo, neg_hi))
+    if (lo is None or lo <= 0) and (hi is None or hi >= 0):
+        parts.append("-0+")
+    return "[eE](?:" + "|".join(parts) + ")"
+
+
+_MANTISSA = r"[1-9](?:\.[0-9]+)?"
+PLAIN_MIN = Decimal("1e-5")
+PLAIN_MAX = Decimal("1e17")
+
+
+def _sci_interval(lo, hi) -> list[str]:
+    """Alternatives for ``m[eE]x`` spellings, ``1 <= m < 10``, with magnitude in ``[lo, hi]`` (inclusive)."""
+    if hi is not None and (hi <= 0 or lo > hi):
+        return []
+    xa = lo.adjusted() if lo > 0 else None
+    xb = hi.adjusted() if hi is not None else None
+    out = []
+
+    def mant(a, b) -> str | None:
+        alts = _plain_interval(a, True, b, True, True)
+        return "(?:" + "|".join(alts) + ")" if alts else None
+
+    if xa is not None and xa == xb:
+        m = mant(lo.scaleb(-xa), hi.scaleb(-xb))
+        if m:
+            out.append(m + _exp_regex(xa, xa))
+        return out
+    if xa is not None:
+        m = mant(lo.scaleb(-xa), None)
+        if m:
+            out.append(m + _exp_regex(xa, xa))
+    mid_lo = None if xa is None else xa + 1
+    mid_hi = None if xb is None else xb - 1
+    if mid_lo is None or mid_hi is None or mid_lo <= mid_hi:
+        out.append(_MANTISSA + _exp_regex(mid_lo, mid_hi))
+    if xb is not None:
+        m = mant(Decimal(1), hi.scaleb(-xb))
+        if m:
+            out.append(m + _exp_regex(xb, xb))
+    return out
+
+
+def float_range_regex(lo, hi) -> str | None:
+    """Regex for float spellings with value in ``[lo, hi]``: ``-?int.frac`` with magnitude 0 or in
+    ``[PLAIN_MIN, PLAIN_MAX]``, and ``-?m[eE]x`` with ``1 <= m < 10`` (one non-zero integer digit). These include
+    every ``repr`` of a float (which is plain exactly for magnitudes in ``[1e-4, 1e16)``).
+
+    Parameters
+    ----------
+    lo, hi : decimal.Decimal or None
+        Inclusive bounds (``None``: unbounded on that side).
+
+    Returns
+    -------
+    str or None
+        The regex, or ``None`` if no spelling lies in the interval. Every such spelling whose value lies in the
+        interval matches, and nothing else.
+    """
+    zero = Decimal(0)
+
+    def magnitudes(a, b) -> list[str]:
+        out = [r"0\.0+"] if a == 0 else []
+        a2, b2 = max(a, PLAIN_MIN), PLAIN_MAX if b is None else min(b, PLAIN_MAX)
+        if a2 <= b2:
+            out += _plain_interval(a2, True, b2, True, False)
+        return out + _sci_interval(a, b)
+
+    alts = []
+    if hi is None or hi >= 0:  # non-negative magnitudes
+        alts += magnitudes(zero if lo is None or lo < 0 else lo, hi)
+    if lo is None or lo <= 0:  # "-" followed by a magnitude in [max(-hi, 0), -lo]
+        alts += ["-" + x for x in magnitudes(zero if hi is None or hi > 0 else -hi, None if lo is None else -lo)]
+    if not alts:
+        return None
+    return "(?:" + "|".join(f"(?:{x})" for x in alts) + ")"
