@@ -537,3 +537,14 @@ def test_format_suite():
                     differ.add(name)
     assert n > 100 and not bad, bad
     assert not differ, differ
+
+
+def test_unknown_keywords_are_annotations_but_known_ones_are_not():
+    """Keywords no draft defines never affect validity (2020-12 core 6.5), so ignoring them is exact."""
+    schema = {"type": "integer", "maximum": 5, "x-kubernetes-int-or-string": True, "self": {"vendor": "a"},
+              "_format": "date"}
+    assert grammar_accepts(schema, 3) and not grammar_accepts(schema, 7) and not grammar_accepts(schema, "3")
+    for keyword in ("uniqueItems", "not", "dependencies", "unevaluatedProperties"):
+        with pytest.raises(SchemaError) as info:
+            schema_to_grammar({"type": "array", keyword: True})
+        assert info.value.kind in ("unsupported", "invalid") and info.value.keyword == keyword

@@ -57,7 +57,27 @@ from corral.compile.json_schema import formats as fmt, regexes as rx
 __all__ = ["schema_to_grammar"]
 
 ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
-                         "deprecated", "readOnly", "writeOnly", "$defs", "definitions"})
+                         "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor",
+                         "contentEncoding", "contentMediaType", "contentSchema"})
+# Every keyword that has a meaning for validation or reference resolution in drafts 4 to 2020-12. A keyword outside
+# this set is unknown, and unknown keywords are annotations (JSON Schema 2020-12 core, section 6.5): they never change
+# which instances are valid, so ignoring them is exact (e.g. "x-kubernetes-*", "self", "_format", "links").
+KNOWN = frozenset({
+    "$ref", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$vocabulary", "type", "enum",
+    "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength",
+    "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+    "required", "dependentRequired", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+    "prefixItems", "items", "additionalItems", "contains", "properties", "patternProperties", "additionalProperties",
+    "propertyNames", "unevaluatedItems", "unevaluatedProperties", "format", "dependencies", "divisibleBy", "extends",
+    "disallow",
+}) | ANNOTATIONS
+
+
+def is_annotation(key: str) -> bool:
+    """Whether ``key`` never affects validation: a listed annotation, or a keyword no draft defines."""
+    return key in ANNOTATIONS or key not in KNOWN
+
+
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 _BY_TYPE = {
@@ -217,7 +237,7 @@ class _Builder:
                               pointer=self._kp(node, pointer, "$id"), keyword="$id",
                               kind="unsupported")
         for key in node:
-            if key not in SUPPORTED and key not in ANNOTATIONS:
+            if key not in SUPPORTED and not is_annotation(key):
                 raise SchemaError(f"keyword {key!r} is not supported",
                                   pointer=self._kp(node, pointer, key), keyword=key,
                                   kind="unsupported")
@@ -231,7 +251,7 @@ class _Builder:
             else:
                 self._compile(merged, pointer, name)
             return
-        assertions = [k for k in node if k not in ANNOTATIONS]
+        assertions = [k for k in node if not is_annotation(k)]
         for combinator in ("$ref", "anyOf", "oneOf"):
             if combinator in node:
                 others = [k for k in assertions if k != combinator]
@@ -287,7 +307,7 @@ class _Builder:
         type_sets = []
         for sub, sptr in parts:
             for key, value in sub.items():
-                if key in ANNOTATIONS:
+                if is_annotation(key):
                     continue
                 if key in ("$ref", "anyOf", "allOf"):
                     refuse(f"a part uses {key!r}")
