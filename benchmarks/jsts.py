@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from tables import print_table  # benchmarks/ is on sys.path when run as a script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CORRAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -78,18 +79,6 @@ def run_instance(cg, ids: list[int]) -> tuple[bool, int | None]:
             return False, i
         m.advance(t)
     return m.is_complete(), None
-
-
-def fmt_row(cells, widths):
-    return "| " + " | ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-
-def print_table(header, rows):
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    print(fmt_row(header, widths))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(fmt_row(r, widths))
 
 
 def main(argv=None) -> int:

@@ -33,6 +33,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from tables import print_table  # benchmarks/ is on sys.path when run as a script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CORRAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -226,18 +227,6 @@ def pct(xs, q):
     import numpy as np
 
     return float(np.percentile(np.asarray(xs, dtype=float), q))
-
-
-def fmt_row(cells, widths):
-    return "| " + " | ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-
-
-def print_table(header, rows):
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    print(fmt_row(header, widths))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(fmt_row(r, widths))
 
 
 def llg_outcome(v) -> str:
