@@ -318,13 +318,15 @@ class HFModel:
         return Sequence(self, ids)
 
     # ------------------------------------------------------------------ forward
-    def _forward(self, ids: list[int], cache):
+    def _forward(self, ids: list[int], cache, keep: int = 1):
+        """Feed ``ids`` after the cached tokens; the logits of the last ``keep`` positions (``[keep, V]``, or
+        ``[V]`` when ``keep == 1``)."""
         kwargs = {self._cache_kw: cache, "use_cache": True}
         if self._logits_to_keep:
-            kwargs["logits_to_keep"] = 1
+            kwargs["logits_to_keep"] = keep
         input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
         out = self.model(input_ids=input_ids, **kwargs)
-        return out.logits[0, -1]
+        return out.logits[0, -1] if keep == 1 else out.logits[0, -keep:]
 
     def __repr__(self) -> str:
         name = getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__
@@ -414,6 +416,50 @@ class Sequence:
         """
         for t in tokens:
             self.append(t)
+
+    def extend_scored(self, tokens) -> torch.Tensor:
+        """Append ``tokens`` and return the next-token log-probabilities at each of the ``len(tokens) + 1`` positions.
+
+        Row ``i`` is the law of the token after ``tokens[:i]`` (row 0: after the sequence as it was), all from one
+        forward pass (speculative verification). Afterwards :meth:`logprobs` returns the last row without a forward.
+
+        Parameters
+        ----------
+        tokens : sequence of int
+
+        Returns
+        -------
+        torch.Tensor
+            float32 ``[len(tokens) + 1, vocab.size]``.
+
+        Raises
+        ------
+        GenerationError
+            The sequence is empty or would exceed the model's context.
+        """
+        new = [int(t) for t in tokens]
+        if not self.tokens:
+            raise GenerationError("cannot score tokens after an empty sequence")
+        limit = self.model.max_length
+        if limit is not None and len(self.tokens) + len(new) > limit:
+            raise GenerationError(
+                f"the sequence would have {len(self.tokens) + len(new)} tokens but the model's context holds "
+                f"{limit} tokens"
+            )
+        if not new:
+            return self.logprobs().unsqueeze(0)
+        if self._n_cached >= len(self.tokens):  # the row after the current last token must be recomputed
+            self._crop_cache(self._n_cached - (len(self.tokens) - 1))
+        pending = self.tokens[self._n_cached:] + new
+        with torch.inference_mode():
+            logits = self.model._forward(pending, self._cache, keep=len(new) + 1)
+            if logits.dim() == 1:
+                logits = logits.unsqueeze(0)
+            rows = torch.log_softmax(logits.float(), dim=-1)
+        self.tokens.extend(new)
+        self._n_cached = len(self.tokens)
+        self._logprobs = rows[-1]
+        return rows
 
     def _crop_cache(self, n: int) -> None:
         if n <= 0:
