@@ -252,6 +252,17 @@ class CompiledGrammar:
                 sel = np.zeros(tab.end_ids.size, dtype=bool)
                 sel[cand] = True
                 sel &= ~m[tab.end_ids]
+            elif tab.end_ids.size >= self._REUSE_MIN_ENDS:
+                # Plain exploration of a large group: only remainders whose first byte can start a lexeme at the
+                # boundary (the same filter explore() applies per terminal, but from cached buckets).
+                nxt = frozenset(o.after(t) for o in origins)
+                boundary = self._boundary(nxt)
+                pos, starts = index.end_buckets(t, s)
+                live = np.nonzero(index.first_bytes({k[0] for k in boundary.threads}))[0]
+                cand = np.concatenate([pos[starts[b]:starts[b + 1]] for b in live]) if live.size else pos[:0]
+                sel = np.zeros(tab.end_ids.size, dtype=bool)
+                sel[cand] = True
+                sel &= ~m[tab.end_ids]
             else:
                 sel = ~m[tab.end_ids]
             if sel.any():

@@ -160,6 +160,22 @@ class TokenIndex:
             cache[key] = got
         return got
 
+    def end_buckets(self, terminal: int, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """All lexeme ends of ``table(terminal, state)``, bucketed by the first byte of their remainder.
+
+        Returns ``(positions, starts)`` as :meth:`unmatched_buckets` does, over every end.
+        """
+        cache = self._caches[terminal]
+        key = ("all_buckets", state)
+        got = cache.get(key)
+        if got is None:
+            tab = self.table(terminal, state)
+            first = self.bm[tab.end_ids, tab.end_offsets]
+            order = np.argsort(first, kind="stable")
+            got = (order, np.searchsorted(first[order], np.arange(257)))
+            cache[key] = got
+        return got
+
     def first_bytes(self, terminals) -> np.ndarray:
         """bool [256]: bytes that can start a lexeme of any of ``terminals``."""
         live = np.zeros(256, dtype=bool)
