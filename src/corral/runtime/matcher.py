@@ -104,7 +104,8 @@ class CompiledGrammar:
         self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
         terms = [grammar.terminals[n] for n in names + list(grammar.ignore)]
         caches = shared_caches(vocab.fingerprint, [(t.pattern, t.flags) for t in terms])
-        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, caches)
+        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, caches,
+                                fingerprint=vocab.fingerprint)
         self.eos_ids = np.array(sorted(vocab.eos_token_ids), dtype=np.int64)
         self.size = vocab.size
         self._mask_cache: OrderedDict = OrderedDict()

@@ -11,7 +11,12 @@ of three groups, and which group depends only on ``(T, s)``, never on the parser
 * **dead**: neither. Never allowed through this lexeme.
 
 :class:`TokenTable` stores ``inside`` as a bool vector and ``ends`` as parallel arrays of token ids and offsets.
-Tables are built lazily on first use and memoised per (terminal, state). The remainders are checked by
+Tables are built lazily on first use and memoised per (terminal, state). A build does not run the DFA over every
+token: bytes the DFA cannot tell apart (same column of its transition table) form one *byte class*, and tokens with
+the same sequence of classes behave identically from every state, so the DFA runs once per distinct class sequence
+(a few thousand for a string terminal over llama3's 128k tokens, a few hundred for a whitespace terminal) and the
+results are expanded to the tokens. The class sequences are computed once per byte partition and shared by every
+terminal with that partition (process-wide, see :func:`shared_caches`). The remainders are checked by
 :meth:`TokenIndex.explore`, which runs the DFAs of the terminals the parser expects next over all the remainders
 at once (numpy gathers over the padded byte matrix), recursing only for the few tokens that cross another lexeme
 boundary.
@@ -28,6 +33,61 @@ __all__ = ["TokenTable", "TokenIndex", "shared_caches"]
 
 _SHARED: "OrderedDict[tuple, dict]" = OrderedDict()
 _SHARED_MAX = 512
+# Distinct class sequences of the vocabulary per (vocabulary fingerprint, byte partition); few partitions recur.
+_PARTITIONS: "OrderedDict[tuple, _ClassRows]" = OrderedDict()
+_PARTITIONS_MAX = 32
+
+
+@dataclass(frozen=True)
+class _ClassRows:
+    """The candidate tokens grouped by their sequence of byte classes.
+
+    ``rows[u]`` (int64 ``[U, L]``, zero padded) is a distinct class sequence of length ``lengths[u]``;
+    ``tokens[starts[u]:starts[u + 1]]`` are the token ids spelling it; ``first[u]`` is its first class, and
+    ``by_first[first_starts[c]:first_starts[c + 1]]`` are the rows starting with class ``c``.
+    """
+
+    rows: np.ndarray
+    lengths: np.ndarray
+    tokens: np.ndarray
+    starts: np.ndarray
+    by_first: np.ndarray
+    first_starts: np.ndarray
+
+
+class _VocabArrays:
+    """Vocabulary arrays shared by every index over one vocabulary (process-wide, by fingerprint)."""
+
+    def __init__(self, byte_matrix: np.ndarray, lengths: np.ndarray) -> None:
+        # One extra zero column so gathers at offset == length stay in bounds.
+        self.bm = np.concatenate([byte_matrix, np.zeros((byte_matrix.shape[0], 1), np.uint8)], axis=1)
+        self.lengths = lengths.astype(np.int64)
+        self.candidates = np.nonzero(self.lengths > 0)[0]
+        # Candidates by decreasing length; column j of their bytes, for the n_j tokens longer than j, contiguous.
+        lens = self.lengths[self.candidates]
+        order = np.argsort(-lens, kind="stable")
+        self.by_len = self.candidates[order]
+        self.by_len_lengths = lens[order]
+        width = int(lens.max()) if lens.size else 0
+        counts = len(order) - np.searchsorted(self.by_len_lengths[::-1], np.arange(width), side="right")
+        self.columns = [np.ascontiguousarray(self.bm[self.by_len[:n], j]) for j, n in enumerate(counts.tolist())]
+        # Candidates bucketed by first byte: a small table build only touches tokens whose first byte is live.
+        first = self.bm[self.candidates, 0]
+        order = np.argsort(first, kind="stable")
+        self.by_first = self.candidates[order]
+        self.first_starts = np.searchsorted(first[order], np.arange(257))
+
+
+_VOCAB: "OrderedDict[str, _VocabArrays]" = OrderedDict()
+
+
+def _byte_classes(transitions: np.ndarray) -> tuple[np.ndarray, int]:
+    """Byte -> class id (bytes with equal transition columns share a class), and the number of classes."""
+    cols = np.ascontiguousarray(np.asarray(transitions, dtype=np.int32).T)  # [256, S]
+    keys = cols.view(np.dtype((np.void, cols.shape[1] * 4))).reshape(-1)
+    _, cls = np.unique(keys, return_inverse=True)
+    cls = cls.reshape(-1).astype(np.int64)
+    return cls, int(cls.max()) + 1
 
 
 def shared_caches(fingerprint: str, terminals) -> list[dict]:
@@ -86,20 +146,27 @@ class TokenIndex:
         :func:`shared_caches`): a new grammar then only builds tables for terminals never seen before.
     """
 
-    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray, token_bytes=None, caches=None) -> None:
+    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray, token_bytes=None, caches=None,
+                 fingerprint: str | None = None) -> None:
         self.dfas = dfas
-        # One extra zero column so gathers at offset == length stay in bounds.
-        self.bm = np.concatenate([byte_matrix, np.zeros((byte_matrix.shape[0], 1), np.uint8)], axis=1)
-        self.lengths = lengths.astype(np.int64)
+        va = _VOCAB.get(fingerprint) if fingerprint is not None else None
+        if va is None:
+            va = _VocabArrays(byte_matrix, lengths)
+            if fingerprint is not None:
+                _VOCAB[fingerprint] = va
+                if len(_VOCAB) > 4:
+                    _VOCAB.popitem(last=False)
+        else:
+            _VOCAB.move_to_end(fingerprint)
+        self._va = va
+        self.bm = va.bm
+        self.lengths = va.lengths
         self.size = int(byte_matrix.shape[0])
-        self.candidates = np.nonzero(self.lengths > 0)[0]
-        # Bucket the candidate tokens by first byte: a table build only touches tokens whose first byte is live.
-        first = self.bm[self.candidates, 0]
-        order = np.argsort(first, kind="stable")
-        self._by_first = self.candidates[order]
-        self._first_starts = np.searchsorted(first[order], np.arange(257))
+        self.candidates = va.candidates
         self._trans = [np.asarray(d.transitions, dtype=np.int32) for d in dfas]
         self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
+        self._fingerprint = fingerprint
+        self._classes: list = [None] * len(dfas)  # per terminal: (byte -> class, class transitions, _ClassRows)
         # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
         self._first = [t[0] >= 0 for t in self._trans]
         self._caches = caches if caches is not None else [{} for _ in dfas]
@@ -188,15 +255,133 @@ class TokenIndex:
         """How many tables have been built so far."""
         return sum(sum(1 for k in c if isinstance(k, int)) for c in self._caches)
 
+    def _class_rows(self, terminal: int):
+        """(class transitions [S, C], _ClassRows) of a terminal's byte partition (memoised, shared by partition)."""
+        got = self._classes[terminal]
+        if got is None:
+            cls, n_cls = _byte_classes(self._trans[terminal])
+            rep = np.zeros(n_cls, dtype=np.int64)
+            rep[cls[::-1]] = np.arange(255, -1, -1)  # one byte per class
+            ctrans = np.ascontiguousarray(self._trans[terminal][:, rep])
+            key = (self._fingerprint, cls.astype(np.uint8).tobytes()) if self._fingerprint is not None else None
+            rows = _PARTITIONS.get(key) if key is not None else None
+            if rows is None:
+                rows = self._group_rows(cls)
+                if key is not None:
+                    _PARTITIONS[key] = rows
+                    if len(_PARTITIONS) > _PARTITIONS_MAX:
+                        _PARTITIONS.popitem(last=False)
+            elif key is not None:
+                _PARTITIONS.move_to_end(key)
+            got = (ctrans, rows)
+            self._classes[terminal] = got
+        return got
+
+    def _group_rows(self, cls: np.ndarray) -> _ClassRows:
+        """Group the candidate tokens by class sequence.
+
+        Rows are hashed column by column (only over each token's own bytes), grouped by hash, and every token is
+        then compared with its group's representative; on a hash collision the tokens are grouped exactly by
+        sorting whole rows instead.
+        """
+        va = self._va
+        cand, lens = va.by_len, va.by_len_lengths
+        width = len(va.columns)
+        cls64 = cls.astype(np.uint64) + np.uint64(1)
+        h = np.zeros(len(cand), dtype=np.uint64)
+        mult = np.uint64(0x100000001B3)
+        with np.errstate(over="ignore"):
+            for col in va.columns:
+                n = len(col)
+                h[:n] = h[:n] * mult + cls64[col]
+            h ^= lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        _, uniq_idx, inverse = np.unique(h, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        rep = uniq_idx[inverse]
+        same = lens[rep] == lens
+        for j, col in enumerate(va.columns):
+            n = len(col)
+            r = rep[:n]
+            ok = r < n  # the representative has a byte at j (else the lengths already differ)
+            same[:n] &= ok & (cls[col] == cls[va.columns[j][np.minimum(r, n - 1)]])
+        if not same.all():  # a hash collision: group exactly (slow, practically never)
+            mat = cls[va.bm[cand, :width]].astype(np.int16)
+            mat[np.arange(width)[None, :] >= lens[:, None]] = -1
+            keys = np.ascontiguousarray(mat).view(np.dtype((np.void, 2 * width))).reshape(-1)
+            _, uniq_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        starts = np.searchsorted(inverse[order], np.arange(len(uniq_idx) + 1))
+        rows = cls.astype(np.uint8)[va.bm[cand[uniq_idx], :max(width, 1)]]
+        rlens = lens[uniq_idx]
+        first = rows[:, 0]
+        forder = np.argsort(first, kind="stable")
+        fstarts = np.searchsorted(first[forder], np.arange(int(cls.max()) + 2))
+        return _ClassRows(rows, rlens, cand[order], starts, forder, fstarts)
+
+    # A build over fewer tokens than this runs the DFA on the tokens directly; a larger one groups them by class.
+    _GROUP_MIN = 16384
+
     def _build(self, terminal: int, state: int) -> TokenTable:
         trans = self._trans[terminal]
-        acc = self._acc[terminal]
         live_first = np.nonzero(trans[state] >= 0)[0]
-        parts = [self._by_first[self._first_starts[b] : self._first_starts[b + 1]] for b in live_first]
-        ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        va = self._va
+        n = int(sum(va.first_starts[b + 1] - va.first_starts[b] for b in live_first.tolist()))
+        if n < self._GROUP_MIN and self._classes[terminal] is None:
+            parts = [va.by_first[va.first_starts[b]: va.first_starts[b + 1]] for b in live_first]
+            ids = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            inside = np.zeros(self.size, dtype=bool)
+            end_ids, end_offs = self._run(trans, self._acc[terminal], ids, np.zeros(len(ids), np.int64), state,
+                                          inside_out=inside)
+            return TokenTable(inside, end_ids, end_offs)
+        ctrans, cr = self._class_rows(terminal)
+        acc = self._acc[terminal]
+        live_first = np.nonzero(ctrans[state] >= 0)[0]
+        parts = [cr.by_first[cr.first_starts[c]: cr.first_starts[c + 1]] for c in live_first]
+        rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        inside_rows = np.zeros(len(cr.lengths), dtype=bool)
+        e_rows, e_offs = self._run_rows(ctrans, acc, cr, rows, state, inside_rows)
         inside = np.zeros(self.size, dtype=bool)
-        end_ids, end_offs = self._run(trans, acc, ids, np.zeros(len(ids), np.int64), state, inside_out=inside)
-        return TokenTable(inside, end_ids, end_offs)
+        inside[self._expand(cr, np.nonzero(inside_rows)[0])[0]] = True
+        end_ids, which = self._expand(cr, e_rows)
+        return TokenTable(inside, end_ids, e_offs[which])
+
+    @staticmethod
+    def _expand(cr: _ClassRows, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids of the given class rows, and for each the index into ``rows`` it came from."""
+        counts = cr.starts[rows + 1] - cr.starts[rows]
+        total = int(counts.sum())
+        which = np.repeat(np.arange(len(rows)), counts)
+        base = np.repeat(cr.starts[rows] - (np.cumsum(counts) - counts), counts)
+        return cr.tokens[base + np.arange(total)], which
+
+    @staticmethod
+    def _run_rows(ctrans, acc, cr: _ClassRows, rows: np.ndarray, state: int, inside_out: np.ndarray):
+        """Run the class DFA from ``state`` over whole class rows; like :meth:`_run` with ``inside_out``."""
+        st = np.full(len(rows), state, dtype=np.int32)
+        off = np.zeros(len(rows), dtype=np.int64)
+        row = rows
+        lengths, mat = cr.lengths, cr.rows
+        e_rows: list[np.ndarray] = []
+        e_offs: list[np.ndarray] = []
+        while row.size:
+            st = ctrans[st, mat[row, off]]
+            ok = st >= 0
+            if not ok.all():
+                row, st, off = row[ok], st[ok], off[ok]
+            off = off + 1
+            fin = off == lengths[row]
+            if fin.any():
+                inside_out[row[fin]] = True
+                rest = ~fin
+                row, st, off = row[rest], st[rest], off[rest]
+            a = acc[st]
+            if a.any():
+                e_rows.append(row[a])
+                e_offs.append(off[a])
+        if e_rows:
+            return np.concatenate(e_rows), np.concatenate(e_offs)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
 
     def _run(self, trans, acc, ids, offs, state, inside_out=None, viable_out=None, pos_map=None):
         """Run one DFA from ``state`` over ``token[offs:]`` for each token in ``ids``.
