@@ -1,0 +1,36 @@
+"""Drafters for speculative decoding: where draft tokens come from.
+
+A drafter proposes the next draft token given the context (prompt, committed tokens and the tokens drafted so far
+in this round) and the constraint's mask at that position. A proposal is either a *distribution* (the draft
+model's log-probabilities: the round masks it with the same mask as the target and samples from it) or a single
+*token* (``q = δ``: n-gram lookup, grammar fast-forward). Whatever a drafter proposes, verification
+(:mod:`corral.samplers.speculative`) keeps the output law exact; drafters only change the speed.
+
+Modules:
+
+* :mod:`corral.drafters.base`: :class:`Proposal`, :class:`Drafter`, :class:`CompositeDrafter`;
+* :mod:`corral.drafters.model`: :class:`ModelDrafter` (any LM sharing the target's vocabulary);
+* :mod:`corral.drafters.ngram`: :class:`NGramDrafter` (training-free, online, prompt lookup);
+* :mod:`corral.drafters.forced`: :class:`FastForwardDrafter` (byte-level forced strings of the grammar);
+* :mod:`corral.drafters.policy`: :class:`AdaptivePolicy` (SpecDec++-style threshold), :class:`FixedPolicy`;
+* :func:`make_drafter`: ``None | "auto" | "ngram" | "forced" | model | path`` -> a drafter.
+"""
+
+from corral.drafters.base import CompositeDrafter, Drafter, Proposal, make_drafter
+from corral.drafters.forced import FastForwardDrafter
+from corral.drafters.model import ModelDrafter
+from corral.drafters.ngram import NGramDrafter
+from corral.drafters.policy import AdaptivePolicy, FixedPolicy, make_policy
+
+__all__ = [
+    "AdaptivePolicy",
+    "CompositeDrafter",
+    "Drafter",
+    "FastForwardDrafter",
+    "FixedPolicy",
+    "ModelDrafter",
+    "NGramDrafter",
+    "Proposal",
+    "make_drafter",
+    "make_policy",
+]

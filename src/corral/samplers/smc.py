@@ -1,0 +1,433 @@
+"""Sequential Monte Carlo over particles: globally faithful constrained sampling (ALGORITHMS.md §2).
+
+Target: ``π(y) ∝ p(y) · 1[y ∈ L]`` (``p`` the model, tempered if ``temperature != 1``), restricted to
+``|y| <= max_tokens`` (EOS included), times ``exp(critic(y))`` when a critic is given.
+
+``N`` particles are extended together. Each step, the *proposal* extends every live particle (default: one AWRS
+token per particle, all from one batched forward pass) and returns its weight increment ``ΔlogW`` (``log Ẑ`` of the
+step). When the effective sample size ``1/ΣW²`` falls below ``ess_threshold · N``, the population is resampled
+(stratified by default); children get forked matchers, forked model rows and *fresh* Gumbel streams, and every weight
+is set to the mean weight (``logsumexp(logw) - log N``) so that ``Ẑ = mean_i exp(logw_i)`` stays an unbiased
+estimate of ``Z = Σ_{y ∈ L} p(y)``. At the last position allowed by ``max_tokens`` (or the context) only EOS may be
+proposed and the weight takes ``p(EOS | x)`` (the importance correction for the truncated target); a particle that
+is not complete then dies (weight ``-inf``).
+
+Plug-in point (:class:`Proposal`): anything with ``start(model, prompt_ids, n)``, ``extend(particles, budgets)`` and
+``select(rows)`` can replace the AWRS step, e.g. a speculative-decoding round that returns a block of tokens whose
+``ΔlogW`` is the sum of the per-token ``log Ẑ``. See ``docs/INTERFACES.md`` (samplers).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Protocol
+
+import numpy as np
+
+from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, tempered
+from corral.samplers.resampling import RESAMPLERS, ess, normalized_weights, resample
+
+__all__ = ["AWRSProposal", "Extension", "Particle", "Proposal", "SMCResult", "smc"]
+
+
+@dataclass
+class Particle:
+    """One weighted hypothesis.
+
+    Attributes
+    ----------
+    tokens : list of int
+        Generated tokens (prompt excluded); the last is EOS when ``status == "complete"``.
+    matcher : Matcher-like
+        Its constraint state (advanced over ``tokens``; forked on resampling).
+    log_weight : float
+        float64 log importance weight (``-inf``: dead).
+    stream : int
+        Its Gumbel stream id (:func:`corral.samplers.awrs.gumbel_keys`); fresh for every child after resampling.
+    status : str
+        ``"live"``, ``"complete"`` (EOS), ``"dead"`` (no valid continuation) or ``"length"`` (not complete when
+        ``max_tokens`` or the context ran out; weight ``-inf``).
+    twist : float
+        The critic's intermediate potential currently included in ``log_weight``.
+    model_logprob : float
+        Log-probability of ``tokens`` under the raw (untempered) model.
+    """
+
+    tokens: list[int]
+    matcher: object
+    log_weight: float = 0.0
+    stream: int = 0
+    status: str = "live"
+    twist: float = 0.0
+    model_logprob: float = 0.0
+
+    @property
+    def live(self) -> bool:
+        """Whether the particle is still being extended."""
+        return self.status == "live"
+
+
+@dataclass
+class Extension:
+    """What a proposal did to one particle in one step.
+
+    Attributes
+    ----------
+    tokens : list of int
+        Tokens appended (possibly a block; empty only together with ``delta_logw = -inf``, a dead particle). If it
+        ends with EOS the particle is complete.
+    delta_logw : float
+        Weight increment (``Σ log Ẑ`` over the tokens; ``-inf`` for no valid continuation).
+    model_logprob : float
+        Log-probability of ``tokens`` under the raw (untempered) model.
+    n_checks, n_rejects, n_fallbacks : int
+        Constraint work of the step.
+    stats : dict
+        Anything else the proposal wants to report (summed over the run into ``SMCResult.proposal_stats``).
+    """
+
+    tokens: list[int]
+    delta_logw: float
+    model_logprob: float = 0.0
+    n_checks: int = 0
+    n_rejects: int = 0
+    n_fallbacks: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+class Proposal(Protocol):
+    """How particles are extended (the SMC plug-in point).
+
+    The SMC loop calls :meth:`start` once, then per step :meth:`extend` on the live particles (in the order of the
+    proposal's rows) and :meth:`select` with the rows that continue (after dropping finished particles and
+    resampling). The proposal owns the model state (rows) and advances each particle's ``matcher`` over the tokens it
+    returns; the loop does the bookkeeping (``tokens``, ``log_weight``, ``status``, twists, resampling).
+
+    Proper weighting is the contract: for every particle, ``E[exp(delta_logw) · 1{tokens = b}] = p(b | x) c(x, b)``
+    summed appropriately, i.e. ``(tokens, delta_logw)`` is properly weighted for the model's law of the block times
+    the constraint's viability, and a block ending in EOS is weighted for the complete text.
+    """
+
+    def start(self, model, prompt_ids: list[int], n: int) -> None:
+        """Set up ``n`` rows on the prompt."""
+
+    def extend(self, particles: list[Particle], budgets: list[int]) -> list[Extension]:
+        """Extend each live particle; ``budgets[i] >= 1`` is how many tokens (EOS included) particle ``i`` may
+        still take; with budget 1 only EOS may be proposed (weighted by its probability)."""
+
+    def select(self, rows: list[int]) -> None:
+        """New row ``i`` continues old row ``rows[i]`` (rows may repeat or disappear)."""
+
+
+class AWRSProposal:
+    """The default proposal: one AWRS token per live particle, all rows from one batched forward pass.
+
+    Parameters
+    ----------
+    temperature : float
+        ``> 0``; the model's log-probabilities are divided by it.
+    max_rejects : int or None
+        Rejections before the exact full-mask fallback (``matcher.mask``); ``None`` disables it.
+    eos_token_ids : collection of int, optional
+        Default: the model's.
+    per_row : bool
+        Use per-row sequences even for an HF model (see :func:`corral.models.batch.make_batch`).
+    """
+
+    def __init__(self, *, temperature: float = 1.0, max_rejects: int | None = DEFAULT_MAX_REJECTS,
+                 eos_token_ids=None, per_row: bool = False) -> None:
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise ValueError(f"AWRS proposals need a finite temperature > 0, got {temperature!r}")
+        self.temperature = float(temperature)
+        self.max_rejects = max_rejects
+        self.eos_token_ids = eos_token_ids
+        self.per_row = per_row
+        self.batch = None
+
+    def start(self, model, prompt_ids, n: int) -> None:
+        """Open ``n`` rows (an :class:`~corral.models.batch.HFBatch` for HF models)."""
+        from corral.models.batch import make_batch
+
+        self.batch = make_batch(model, prompt_ids, n, per_row=self.per_row)
+        if self.eos_token_ids is None:
+            self.eos_token_ids = frozenset(model.eos_token_ids)
+        self._eos_list = sorted(self.eos_token_ids)
+
+    def extend(self, particles: list[Particle], budgets: list[int]) -> list[Extension]:
+        """One AWRS step per particle (keys from the particle's Gumbel stream at its position)."""
+        logprobs = self.batch.logprobs()
+        out = []
+        feed = []
+        for i, p in enumerate(particles):
+            full = tempered(logprobs[i], self.temperature)
+            logw = eos_only(full, self._eos_list) if budgets[i] <= 1 else full
+            keys = logw + gumbel_keys(p.stream, len(p.tokens), logw.size)
+            mask = getattr(p.matcher, "mask", None)
+            st = awrs_step(logw, p.matcher.check, keys=keys,
+                           max_rejects=self.max_rejects if mask is not None else None, full_mask=mask)
+            if st.token is None:
+                out.append(Extension([], -math.inf, 0.0, st.n_checks, st.n_rejects, int(st.fallback)))
+                feed.append(self._eos_list[0])
+                continue
+            tok = st.token
+            p.matcher.advance(tok)
+            mlp = float(logprobs[i][tok])
+            out.append(Extension([tok], st.log_z, mlp, st.n_checks, st.n_rejects, int(st.fallback)))
+            feed.append(tok)
+        self.batch.append(feed)
+        return out
+
+    def select(self, rows: list[int]) -> None:
+        """Reorder the model rows (a batched-cache ``index_select`` for HF models)."""
+        self.batch.select(rows)
+
+    @property
+    def n_forward(self) -> int | None:
+        """Batched forward passes so far (HF batches), if known."""
+        return getattr(self.batch, "n_forward", None)
+
+
+@dataclass
+class SMCResult:
+    """What :func:`smc` returns: a weighted particle set.
+
+    Attributes
+    ----------
+    particles : list of Particle
+        The final population (complete particles carry the posterior; dead ones have weight ``-inf``).
+    log_z : float
+        ``log Ẑ``, ``Ẑ = mean_i exp(logw_i)``: an unbiased estimate of ``Z = Σ_{y ∈ L, |y| <= max_tokens} p(y)``
+        (times ``exp(critic)`` with a critic); ``-inf`` when every particle died.
+    ess_trace : list of float
+        ESS (``1/ΣW²``, in particles) after each step's reweighting, before resampling.
+    n_resamples : int
+        How many steps resampled.
+    n_steps : int
+        SMC steps (proposal calls).
+    n_tokens : int
+        Tokens proposed over all particles.
+    n_checks, n_rejects, n_fallbacks : int
+        Constraint work over all particles.
+    n_forward : int or None
+        Batched forward passes (when the proposal reports it).
+    wall_s : float
+        Seconds spent in :func:`smc`.
+    proposal_stats : dict
+        Sums of the proposals' ``Extension.stats``.
+    """
+
+    particles: list[Particle]
+    log_z: float
+    ess_trace: list[float] = field(default_factory=list)
+    n_resamples: int = 0
+    n_steps: int = 0
+    n_tokens: int = 0
+    n_checks: int = 0
+    n_rejects: int = 0
+    n_fallbacks: int = 0
+    n_forward: int | None = None
+    wall_s: float = 0.0
+    proposal_stats: dict = field(default_factory=dict)
+
+    @property
+    def checks_per_token(self) -> float:
+        """Constraint checks per proposed token."""
+        return self.n_checks / self.n_tokens if self.n_tokens else 0.0
+
+    def weights(self) -> np.ndarray:
+        """Normalised particle weights ``W_i`` (all zero when every particle died)."""
+        return normalized_weights([p.log_weight for p in self.particles])
+
+    def posterior(self, key: Callable[[Particle], Hashable] | None = None) -> dict:
+        """The posterior over distinct outputs: ``{key(particle): Σ W_i}`` over particles of positive weight.
+
+        Parameters
+        ----------
+        key : callable, optional
+            Default: ``tuple(particle.tokens)`` (the token sequence, EOS included). Pass a decoder to merge token
+            sequences with the same text.
+
+        Returns
+        -------
+        dict
+            Sorted by decreasing probability.
+        """
+        key = key or (lambda p: tuple(p.tokens))
+        out: dict = {}
+        for p, w in zip(self.particles, self.weights()):
+            if w > 0:
+                k = key(p)
+                out[k] = out.get(k, 0.0) + float(w)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    def sample(self, rng: np.random.Generator | None = None) -> Particle | None:
+        """One particle drawn with probability ``W_i`` (``None`` when every particle died).
+
+        A draw from the SMC posterior: consistent for ``π`` as ``N`` grows, with an ``O(1/N)`` bias.
+        """
+        w = self.weights()
+        if not w.sum() > 0:
+            return None
+        rng = rng if rng is not None else np.random.default_rng()
+        return self.particles[int(rng.choice(len(w), p=w))]
+
+
+def smc(
+    model,
+    prompt_ids,
+    matcher,
+    *,
+    particles: int,
+    max_tokens: int,
+    temperature: float = 1.0,
+    ess_threshold: float = 0.5,
+    resampling: str = "stratified",
+    proposal: Proposal | None = None,
+    critic: Callable[[list[int], bool], float] | None = None,
+    seed: int | None = None,
+    max_rejects: int | None = DEFAULT_MAX_REJECTS,
+    eos_token_ids=None,
+) -> SMCResult:
+    """Run SMC with ``particles`` particles.
+
+    Parameters
+    ----------
+    model : HFModel, ToyModel or compatible
+        The target model (``start``, ``eos_token_ids``, ``max_length``, ``vocab``).
+    prompt_ids : sequence of int
+    matcher : Matcher-like
+        The constraint at the start (forked per particle): ``check``, ``advance``, ``fork``, ``mask``,
+        ``is_complete``.
+    particles : int
+        ``N >= 1``.
+    max_tokens : int
+        Most tokens per particle, EOS included (``>= 1``); the target is restricted to such outputs.
+    temperature : float
+        ``> 0``; the target is the tempered model (logits divided by it).
+    ess_threshold : float
+        Resample when ``ESS < ess_threshold · N``; in ``[0, 1]``; 0 never resamples (importance sampling), 1
+        resamples whenever the weights are not all equal.
+    resampling : {"stratified", "systematic", "multinomial", "residual"}
+    proposal : Proposal, optional
+        Default: :class:`AWRSProposal` (one AWRS token per step, batched forward).
+    critic : callable, optional
+        ``critic(tokens, done) -> float``: a log potential (twist). Intermediate values are added and removed at
+        the next step (they only steer resampling); the value at completion stays, so the target becomes
+        ``π(y) · exp(critic(y, True))``.
+    seed : int, optional
+        Seeds the Gumbel streams and the resampling.
+    max_rejects : int or None
+        For the default proposal: rejections before the exact full-mask fallback.
+    eos_token_ids : collection of int, optional
+
+    Returns
+    -------
+    SMCResult
+
+    Raises
+    ------
+    ValueError
+        Bad ``particles``, ``max_tokens``, ``ess_threshold``, ``temperature`` or ``resampling``.
+    """
+    if isinstance(particles, bool) or int(particles) != particles or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+    if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+    if not (0.0 <= ess_threshold <= 1.0):
+        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
+    if resampling not in RESAMPLERS:
+        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of {', '.join(RESAMPLERS)}")
+    if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
+    t0 = time.perf_counter()
+    n = int(particles)
+    eos = frozenset(model.eos_token_ids if eos_token_ids is None else eos_token_ids)
+    rng = np.random.default_rng(seed)
+
+    def fresh_stream() -> int:
+        return int(rng.integers(0, 2**63))
+
+    prompt = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
+    horizon = int(max_tokens)
+    if model.max_length is not None:
+        horizon = min(horizon, model.max_length - len(prompt) + 1)
+        if horizon < 1:
+            from corral.errors import GenerationError
+
+            raise GenerationError(f"the prompt has {len(prompt)} tokens; the context holds {model.max_length}")
+    if proposal is None:
+        proposal = AWRSProposal(temperature=temperature, max_rejects=max_rejects, eos_token_ids=eos)
+    proposal.start(model, prompt, n)
+    pop = [Particle([], matcher.fork(), 0.0, fresh_stream()) for _ in range(n)]
+    res = SMCResult(particles=pop, log_z=0.0)
+    live = list(range(n))  # particle index of each proposal row
+    log_n = math.log(n)
+    while live:
+        budgets = [horizon - len(pop[i].tokens) for i in live]
+        exts = proposal.extend([pop[i] for i in live], budgets)
+        if len(exts) != len(live):
+            raise RuntimeError(f"the proposal returned {len(exts)} extensions for {len(live)} particles")
+        res.n_steps += 1
+        for i, ext, budget in zip(live, exts, budgets):
+            p = pop[i]
+            if critic is not None:
+                p.log_weight -= p.twist
+                p.twist = 0.0
+            res.n_checks += ext.n_checks
+            res.n_rejects += ext.n_rejects
+            res.n_fallbacks += ext.n_fallbacks
+            res.n_tokens += max(len(ext.tokens), 1)
+            for k, v in ext.stats.items():
+                res.proposal_stats[k] = res.proposal_stats.get(k, 0) + v
+            if not ext.tokens or ext.delta_logw == -math.inf:
+                p.tokens.extend(ext.tokens)
+                p.log_weight = -math.inf
+                p.status = "length" if budget <= 1 else "dead"  # forced EOS refused: not complete in time
+                continue
+            p.tokens.extend(ext.tokens)
+            p.log_weight += ext.delta_logw
+            p.model_logprob += ext.model_logprob
+            if p.tokens[-1] in eos:
+                p.status = "complete"
+            elif len(p.tokens) >= horizon:
+                p.status = "length"  # a proposal overshot its budget without EOS: not a valid output
+                p.log_weight = -math.inf
+            if critic is not None and p.log_weight > -math.inf:
+                score = float(critic(list(p.tokens), p.status == "complete"))
+                p.log_weight += score
+                if p.live:
+                    p.twist = score
+        logw = np.array([p.log_weight for p in pop])
+        rows_of = {i: r for r, i in enumerate(live)}
+        if not np.any(logw > -np.inf):
+            for p in pop:
+                if p.live:
+                    p.status = "dead"
+            live = []
+            break
+        cur_ess = ess(logw)
+        res.ess_trace.append(cur_ess)
+        still = [i for i in live if pop[i].live]
+        if still and ess_threshold > 0 and cur_ess < ess_threshold * n:
+            anc = resample(normalized_weights(logw), rng, resampling)
+            mean = logsumexp(logw) - log_n
+            new = []
+            for a in anc:
+                q = pop[int(a)]
+                new.append(Particle(list(q.tokens), q.matcher.fork(), mean, fresh_stream(), q.status,
+                                    q.twist, q.model_logprob))
+            rows = [rows_of[int(a)] for a, q in zip(anc, new) if q.live]
+            pop = new
+            live = [j for j, q in enumerate(pop) if q.live]
+            res.n_resamples += 1
+        else:
+            rows = [rows_of[i] for i in still]
+            live = still
+        proposal.select(rows)
+    res.particles = pop
+    res.log_z = logsumexp([p.log_weight for p in pop]) - log_n
+    res.n_forward = getattr(proposal, "n_forward", None)
+    res.wall_s = time.perf_counter() - t0
+    return res
