@@ -55,6 +55,19 @@ class Result:
         otherwise ``None``.
     model_logprob : float
         Log-probability of ``token_ids`` under the raw, unconstrained model.
+    particles : list of (str, list of int, float, str) or None
+        ``method="smc"`` only: the final weighted particle set, one ``(text, token_ids, log_weight, status)`` per
+        particle (``log_weight = -inf`` for particles that died or ran out of tokens).
+    posterior : dict of str to float or None
+        ``method="smc"`` only: the posterior over distinct output texts (normalised particle weights summed by
+        text, complete particles only), by decreasing probability.
+    log_z : float or None
+        ``method="smc"``: ``log Ẑ``, an unbiased (in ``Ẑ``) estimate of the probability that the (tempered) model's
+        output is in the language within ``max_tokens``. ``method="awrs"``: the sequence's log importance weight
+        ``Σ_t log Ẑ_t`` (the same estimate with one particle).
+    stats : dict
+        ``method="awrs"``/``"smc"``: ``checks_per_token``, ``n_checks``, ``n_rejects``, ``n_fallbacks``,
+        ``n_tokens`` and, for SMC, ``ess_trace``, ``n_resamples``, ``n_steps``, ``n_forward``. Empty for ``"lcd"``.
     """
 
     text: str
@@ -64,6 +77,10 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     value: object | None = None
     model_logprob: float = 0.0
+    particles: list | None = None
+    posterior: dict | None = None
+    log_z: float | None = None
+    stats: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -75,8 +92,9 @@ class Result:
 
 
 def clear_caches() -> None:
-    """Forget every cached model and compiled grammar."""
+    """Forget every cached model, compiled grammar and drafter."""
     with _lock:
+        _drafters.clear()
         _models.clear()
         _grammars.clear()
         _compiled.clear()
@@ -255,8 +273,14 @@ class _FreeMatcher:
     def mask(self):
         return self._mask
 
+    def check(self, token: int) -> bool:
+        return bool(self._mask[token]) if 0 <= token < len(self._mask) else False
+
     def advance(self, token: int) -> None:
         pass
+
+    def fork(self) -> "_FreeMatcher":
+        return self  # stateless
 
     def is_complete(self) -> bool:
         return True
@@ -275,11 +299,30 @@ def generate(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
+    method: str = "lcd",
+    particles: int | None = None,
+    ess_threshold: float = 0.5,
+    resampling: str = "stratified",
+    critic=None,
+    draft=None,
+    draft_length="adaptive",
 ) -> Result:
     """Generate text from a prompt, optionally constrained to a grammar, a regex or a list of choices.
 
-    Sampling is masked: at each step only tokens that keep the text a prefix of the language are allowed, and EOS
-    only when the text is complete. A ``"complete"`` result is therefore always in the language.
+    Only tokens that keep the text a prefix of the language are ever chosen, and EOS only when the text is
+    complete, so a ``"complete"`` result is always in the language. Three samplers:
+
+    * ``method="lcd"`` (default): masked decoding. Each token is drawn from the model's next-token law restricted
+      to the allowed tokens (the locally constrained law ``ℓ``, which is *not* the model conditioned on the
+      constraint when the constraint has dead ends).
+    * ``method="awrs"``: the same law ``ℓ``, sampled by adaptive weighted rejection sampling (checks only the
+      tokens it visits, usually 2 per token, instead of computing a full mask); ``Result.log_z`` is the sequence's
+      importance weight for ``π``.
+    * ``method="smc"``: sequential Monte Carlo with ``particles`` AWRS particles, resampled when the effective
+      sample size drops below ``ess_threshold * particles``. Targets the model conditioned on the constraint,
+      ``π(y) ∝ p(y) 1[y ∈ L, |y| <= max_tokens]`` (consistent as ``particles`` grows). ``Result.text`` is **one
+      output drawn from the posterior** (by the seed); ``Result.posterior``, ``Result.particles`` and
+      ``Result.log_z`` hold the rest.
 
     Parameters
     ----------
@@ -312,6 +355,36 @@ def generate(
         Nucleus sampling on the constrained law, in ``(0, 1]``.
     seed : int, optional
         Seed for reproducible output; ``None`` draws a fresh seed.
+    method : {"lcd", "awrs", "smc"}
+        The sampler (see above).
+    particles : int, optional
+        ``method="smc"``: number of particles (default 16).
+    ess_threshold : float
+        ``method="smc"``: resample when ``ESS < ess_threshold * particles`` (in ``[0, 1]``; 0 = importance
+        sampling).
+    resampling : {"stratified", "systematic", "multinomial", "residual"}
+        ``method="smc"``: the resampling scheme.
+    critic : callable, optional
+        ``method="smc"``: ``critic(token_ids, done) -> float``, a log potential (twist): the target becomes
+        ``π(y) exp(critic(y, True))``; intermediate values only steer resampling.
+    draft : None, "auto", "ngram", "forced", "model", HFModel, str or os.PathLike, optional
+        Speculative decoding (same output law, fewer target forward passes): drafts are proposed and the target
+        verifies a block of them in one pass. ``None``: no speculation. ``"auto"``: grammar fast-forward (tokens the
+        constraint forces), an n-gram drafter that learns online from the outputs, and the embedded draft model
+        when the target is the embedded model. ``"ngram"``, ``"forced"``: one of those alone. A model (or a local
+        folder) sharing the target's vocabulary: that draft model. Verification is D1 (masked speculative sampling,
+        exact for ``"lcd"`` with any temperature/top-k/top-p) and, with ``"awrs"``/``"smc"``, D2 (Gumbel-coupled
+        AWRS: for a fixed seed the output does not depend on the drafter). ``Result.stats`` then holds the
+        acceptance rate, mean accepted length, tokens per target forward, and draft and verify time.
+    draft_length : "adaptive" or int
+        Tokens drafted per round: ``"adaptive"`` stops drafting when the predicted probability that the block
+        gets a rejection passes a threshold (learned online; forced tokens count as certain), an int is fixed.
+
+    Notes
+    -----
+    With ``"awrs"`` and ``"smc"``, ``temperature`` divides the model's logits and ``π``/``ℓ`` refer to the tempered
+    model; ``temperature=0`` is greedy with ``"awrs"`` and an error with ``"smc"``. ``top_k``/``top_p`` are only
+    supported by ``"lcd"`` (a truncated law has no faithful target): they raise ``ValueError`` otherwise.
 
     Returns
     -------
@@ -345,6 +418,7 @@ def generate(
         raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
     if seed is not None and (isinstance(seed, bool) or int(seed) != seed):
         raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    particles = _check_method(method, particles, temperature, top_k, top_p, ess_threshold, resampling, critic)
 
     import torch
 
@@ -370,28 +444,37 @@ def generate(
         gen.manual_seed(int(seed) % (2**63))
     matcher = compiled.matcher() if compiled is not None else _FreeMatcher(lm.vocab)
     t_gen = time.perf_counter()
-    out = sample_sequence(
-        seq,
-        matcher,
-        max_tokens=int(max_tokens),
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        generator=gen,
-        eos_token_ids=lm.eos_token_ids,
-    )
+    extra: dict = {}
+    drafter = _drafter(draft, lm) if draft is not None else None
+    if drafter is not None and method != "smc":
+        out, extra = _run_speculative(seq, compiled, lm, drafter, method, draft_length, int(max_tokens),
+                                      temperature, top_k, top_p, gen, seed)
+    elif method == "lcd":
+        out = sample_sequence(
+            seq,
+            matcher,
+            max_tokens=int(max_tokens),
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=gen,
+            eos_token_ids=lm.eos_token_ids,
+        )
+    elif method == "awrs":
+        out, extra = _run_awrs(seq, matcher, lm, int(max_tokens), temperature, seed)
+    else:
+        proposal = None
+        if draft is not None:
+            from corral.samplers.speculative import SpeculativeProposal
+
+            proposal = SpeculativeProposal(lambda: _drafter(draft, lm, fresh=True), verify="d2",
+                                           draft_length=draft_length, temperature=float(temperature), seed=seed,
+                                           eos_token_ids=lm.eos_token_ids)
+        out, extra = _run_smc(lm, prompt_ids, matcher, int(max_tokens), temperature, seed, particles,
+                              ess_threshold, resampling, critic, compiled is not None, proposal)
     t_end = time.perf_counter()
 
-    data = lm.vocab.decode(out.tokens)
-    if out.status == "complete":
-        try:
-            text = data.decode("utf-8", errors="strict")
-        except UnicodeDecodeError as exc:
-            if compiled is not None:
-                raise GenerationError(f"a complete constrained output is not valid UTF-8 ({exc}): {data!r}") from exc
-            text = data.decode("utf-8", errors="replace")
-    else:
-        text = data.decode("utf-8", errors="replace")
+    text = _decode(lm, out.tokens, out.status == "complete", compiled is not None)
 
     gen_s = t_end - t_gen
     timings = {
@@ -399,7 +482,9 @@ def generate(
         "compile_s": t_compiled - t_loaded,
         "first_token_s": out.first_token_s,
         "total_s": t_end - t_start,
-        "tokens_per_s": (len(out.tokens) / gen_s) if gen_s > 0 else 0.0,
+        # SMC: tokens generated over all particles
+        "tokens_per_s": (extra.get("stats", {}).get("n_tokens", len(out.tokens)) if method == "smc"
+                         else len(out.tokens)) / gen_s if gen_s > 0 else 0.0,
     }
     value = None
     if schema_dict is not None and out.status == "complete":
@@ -412,7 +497,158 @@ def generate(
         timings=timings,
         value=value,
         model_logprob=out.model_logprob,
+        **extra,
     )
+
+
+_METHODS = ("lcd", "awrs", "smc")
+_DEFAULT_PARTICLES = 16
+
+
+def _check_method(method, particles, temperature, top_k, top_p, ess_threshold, resampling, critic):
+    """Validate the sampler options; the number of particles to use (``None`` unless SMC)."""
+    if method not in _METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(map(repr, _METHODS))}")
+    if method != "smc":
+        if particles is not None:
+            raise ValueError(f"particles= is for method='smc' (got method={method!r})")
+        if critic is not None:
+            raise ValueError(f"critic= is for method='smc' (got method={method!r})")
+    if method == "lcd":
+        return None
+    if top_k is not None or top_p is not None:
+        raise ValueError(f"top_k/top_p are not supported with method={method!r} (a truncated law has no faithful "
+                         "target); use method='lcd' or drop them")
+    if method == "awrs":
+        return None
+    if not temperature:
+        raise ValueError("method='smc' needs temperature > 0")
+    if particles is None:
+        particles = _DEFAULT_PARTICLES
+    if isinstance(particles, bool) or not isinstance(particles, (int,)) or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+    if isinstance(ess_threshold, bool) or not (0.0 <= float(ess_threshold) <= 1.0):
+        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
+    from corral.samplers.resampling import RESAMPLERS
+
+    if resampling not in RESAMPLERS:
+        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of {', '.join(RESAMPLERS)}")
+    if critic is not None and not callable(critic):
+        raise ValueError("critic must be a callable (token_ids, done) -> float")
+    return int(particles)
+
+
+def _decode(lm, tokens, complete: bool, constrained: bool) -> str:
+    """Text of generated tokens (strict UTF-8 for a complete constrained output, which must be valid)."""
+    data = lm.vocab.decode(tokens)
+    if complete:
+        try:
+            return data.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            if constrained:
+                raise GenerationError(f"a complete constrained output is not valid UTF-8 ({exc}): {data!r}") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+def _seed_stream(seed) -> int:
+    """A 63-bit Gumbel stream id from the seed (fresh when ``seed`` is None)."""
+    import numpy as np
+
+    ss = np.random.SeedSequence(None if seed is None else int(seed) % (2**63))
+    return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+_drafters: OrderedDict = OrderedDict()
+_DRAFTER_CACHE_SIZE = 8
+
+
+def _drafter(draft, lm, *, fresh: bool = False):
+    """The drafter for ``draft`` on ``lm``; kept between calls (the n-gram table keeps learning) unless ``fresh``."""
+    from corral.drafters import make_drafter
+
+    if fresh or not isinstance(draft, (str, type(None))):
+        return make_drafter(draft, lm)
+    key = (draft, id(lm))
+    with _lock:
+        hit = _lru_get(_drafters, key)
+    if hit is None:
+        hit = make_drafter(draft, lm)
+        with _lock:
+            _lru_put(_drafters, key, hit, _DRAFTER_CACHE_SIZE)
+    return hit
+
+
+def _run_speculative(seq, compiled, lm, drafter, method, draft_length, max_tokens, temperature, top_k, top_p,
+                     gen, seed):
+    """Speculative decoding: D1 for method="lcd", D2 (same tokens as plain AWRS for the seed) for "awrs"."""
+    from corral.samplers.masking import SampleOutput
+    from corral.samplers.speculative import speculative_sample_sequence
+
+    verify = "d2" if method == "awrs" else "d1"
+    out = speculative_sample_sequence(
+        seq, compiled.matcher() if compiled is not None else None, drafter=drafter, verify=verify,
+        draft_length=draft_length, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        generator=gen, stream=_seed_stream(seed) if verify == "d2" else None, eos_token_ids=lm.eos_token_ids,
+    )
+    res = SampleOutput(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
+                       model_logprob=out.model_logprob, first_token_s=out.first_token_s)
+    extra = {"stats": out.stats.as_dict()}
+    if verify == "d2":
+        extra["log_z"] = out.log_weight
+    return res, extra
+
+
+def _run_awrs(seq, matcher, lm, max_tokens, temperature, seed):
+    """method="awrs": one AWRS sequence (law ℓ); Result extras: log_z (its weight) and stats."""
+    from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_sample_sequence
+    from corral.samplers.masking import SampleOutput
+
+    run = awrs_sample_sequence(
+        seq, matcher, max_tokens=max_tokens, temperature=float(temperature or 0.0), stream=_seed_stream(seed),
+        max_rejects=DEFAULT_MAX_REJECTS, eos_token_ids=lm.eos_token_ids,
+    )
+    status = "complete" if run.status == "complete" else "length"
+    out = SampleOutput(tokens=list(run.tokens), status=status, logprob=0.0 if not temperature else run.logprob,
+                       model_logprob=run.model_logprob, first_token_s=run.first_token_s)
+    n_tok = max(len(run.tokens), 1)
+    stats = {"checks_per_token": run.n_checks / n_tok, "n_checks": run.n_checks, "n_rejects": run.n_rejects,
+             "n_fallbacks": run.n_fallbacks, "n_tokens": len(run.tokens)}
+    return out, {"log_z": run.log_weight, "stats": stats}
+
+
+def _run_smc(lm, prompt_ids, matcher, max_tokens, temperature, seed, particles, ess_threshold, resampling,
+             critic, constrained, proposal=None):
+    """method="smc": run SMC, draw Result's output from the posterior; extras: particles, posterior, log_z, stats."""
+    import math
+
+    import numpy as np
+
+    from corral.samplers.masking import SampleOutput
+    from corral.samplers.smc import smc
+
+    base = _seed_stream(seed)
+    res = smc(lm, prompt_ids, matcher, particles=particles, max_tokens=max_tokens, temperature=float(temperature),
+              ess_threshold=float(ess_threshold), resampling=resampling, critic=critic, seed=base, proposal=proposal)
+    texts = [_decode(lm, [t for t in p.tokens if t not in lm.eos_token_ids] if p.status == "complete" else p.tokens,
+                     p.status == "complete", constrained) for p in res.particles]
+    text_of = {id(p): t for p, t in zip(res.particles, texts)}
+    posterior = res.posterior(key=lambda p: text_of[id(p)])
+    chosen = res.sample(np.random.default_rng(base ^ 0x5EED))
+    if chosen is None:  # every particle died: report the longest unfinished one
+        chosen = max(res.particles, key=lambda p: len(p.tokens))
+        status, logprob = "length", -math.inf
+    else:
+        status = "complete" if chosen.status == "complete" else "length"
+        logprob = math.log(posterior[text_of[id(chosen)]])
+    out = SampleOutput(tokens=list(chosen.tokens), status=status, logprob=logprob,
+                       model_logprob=chosen.model_logprob, first_token_s=0.0)
+    stats = {
+        "checks_per_token": res.checks_per_token, "n_checks": res.n_checks, "n_rejects": res.n_rejects,
+        "n_fallbacks": res.n_fallbacks, "n_tokens": res.n_tokens, "ess_trace": list(res.ess_trace),
+        "n_resamples": res.n_resamples, "n_steps": res.n_steps, "n_forward": res.n_forward,
+    }
+    parts = [(t, list(p.tokens), float(p.log_weight), p.status) for p, t in zip(res.particles, texts)]
+    return out, {"particles": parts, "posterior": posterior, "log_z": res.log_z, "stats": stats}
 
 
 def _schema_value(text: str, schema, model):
