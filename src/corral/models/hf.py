@@ -325,6 +325,9 @@ class HFModel:
         if self._logits_to_keep:
             kwargs["logits_to_keep"] = keep
         input_ids = torch.tensor([ids], dtype=torch.long, device=self.device)
+        # No padding ever: an all-ones mask, passed so transformers does not warn when pad == eos.
+        past = int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else 0
+        kwargs["attention_mask"] = torch.ones((1, past + len(ids)), dtype=torch.long, device=self.device)
         out = self.model(input_ids=input_ids, **kwargs)
         return out.logits[0, -1] if keep == 1 else out.logits[0, -keep:]
 
