@@ -54,6 +54,19 @@ def suite_files(suite: Path) -> list[tuple[str, Path]]:
     return out
 
 
+def remotes_registry(suite: Path) -> dict:
+    """The suite's remote documents (``remotes/``) by their ``http://localhost:1234/`` URI (as its runners serve)."""
+    folder = suite.parent.parent / "remotes"
+    out = {}
+    if folder.is_dir():
+        for p in sorted(folder.rglob("*.json")):
+            out["http://localhost:1234/" + p.relative_to(folder).as_posix()] = json.loads(p.read_text())
+    return out
+
+
+REGISTRY: dict = {}
+
+
 def compile_schema(schema, vocab):
     """Returns (CompiledGrammar, None) or (None, (kind, keyword, message))."""
     from corral.compile.json_schema import schema_to_grammar
@@ -61,7 +74,7 @@ def compile_schema(schema, vocab):
     from corral.runtime.matcher import CompiledGrammar
 
     try:
-        grammar = schema_to_grammar(schema)
+        grammar = schema_to_grammar(schema, registry=REGISTRY)
         return CompiledGrammar(grammar, vocab), None
     except SchemaError as e:
         return None, (e.kind, e.keyword or "-", str(e))
@@ -104,6 +117,7 @@ def main(argv=None) -> int:
     if args.reference.exists():
         ref = json.loads(args.reference.read_text())
         ref = next(iter(ref.values())) if len(ref) == 1 else ref
+    REGISTRY.update(remotes_registry(args.suite))
     files = suite_files(args.suite)
     if args.files:
         want = set(args.files.split(","))

@@ -9,6 +9,7 @@ import re
 
 import jsonschema
 import pytest
+from strategies import mutated
 from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import validators
 
@@ -163,22 +164,28 @@ def compiled(schema) -> CompiledGrammar:
     return _COMPILED[key]
 
 
-def orderings(x, limit=200):
-    """All key orders of the objects in ``x`` (the grammar fixes one order; validity does not depend on it)."""
+def orderings(x):
+    """All key orders of the objects in ``x``, lazily (the grammar fixes one order; validity does not depend on it)."""
     if isinstance(x, dict):
         keys = list(x)
-        subs = [list(orderings(x[k], limit)) for k in keys]
-        out = []
+        subs = [list(orderings(x[k])) for k in keys]
         for perm in itertools.permutations(range(len(keys))):
             for combo in itertools.product(*[subs[i] for i in perm]):
-                out.append({keys[i]: v for i, v in zip(perm, combo)})
-                if len(out) > limit:
-                    return out
-        return out
+                yield {keys[i]: v for i, v in zip(perm, combo)}
+    elif isinstance(x, list):
+        for combo in itertools.product(*[list(orderings(e)) for e in x]):
+            yield list(combo)
+    else:
+        yield x
+
+
+def n_orderings(x) -> int:
+    """How many values :func:`orderings` yields."""
+    if isinstance(x, dict):
+        return math.factorial(len(x)) * math.prod(n_orderings(v) for v in x.values())
     if isinstance(x, list):
-        out = [list(c) for c in itertools.islice(itertools.product(*[orderings(e, limit) for e in x]), limit)]
-        return out
-    return [x]
+        return math.prod(n_orderings(v) for v in x)
+    return 1
 
 
 def oracle(schema):
@@ -189,6 +196,11 @@ def oracle(schema):
 
 
 def grammar_accepts(schema, x) -> bool:
+    """Whether some key order of ``x`` is accepted (instances with too many orders are rejected by hypothesis)."""
+    if n_orderings(x) > 5000:
+        from hypothesis import reject
+
+        reject()
     cg = compiled(schema)
     return any(cg.accepts(_dump(v).encode()) for v in orderings(x))
 
@@ -371,33 +383,24 @@ def test_string_escapes_count_as_one_code_point():
     ({"properties": {"x": {"oneOf": [{"type": "object", "properties": {"k": {"const": 1}}},
                                      {"type": "object", "properties": {"k": {"const": 2}}, "required": ["k"]}]}}},
      "/properties/x/oneOf", "oneOf"),
-    ({"type": "string", "oneOf": [{}]}, "/oneOf", "oneOf"),
     ({"type": "object", "minProperties": 1}, "/minProperties", "minProperties"),
     ({"properties": {"a": {}}, "minProperties": 1, "additionalProperties": {}}, "/minProperties", "minProperties"),
     ({"maxProperties": 5000}, "/maxProperties", "maxProperties"),
-    ({"items": {"allOf": [{"anyOf": [{}]}]}}, "/items/allOf", "allOf"),
-    ({"allOf": [{"properties": {"a": {}}}, {"properties": {"a": {"type": "string"}}}]}, "/allOf", "allOf"),
-    ({"allOf": [{"properties": {"a": {}}}, {"additionalProperties": False}]}, "/allOf", "allOf"),
-    ({"allOf": [{"pattern": "a"}, {"pattern": "b"}]}, "/allOf", "allOf"),
     ({"allOf": [{"items": {}}, {"items": {"type": "null"}}]}, "/allOf", "allOf"),
-    ({"allOf": [{"type": "string"}, {"not": {}}]}, "/allOf/1/not", "not"),
-    ({"$defs": {"x": {"not": {}}}, "$ref": "#/$defs/x"}, "/$defs/x/not", "not"),
-    ({"prefixItems": [{"format": "hostname"}]}, "/prefixItems/0/format", "format"),
+    ({"allOf": [{"prefixItems": [{}]}, {"items": {"type": "null"}}]}, "/allOf", "allOf"),
+    ({"not": {"items": {"type": "null"}}}, "/not/items", "items"),
+    ({"properties": {"a~b/c": {"uniqueItems": True}}}, "/properties/a~0b~1c/uniqueItems", "uniqueItems"),
+    ({"type": "string", "pattern": "a", "maxLength": 3000}, "/pattern", "pattern"),
+    ({"prefixItems": [{"format": "idn-hostname"}]}, "/prefixItems/0/format", "format"),
     ({"format": "bogus"}, "/format", "format"),
     ({"type": "string", "format": "time", "maxLength": 30}, "/format", "format"),
-    ({"type": "string", "format": "date", "pattern": "^2"}, "/format", "format"),
-    ({"type": "string", "format": "uri"}, "/format", "format"),
+    ({"type": "string", "format": "regex"}, "/format", "format"),
     ({"type": "number", "minimum": 1e200}, "/minimum", "minimum"),
     ({"maximum": -10 ** 101}, "/maximum", "maximum"),
     ({"type": "string", "pattern": "\\bx"}, "/pattern", "pattern"),
     ({"type": "string", "pattern": "(?=a)"}, "/pattern", "pattern"),
-    ({"type": "string", "pattern": "a", "maxLength": 3}, "/pattern", "pattern"),
     ({"type": "string", "pattern": "a^b"}, "/pattern", "pattern"),
-    ({"type": "integer", "anyOf": [{}]}, "/anyOf", "anyOf"),
     ({"$ref": "other.json"}, "/$ref", "$ref"),
-    ({"properties": {"a~b/c": {"patternProperties": {}}}}, "/properties/a~0b~1c/patternProperties",
-     "patternProperties"),
-    ({"required": ["x"]}, "/required", "required"),
 ])
 def test_unsupported(schema, pointer, keyword):
     with pytest.raises(SchemaError) as info:
@@ -492,18 +495,9 @@ FORMAT_SEEDS = ["2020-02-29", "1900-02-29", "2000-02-29", "0000-01-01", "0001-12
 _MUT = "0123456789:-.TtZz+@PYMDWHSaAfF %"
 
 
-@st.composite
-def near_format(draw):
-    s = list(draw(st.sampled_from(FORMAT_SEEDS)))
-    for _ in range(draw(st.integers(0, 3))):
-        op, i = draw(st.integers(0, 2)), draw(st.integers(0, len(s)))
-        if op == 0 and i < len(s):
-            del s[i]
-        elif op == 1 and i < len(s):
-            s[i] = draw(st.sampled_from(_MUT))
-        else:
-            s.insert(i, draw(st.sampled_from(_MUT)))
-    return "".join(s)
+def near_format():
+    """Strings near the format seeds."""
+    return mutated(FORMAT_SEEDS, _MUT)
 
 
 @pytest.mark.parametrize("name", FORMAT_NAMES)
@@ -544,7 +538,7 @@ def test_unknown_keywords_are_annotations_but_known_ones_are_not():
     schema = {"type": "integer", "maximum": 5, "x-kubernetes-int-or-string": True, "self": {"vendor": "a"},
               "_format": "date"}
     assert grammar_accepts(schema, 3) and not grammar_accepts(schema, 7) and not grammar_accepts(schema, "3")
-    for keyword in ("uniqueItems", "not", "dependencies", "unevaluatedProperties"):
+    for keyword in ("uniqueItems", "dependencies", "unevaluatedProperties"):
         with pytest.raises(SchemaError) as info:
             schema_to_grammar({"type": "array", keyword: True})
         assert info.value.kind in ("unsupported", "invalid") and info.value.keyword == keyword

@@ -22,10 +22,30 @@ The reference for each format (what "valid" means, and what the tests compare ag
   accepts e.g. ``urn:uuid:`` inserted after the hyphen checks, because it uses :class:`uuid.UUID`; we follow the
   specification, not that quirk.)
 
-Other format names (``hostname``, ``uri``, ...) are not supported: the caller raises ``SchemaError``.
+* ``hostname``: RFC 1123 section 2.1 (RFC 952 labels, a leading digit allowed): dot-separated labels of 1 to 63
+  letters, digits and hyphens, neither starting nor ending with a hyphen, no trailing dot, at most 253 characters in
+  all, as the JSON-Schema-Test-Suite reads it. Two documented narrowings keep the regex small and sound: labels with
+  ``--`` in the third and fourth positions (RFC 5890 "R-LDH" labels, among them the ``xn--`` A-labels, which the
+  suite checks as Punycode/IDNA2008) are never generated, and the total length is enforced by the number of labels:
+  up to 4 labels of up to 63 characters (exactly within 253), 5-8 labels of up to 30, 9-16 of up to 14, 17-32 of
+  up to 6, 33-64 of up to 2 and 65-127 of 1 character (each tier fits in 253).
+* ``uri``, ``uri-reference``: RFC 3986 ``URI`` / ``URI-reference`` (appendix A ABNF; ABNF literals such as the
+  ``v`` of ``IPvFuture`` are case-insensitive; ``IPv4address`` has no leading zeros).
+* ``iri``, ``iri-reference``: RFC 3987 ``IRI`` / ``IRI-reference`` (section 2.2 ABNF: ``ucschar`` in every
+  component, ``iprivate`` in the query).
+* ``uri-template``: RFC 6570 section 2 ``URI-Template`` (level 4 syntax, with the reserved operators
+  ``= , ! @ |``), except that ``'`` is allowed in literals, as the JSON-Schema-Test-Suite expects (RFC 6570 errata).
+* ``json-pointer``: RFC 6901 section 3; ``relative-json-pointer``: draft-handrews-relative-json-pointer-01
+  (a non-negative integer without leading zeros, then ``#`` or a JSON pointer). A reference token may hold any
+  character except ``/`` and ``~`` (so ``"``, ``\\`` and control characters, written with their JSON escapes).
+
+Other format names (``idn-hostname``, whose IDNA2008 rules are not practically regular, ``regex``, which is not a
+regular language, ``idn-email``, ...) are not supported: the caller raises ``SchemaError``.
 """
 
 from __future__ import annotations
+
+from corral.compile.json_schema.regexes import units_for
 
 __all__ = ["format_regex", "FORMATS", "FIXED_LENGTH"]
 
@@ -123,8 +143,105 @@ _LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = f"(?:{_LABEL}(?:\\.{_LABEL})*|\\[(?:{IPV4}|IPv6:{IPV6})\\])"
 EMAIL = f"{_LOCAL}@{_DOMAIN}"
 
+# hostname (RFC 1123 section 2.1), see the module docstring for the two narrowings.
+_ALNUM = "[A-Za-z0-9]"
+_LDH = "[A-Za-z0-9-]"
+
+
+def _host_label(m: int) -> str:
+    """An LDH label of 1..m characters, no hyphen first or last, no ``--`` in positions 3 and 4."""
+    alts = [_ALNUM]
+    if m >= 2:
+        alts.append(_ALNUM * 2)
+    if m >= 3:
+        alts.append(_ALNUM + _LDH + _ALNUM)
+    if m >= 4:  # positions 3-4: any LDH pair except "--"; the last character is alphanumeric
+        mid = f"(?:{_ALNUM}{_LDH}|-{_ALNUM})"
+        alts.append(f"{_ALNUM}{_LDH}(?:{_ALNUM}{_ALNUM}|-{_ALNUM})")
+        if m >= 5:
+            alts.append(f"{_ALNUM}{_LDH}{mid}{_LDH}{{0,{m - 5}}}{_ALNUM}")
+    return "(?:" + "|".join(alts) + ")"
+
+
+def _hostname() -> str:
+    full, l61, l62 = _host_label(63), _host_label(61), _host_label(62)
+    alts = [f"{full}(?:\\.{full}){{0,2}}"]
+    # four labels: the total 3 + sum of lengths <= 253 iff one label is <= 61 or two are <= 62 characters
+    four = [[l61 if j == i else full for j in range(4)] for i in range(4)]
+    four += [[l62 if j in (i, k) else full for j in range(4)] for i in range(4) for k in range(i + 1, 4)]
+    alts += ["\\.".join(labels) for labels in four]
+    for lo, hi, m in ((5, 8, 30), (9, 16, 14), (17, 32, 6), (33, 64, 2), (65, 127, 1)):
+        assert hi * m + hi - 1 <= 253
+        lab = _host_label(m)
+        alts.append(f"{lab}(?:\\.{lab}){{{lo - 1},{hi - 1}}}")
+    return "(?:" + "|".join(alts) + ")"
+
+
+HOSTNAME = _hostname()
+
+# RFC 3986 appendix A (URI) and RFC 3987 section 2.2 (IRI). Every allowed character is printable ASCII other than
+# '"' and '\\', or a non-ASCII ucschar/iprivate (written raw in canonical JSON), so these are regexes over the content.
+_PCT = "%[0-9A-Fa-f]{2}"
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_UCSCHAR = "\\u00a0-\\ud7ff\\uf900-\\ufdcf\\ufdf0-\\uffef" + "".join(
+    f"\\U{p * 0x10000 + (0x1000 if p == 14 else 0):08x}-\\U{p * 0x10000 + 0xFFFD:08x}" for p in range(1, 15))
+_IPRIVATE = "\\ue000-\\uf8ff\\U000f0000-\\U000ffffd\\U00100000-\\U0010fffd"
+_PORT = "[0-9]*"
+_IP_FUTURE = f"[vV][0-9A-Fa-f]+\\.[{_UNRESERVED}{_SUB_DELIMS}:]+"
+_IP_LITERAL = f"\\[(?:{IPV6}|{_IP_FUTURE})\\]"
+_SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
+
+
+def _resource(iri: bool, absolute: bool) -> str:
+    """RFC 3986 ``URI``/``URI-reference`` (``iri``: RFC 3987 ``IRI``/``IRI-reference``)."""
+    unres = _UNRESERVED + (_UCSCHAR if iri else "")
+
+    def chars(extra: str) -> str:  # one character of unreserved / sub-delims / extra, or a pct-encoded triplet
+        return f"(?:[{unres}{_SUB_DELIMS}{extra}]|{_PCT})"
+
+    pchar = chars(":@")
+    userinfo = f"{chars(':')}*"
+    reg_name = f"{chars('')}*"
+    host = f"(?:{_IP_LITERAL}|{IPV4}|{reg_name})"
+    authority = f"(?:{userinfo}@)?{host}(?::{_PORT})?"
+    segment = f"{pchar}*"
+    segment_nz = f"{pchar}+"
+    segment_nz_nc = f"{chars('@')}+"
+    path_abempty = f"(?:/{segment})*"
+    path_absolute = f"/(?:{segment_nz}(?:/{segment})*)?"
+    path_rootless = f"{segment_nz}(?:/{segment})*"
+    path_noscheme = f"{segment_nz_nc}(?:/{segment})*"
+    query = f"(?:{pchar}|[/?{_IPRIVATE if iri else ''}])*"
+    fragment = f"(?:{pchar}|[/?])*"
+    tail = f"(?:\\?{query})?(?:#{fragment})?"
+    hier = f"(?://{authority}{path_abempty}|{path_absolute}|{path_rootless}|)"
+    uri = f"{_SCHEME}:{hier}{tail}"
+    if absolute:
+        return f"(?:{uri})"
+    relative = f"(?://{authority}{path_abempty}|{path_absolute}|{path_noscheme}|){tail}"
+    return f"(?:{uri}|{relative})"
+
+
+URI, URI_REFERENCE = _resource(False, True), _resource(False, False)
+IRI, IRI_REFERENCE = _resource(True, True), _resource(True, False)
+
+# RFC 6570 section 2 (level 4), "'" allowed in literals (see the module docstring).
+_UT_LITERAL = f"(?:[!#$&'(-;=?-\\[\\]_a-z~{_UCSCHAR}{_IPRIVATE}]|{_PCT})"
+_VARCHAR = f"(?:[A-Za-z0-9_]|{_PCT})"
+_VARSPEC = f"{_VARCHAR}(?:\\.?{_VARCHAR})*(?::[1-9][0-9]{{0,3}}|\\*)?"
+_EXPRESSION = f"\\{{[+#./;?&=,!@|]?{_VARSPEC}(?:,{_VARSPEC})*\\}}"
+URI_TEMPLATE = f"(?:{_UT_LITERAL}|{_EXPRESSION})*"
+
+# RFC 6901 section 3: json-pointer = *( "/" reference-token ); reference-token = *( unescaped / "~" ( "0" / "1" ) )
+_UNESCAPED = units_for([(0, ord("/") - 1), (ord("/") + 1, ord("~") - 1), (ord("~") + 1, 0x10FFFF)])
+JSON_POINTER = f"(?:/(?:{_UNESCAPED}|~[01])*)*"
+RELATIVE_JSON_POINTER = f"(?:(?:0|[1-9][0-9]*)(?:#|{JSON_POINTER}))"
+
 FORMATS = {"email": EMAIL, "date": DATE, "time": TIME, "date-time": DATE_TIME, "ipv4": IPV4, "ipv6": IPV6, "uuid": UUID,
-           "duration": DURATION}
+           "duration": DURATION, "hostname": HOSTNAME, "uri": URI, "uri-reference": URI_REFERENCE, "iri": IRI,
+           "iri-reference": IRI_REFERENCE, "uri-template": URI_TEMPLATE, "json-pointer": JSON_POINTER,
+           "relative-json-pointer": RELATIVE_JSON_POINTER}
 
 
 def format_regex(name: str, unit: str) -> str | None:
@@ -135,7 +252,8 @@ def format_regex(name: str, unit: str) -> str | None:
     name : str
         The ``format`` value.
     unit : str
-        Regex for one canonical unit of string content (used by ``email``).
+        Regex for one canonical unit of string content. The formats that allow ``"``, ``\\`` or control characters
+        (``email``'s quoted local part, ``json-pointer``) are written over those units' escaped spellings.
 
     Returns
     -------

@@ -60,9 +60,27 @@ def _parse(text: str, where: str):
     return value
 
 
-def validate_instance(schema, instance) -> list[str]:
-    """Validate ``instance`` with ``jsonschema`` (draft 2020-12, formats checked); the errors' JSON pointers."""
+def validate_instance(schema, instance, *, registry=None) -> list[str]:
+    """Validate ``instance`` with ``jsonschema`` (draft 2020-12); the errors' JSON pointers.
+
+    Formats are assertions, checked as the compiler reads them (:func:`corral.validate.format_checker`).
+    ``registry`` holds remote documents for ``$ref`` (a mapping URI -> schema, or a ``referencing.Registry``).
+    """
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    from corral.validate import format_checker
+
+    kwargs = {}
+    if registry is not None:
+        import referencing
+
+        if not isinstance(registry, referencing.Registry):
+            from referencing.jsonschema import DRAFT202012
+
+            registry = referencing.Registry().with_resources(
+                (uri, referencing.Resource.from_contents(doc, default_specification=DRAFT202012))
+                for uri, doc in dict(registry).items()
+            )
+        kwargs["registry"] = registry
+    validator = jsonschema.Draft202012Validator(schema, format_checker=format_checker(), **kwargs)
     return ["/" + "/".join(str(p) for p in e.absolute_path) for e in validator.iter_errors(instance)]

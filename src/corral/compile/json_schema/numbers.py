@@ -1,0 +1,294 @@
+"""``multipleOf`` for the JSON Schema compiler, exact where the language stays regular.
+
+What is generated (``k`` is the ``multipleOf`` value, bounds are ``minimum``/``maximum``/``exclusiveMinimum``/
+``exclusiveMaximum``):
+
+* ``k`` an integer (a JSON integer in the schema), ``type: integer``: the canonical integer literals ``n`` within the
+  bounds with ``n % k == 0``. "Divisible by ``k``" is a regular language of decimal digit strings (the remainder
+  of the digits read so far is the state), so the product of the bounds' DFA and the remainder automaton is emitted
+  as a right-linear grammar (one nonterminal per product state). jsonschema computes ``instance % k`` exactly for
+  integers, so this is exact. The automaton is built over every reachable remainder before it is minimised, so a
+  ``k`` whose product automaton exceeds :data:`MAX_STATES` states (``k`` above about 15000) is unsupported.
+* ``k`` an integer, ``type: number`` (or no type): those integer literals, plus ``N.0`` (the ``repr`` of the float
+  ``N``) for the same ``N`` with ``|N| <= 2**53`` (floats that exact, so ``float % k`` is exact), plus ``-0.0`` when
+  0 is within the bounds. Documented narrowing: integral floats of magnitude above ``2**53`` (``1e+20``) and other
+  spellings of a multiple (``1e1``, ``10.00``) are not generated. ``k > 2**53`` is unsupported for numbers.
+* ``k`` a non-integer (a JSON number with a fraction or exponent, e.g. ``0.01``, ``2.5``): jsonschema tests
+  ``int(x / k) == x / k`` in float arithmetic, which is not decimal divisibility (``0.07 / 0.01`` is
+  ``7.000000000000001``, so jsonschema rejects ``0.07``). With both a lower and an upper bound and at most
+  :data:`MAX_ENUMERATED` candidate multiples, the instances jsonschema accepts are enumerated exactly (for each
+  integer ``j``, the floats ``x`` near ``j * k`` whose float quotient is ``j``, and the integers) and generated as
+  their canonical texts (``repr`` for floats, ``str`` for integers): sound, and complete for canonical texts.
+  Otherwise it is unsupported.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from corral.automata.dfa import minimize_tables
+from corral.automata.regex import compile_regex
+from corral.compile.json_schema.regexes import int_range_regex
+from corral.errors import SchemaError
+
+__all__ = ["multiple_of_symbol", "int_bounds", "jsonschema_multiple", "MAX_ENUMERATED", "MAX_STATES"]
+
+#: Most candidate multiples enumerated for a non-integer ``multipleOf``.
+MAX_ENUMERATED = 10000
+#: Most states of the product automaton (bounds x remainders).
+MAX_STATES = 50000
+_EXACT = 2 ** 53
+
+
+def jsonschema_multiple(instance, k) -> bool:
+    """Whether jsonschema's ``multipleOf`` keyword accepts ``instance`` (a JSON number) for ``k`` (its arithmetic).
+
+    Parameters
+    ----------
+    instance : int or float
+    k : int or float
+
+    Returns
+    -------
+    bool
+    """
+    if isinstance(k, float):
+        try:
+            quotient = instance / k
+            return int(quotient) == quotient
+        except OverflowError:
+            return (Fraction(instance) / Fraction(k)).denominator == 1
+    return not instance % k
+
+
+def _bound_ok(node, x) -> bool:
+    q = Fraction(x)
+    return (("minimum" not in node or q >= Fraction(node["minimum"]))
+            and ("exclusiveMinimum" not in node or q > Fraction(node["exclusiveMinimum"]))
+            and ("maximum" not in node or q <= Fraction(node["maximum"]))
+            and ("exclusiveMaximum" not in node or q < Fraction(node["exclusiveMaximum"])))
+
+
+def int_bounds(node) -> tuple[int | None, int | None]:
+    """Inclusive integer bounds ``(lo, hi)`` implied by the bound keywords of ``node`` (None: unbounded).
+
+    Parameters
+    ----------
+    node : dict
+        A schema object with numeric bound keywords.
+
+    Returns
+    -------
+    (int or None, int or None)
+    """
+    lo = hi = None
+    for key in ("minimum", "exclusiveMinimum"):
+        if key in node:
+            q = Fraction(node[key])
+            v = math.ceil(q) if key == "minimum" else math.floor(q) + 1
+            lo = v if lo is None else max(lo, v)
+    for key in ("maximum", "exclusiveMaximum"):
+        if key in node:
+            q = Fraction(node[key])
+            v = math.floor(q) if key == "maximum" else math.ceil(q) - 1
+            hi = v if hi is None else min(hi, v)
+    return lo, hi
+
+
+def _cls(chars: list[int]) -> str:
+    """A regex character class for the ASCII bytes ``chars``."""
+    if len(chars) == 1:
+        c = chr(chars[0])
+        return "\\" + c if c in "-.\\[]^" else c
+    return "[" + "".join("\\" + chr(c) if chr(c) in "-\\[]^" else chr(c) for c in chars) + "]"
+
+
+_SYMBOLS = [ord("-")] + list(range(ord("0"), ord("9") + 1))
+
+
+def _divisible_ints(b, lo, hi, k: int, mptr: str) -> str | None:
+    """Nonterminal for the canonical integers in ``[lo, hi]`` divisible by ``k`` (None if there are none).
+
+    The product of the bounds' DFA and the remainder automaton (remainder of the digits read so far, modulo ``k``)
+    is minimised and emitted as a right-linear grammar: one nonterminal per state, one rule per transition.
+    """
+    if lo is not None and hi is not None and lo > hi:
+        return None
+    pattern = int_range_regex(lo, hi)  # canonical: no "-0"
+    dfa = compile_regex(pattern)
+    rows = dfa.transitions[:, _SYMBOLS].tolist()
+    acc = dfa.accepting.tolist()
+    index: dict[tuple[int, int], int] = {(0, 0): 0}
+    states = [(0, 0)]
+    table: list[list[int]] = []
+    i = 0
+    while i < len(states):
+        s, r = states[i]
+        row = []
+        for c, t in enumerate(rows[s]):
+            if t < 0:
+                row.append(-1)
+                continue
+            key = (t, (r * 10 + c - 1) % k if c else r)
+            if key not in index:
+                if len(states) >= MAX_STATES:
+                    raise SchemaError(f"multipleOf {k} with these bounds needs more than {MAX_STATES} states",
+                                      pointer=mptr, keyword="multipleOf", kind="unsupported")
+                index[key] = len(states)
+                states.append(key)
+            row.append(index[key])
+        table.append(row)
+        i += 1
+    final = np.array([acc[s] and r == 0 for s, r in states], dtype=bool)
+    t, a = minimize_tables(np.array(table, dtype=np.int64), final)
+    if not a.any():
+        return None
+    names = [b.nt("mult") for _ in range(len(a))]
+    for j in range(len(a)):
+        if a[j]:
+            b.rule(names[j])
+        targets: dict[int, list[int]] = {}
+        for c, nxt in enumerate(t[j].tolist()):
+            if nxt >= 0:
+                targets.setdefault(nxt, []).append(_SYMBOLS[c])
+        for nxt, chars in targets.items():
+            b.rule(names[j], b.term(_cls(chars)), names[nxt])
+    return names[0]
+
+
+def _enumerated(b, node, k: float, integer: bool, mptr: str) -> str | None:
+    """Regex terminal for the canonical texts of the bounded instances jsonschema accepts (None: none)."""
+    has_lo = "minimum" in node or "exclusiveMinimum" in node
+    has_hi = "maximum" in node or "exclusiveMaximum" in node
+    if not (has_lo and has_hi):
+        raise SchemaError(f"multipleOf {k!r} (not an integer) needs both a lower and an upper bound",
+                          pointer=mptr, keyword="multipleOf", kind="unsupported")
+    lo, hi = int_bounds(node)
+    qk = Fraction(k)
+    lows = [Fraction(node[x]) for x in ("minimum", "exclusiveMinimum") if x in node]
+    highs = [Fraction(node[x]) for x in ("maximum", "exclusiveMaximum") if x in node]
+    j_lo, j_hi = math.floor(max(lows) / qk) - 1, math.ceil(min(highs) / qk) + 1
+    if j_hi - j_lo > MAX_ENUMERATED:
+        raise SchemaError(f"multipleOf {k!r} has more than {MAX_ENUMERATED} multiples between the bounds",
+                          pointer=mptr, keyword="multipleOf", kind="unsupported")
+    texts: set[str] = set()
+    if lo is not None and hi is not None:
+        if hi - lo > 4 * MAX_ENUMERATED:
+            raise SchemaError(f"multipleOf {k!r}: too many integers between the bounds", pointer=mptr,
+                              keyword="multipleOf", kind="unsupported")
+        texts.update(str(n) for n in range(lo, hi + 1) if jsonschema_multiple(n, k))
+    if not integer:
+        for j in range(j_lo, j_hi + 1):
+            try:
+                c = float(j * qk)
+            except OverflowError:
+                continue
+            if not math.isfinite(c):
+                continue
+            # the floats whose float quotient by k is the integer j form a run around j * k: walk it
+            for direction in (-math.inf, math.inf):
+                x, misses = c, 0
+                while misses < 4:
+                    if jsonschema_multiple(x, k) and x / k == j:
+                        misses = 0
+                        if _bound_ok(node, x):
+                            texts.add(repr(x))
+                    else:
+                        misses += 1
+                    x = math.nextafter(x, direction)
+            if j == 0 and _bound_ok(node, 0):
+                texts.add("-0.0")
+    texts = {t for t in texts if _bound_ok(node, float(t) if "." in t or "e" in t else int(t))}
+    if not texts:
+        return None
+    return b.term(_trie_regex(sorted(texts)))
+
+
+def _trie_regex(words: list[str]) -> str:
+    """A regex matching exactly ``words`` (shared prefixes factored)."""
+    import re
+
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node) -> str:
+        alts = [re.escape(ch) + walk(child) for ch, child in node.items() if ch]
+        end = "" in node
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 and not end else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if end else body
+
+    return walk(trie)
+
+
+def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
+    """Grammar symbol for the ``integer`` (or ``number``) instances of ``node`` that satisfy its ``multipleOf``.
+
+    Parameters
+    ----------
+    b : corral.compile.json_schema.compiler._Builder
+        The builder (its ``nt``, ``rule``, ``term`` and ``lit`` are used).
+    node : dict
+        The schema object; its numeric bounds are honoured exactly.
+    mptr : str
+        JSON pointer of the ``multipleOf`` keyword (for errors).
+    integer : bool
+        Whether only integers are allowed (``type: integer``).
+
+    Returns
+    -------
+    str
+        A nonterminal or terminal name.
+
+    Raises
+    ------
+    SchemaError
+        ``invalid`` when ``multipleOf`` is not a positive number; ``unsupported`` in the cases the module docstring
+        lists; ``unsatisfiable`` when no number satisfies the keywords.
+    """
+    k = node["multipleOf"]
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k <= 0:
+        raise SchemaError("multipleOf must be a number greater than 0", pointer=mptr, keyword="multipleOf")
+    for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        v = node.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SchemaError(f"{key} must be a number", pointer=mptr.rsplit("/", 1)[0] + "/" + key, keyword=key)
+    if any(isinstance(key, tuple) and node[key] for key in node):  # the compiler's internal exclusions (from not)
+        raise SchemaError("multipleOf together with not is not supported", pointer=mptr, keyword="multipleOf",
+                          kind="unsupported")
+    if isinstance(k, float):
+        out = _enumerated(b, node, k, integer, mptr)
+    else:
+        lo, hi = int_bounds(node)
+        ints = _divisible_ints(b, lo, hi, k, mptr)
+        alts = [ints] if ints is not None else []
+        if not integer:
+            if k > _EXACT:
+                raise SchemaError("an integer multipleOf above 2**53 is only supported with type integer",
+                                  pointer=mptr, keyword="multipleOf", kind="unsupported")
+            flo = -_EXACT if lo is None else max(lo, -_EXACT)
+            fhi = _EXACT if hi is None else min(hi, _EXACT)
+            floats = _divisible_ints(b, flo, fhi, k, mptr)
+            if floats is not None:
+                f = b.nt("mult_float")
+                b.rule(f, floats, b.lit(".0"))
+                alts.append(f)
+                if (lo is None or lo <= 0) and (hi is None or hi >= 0):
+                    alts.append(b.lit("-0.0"))
+        out = None
+        if alts:
+            out = b.nt("multiple")
+            for a in alts:
+                b.rule(out, a)
+    if out is None:
+        raise SchemaError(f"no number between the bounds is a multiple of {k!r}", pointer=mptr,
+                          keyword="multipleOf", kind="unsatisfiable")
+    return out

@@ -1,0 +1,97 @@
+"""Keyword vocabulary and small helpers shared by the JSON Schema compiler modules."""
+
+from __future__ import annotations
+
+import json
+
+from corral.errors import SchemaError
+
+__all__ = ["ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation",
+           "ptr", "esc", "type_of", "dump", "NOT_ENUM", "NOT_PATTERN", "PATTERNS", "NON_INTEGER", "INTERNAL",
+           "BY_TYPE", "MAX_OF", "MIN_OF"]
+
+ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
+                         "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor",
+                         "contentEncoding", "contentMediaType", "contentSchema", "id"})
+# Every keyword that has a meaning for validation or reference resolution in drafts 4 to 2020-12. A keyword outside
+# this set is unknown, and unknown keywords are annotations (JSON Schema 2020-12 core, section 6.5): they never change
+# which instances are valid, so ignoring them is exact (e.g. "x-kubernetes-*", "self", "_format", "links").
+KNOWN = frozenset({
+    "$ref", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$vocabulary", "type", "enum",
+    "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength",
+    "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+    "required", "dependentRequired", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+    "prefixItems", "items", "additionalItems", "contains", "properties", "patternProperties", "additionalProperties",
+    "propertyNames", "unevaluatedItems", "unevaluatedProperties", "format", "dependencies", "divisibleBy", "extends",
+    "disallow",
+}) | ANNOTATIONS
+
+# Internal keywords (tuples, so they never collide with a schema's string keys), made by negation and merging.
+NOT_ENUM = ("corral", "notEnum")  # list of values the instance must differ from
+NOT_PATTERN = ("corral", "notPattern")  # list of ECMAScript patterns a string must not match
+PATTERNS = ("corral", "patterns")  # list of ECMAScript patterns a string must match (besides "pattern")
+NON_INTEGER = ("corral", "nonInteger")  # a number spelled with a fraction or an exponent
+INTERNAL = frozenset({NOT_ENUM, NOT_PATTERN, PATTERNS, NON_INTEGER})
+
+
+def is_annotation(key) -> bool:
+    """Whether ``key`` never affects validation: a listed annotation, or a keyword no draft defines."""
+    if not isinstance(key, str):
+        return False
+    return key in ANNOTATIONS or key not in KNOWN
+
+
+TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
+NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+BY_TYPE = {
+    "array": ("items", "prefixItems", "minItems", "maxItems", "additionalItems", "contains", "minContains",
+              "maxContains", "uniqueItems"),
+    "object": ("properties", "required", "additionalProperties", "minProperties", "maxProperties",
+               "patternProperties", "propertyNames", "dependentRequired"),
+    "string": ("minLength", "maxLength", "pattern", "format"),
+    "integer": ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"),
+}
+SUPPORTED = frozenset(k for v in BY_TYPE.values() for k in v) | {
+    "type", "enum", "const", "anyOf", "$ref", "allOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+    "dependencies", "multipleOf"}
+MAX_OF = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
+MIN_OF = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
+MAX_COUNT = 1000
+MAX_NUMBER_BOUND = 1e100
+
+
+def esc(token: str) -> str:
+    """Escape one RFC 6901 reference token."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def ptr(pointer: str, *parts) -> str:
+    """``pointer`` extended by ``parts`` (escaped)."""
+    return pointer + "".join("/" + esc(str(p)) for p in parts)
+
+
+def type_of(value) -> str:
+    """The JSON type name of a Python JSON value (``integer`` for ints, ``number`` for floats)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    raise TypeError(type(value).__name__)
+
+
+def dump(value, pointer: str, keyword: str) -> str:
+    """Compact JSON text of ``value``; SchemaError (invalid) if it is not JSON."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"not a JSON value: {exc}", pointer=pointer, keyword=keyword) from None
