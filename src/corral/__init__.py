@@ -32,11 +32,13 @@ _LAZY = {
     "CompiledGrammar": "corral.runtime.matcher",
     "Matcher": "corral.runtime.matcher",
     "HFModel": "corral.models.hf",
+    "validate_jsonl": "corral.validate",
 }
 
 __all__ = [
     "generate",
     "Result",
+    "validate_jsonl",
     "Grammar",
     "Vocabulary",
     "CompiledGrammar",

@@ -1,13 +1,16 @@
-"""Command line interface: ``corral generate PROMPT [options]`` (also ``python -m corral``).
+"""Command line interface: ``corral generate PROMPT [options]`` and ``corral validate --schema S FILE``
+(also ``python -m corral``).
 
-Exit codes: 0 when the output is complete, 3 when ``--max-tokens`` ran out first (the text is then not valid),
-2 on bad input (the error message is printed to stderr).
+Exit codes of ``generate``: 0 when the output is complete, 3 when ``--max-tokens`` ran out first (the text is then
+not valid) or, with ``--lenient``, when the output fails validation, 2 on bad input (the error message is printed to stderr). Exit codes of ``validate``: 0 when every record
+is valid, 1 when a record is invalid or malformed, 2 on bad input (usage, unreadable file, bad schema).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from corral.errors import CorralError
@@ -17,6 +20,7 @@ __all__ = ["main", "build_parser"]
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_LENGTH = 3
+EXIT_INVALID = 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +49,29 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K most likely allowed tokens")
     gen.add_argument("--top-p", type=float, default=None, metavar="P", help="nucleus sampling threshold in (0, 1]")
     gen.add_argument("--seed", type=int, default=None, metavar="S", help="random seed for reproducible output")
+    gen.add_argument("--method", choices=("lcd", "awrs", "smc"), default="lcd",
+                     help="sampler: lcd (masked decoding, default), awrs (same law, by rejection), smc (particles; "
+                          "samples the model conditioned on the constraint)")
+    gen.add_argument("--particles", type=int, default=None, metavar="N", help="number of SMC particles (16)")
+    gen.add_argument("--draft", default=None, metavar="D",
+                     help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, "
+                          "model, or a draft model folder sharing the target's vocabulary; same output law")
+    gen.add_argument("--whitespace", default="compact", metavar="W",
+                     help="with --schema: compact (default), pretty (json.dumps indent=2), free, or a bound N")
+    gen.add_argument("--lenient", action="store_true",
+                     help="with --schema: drop unsupported keywords with a warning instead of failing")
+    gen.add_argument("--draft-length", default="adaptive", metavar="K",
+                     help="tokens drafted per round: adaptive (default) or an integer")
     gen.add_argument("--json", action="store_true", help="print a JSON record with status and timings")
+    val = sub.add_parser(
+        "validate",
+        help="validate JSON Lines against a JSON Schema",
+        description="Validate each line of FILE (JSON Lines; '-' reads stdin) against a JSON Schema, with formats "
+                    "as assertions. Exit status: 0 all valid, 1 some record invalid or malformed, 2 bad input.",
+    )
+    val.add_argument("--schema", required=True, metavar="FILE|JSON", help="a JSON Schema file or JSON text")
+    val.add_argument("file", metavar="FILE", help="the JSON Lines file ('-' reads stdin)")
+    val.add_argument("--json", action="store_true", help="print one JSON object per record, then a summary")
     return parser
 
 
@@ -65,6 +91,12 @@ def _run_generate(args) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+        method=args.method,
+        particles=args.particles,
+        draft=args.draft,
+        draft_length=_draft_length(args.draft_length),
+        whitespace=int(args.whitespace) if args.whitespace.isdigit() else args.whitespace,
+        lenient=args.lenient,
     )
     if args.json:
         record = {
@@ -75,16 +107,63 @@ def _run_generate(args) -> int:
             "model_logprob": result.model_logprob,
             "timings": result.timings,
         }
+        if args.method != "lcd" or args.draft is not None:
+            record.update({"log_z": result.log_z, "posterior": result.posterior, "stats": result.stats})
         print(json.dumps(record, ensure_ascii=False))
     else:
         sys.stdout.write(result.text)
         sys.stdout.write("\n")
     sys.stdout.flush()
+    if result.status == "invalid":
+        print("corral: the output of the leniently compiled schema fails validation against the schema",
+              file=sys.stderr)
+        return EXIT_LENGTH
     if result.status != "complete":
         print(f"corral: stopped after {len(result.token_ids)} tokens before the output was complete "
               "(raise --max-tokens); the text is not valid", file=sys.stderr)
         return EXIT_LENGTH
     return EXIT_OK
+
+
+def _draft_length(value: str):
+    """``"adaptive"`` or a positive integer."""
+    if value == "adaptive":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"--draft-length must be 'adaptive' or an integer >= 1, got {value!r}")
+    return n
+
+
+def _run_validate(args) -> int:
+    from corral.validate import iter_validate, make_validator, ValidationReport
+
+    validator = make_validator(args.schema)  # schema errors: exit 2 before any output
+    if args.file != "-" and not os.path.isfile(args.file):
+        raise ValueError(f"cannot read {args.file!r}: no such file")
+    report = ValidationReport()
+    for rec in iter_validate(validator, args.file):
+        report.records.append(rec)
+        if args.json:
+            print(json.dumps(rec.to_json(), ensure_ascii=False))
+        elif rec.status == "malformed":
+            print(f"line {rec.line}: malformed: {rec.parse_error}")
+        elif rec.status == "invalid":
+            print(f"line {rec.line}: invalid")
+            for e in rec.errors:
+                print(f"  at {e['instance'] or '/'}: {e['message']} (schema {e['schema'] or '/'})")
+        else:
+            print(f"line {rec.line}: valid")
+    summary = report.summary()
+    if args.json:
+        print(json.dumps({"summary": summary}))
+    else:
+        print("{records} records: {valid} valid, {invalid} invalid, {malformed} malformed".format(**summary))
+    sys.stdout.flush()
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def main(argv=None) -> int:
@@ -104,7 +183,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "generate":
             return _run_generate(args)
-    except (CorralError, ValueError) as exc:
+        if args.command == "validate":
+            return _run_validate(args)
+    except (CorralError, ValueError, OSError, UnicodeDecodeError) as exc:
         print(f"corral: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_BAD_INPUT  # pragma: no cover - argparse rejects unknown commands
