@@ -21,6 +21,7 @@ genlm-control's AWRS-SMC is compared when it is importable; otherwise the reason
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -237,8 +238,8 @@ def run_embedded(quick: bool):
     ]
     n_seq = 4 if quick else 12
     rows = []
-    for name, schema, prompt in cases:
-        compiled = compile_constraint(lm.vocab, grammar=schema_to_grammar(schema))
+    for (name, schema, prompt), layout in itertools.product(cases, ("compact", "pretty")):
+        compiled = compile_constraint(lm.vocab, grammar=schema_to_grammar(schema, whitespace=layout))
         ids = lm.encode(prompt)
         for k in (8, 32):
             c = r = f = t = 0
@@ -250,10 +251,10 @@ def run_embedded(quick: bool):
                 c, r, f, t = c + out.n_checks, r + out.n_rejects, f + out.n_fallbacks, t + len(out.tokens)
                 complete += out.status == "complete"
             wall = time.perf_counter() - t0
-            rows.append({"schema": name, "prompt": prompt.strip(), "max_rejects": k, "sequences": n_seq,
+            rows.append({"schema": name, "layout": layout, "prompt": prompt.strip(), "max_rejects": k, "sequences": n_seq,
                          "complete": complete, "tokens": t, "checks_per_token": c / t, "rejects_per_token": r / t,
                          "fallbacks_per_token": f / t, "tokens_per_s": t / wall})
-        print(f"  done: {name} / {prompt.strip()}", file=sys.stderr)
+        print(f"  done: {name} / {layout} / {prompt.strip()}", file=sys.stderr)
     return rows
 
 
@@ -277,10 +278,10 @@ def markdown(exact_rows, emb_rows, note) -> str:
     out += ["", "SMC rows: `outputs` = runs; TV/KL of the run-averaged posterior (the law of one draw from the "
             "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS rows.",
             "", "## AWRS constraint checks per token on the embedded model (JSON schemas)", "",
-            "| schema | prompt | max_rejects | sequences (complete) | tokens | checks/token | rejects/token | "
-            "fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|"]
+            "| schema | layout | prompt | max_rejects | sequences (complete) | tokens | checks/token | rejects/token | "
+            "fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in emb_rows:
-        out.append(f"| {r['schema']} | {r['prompt']} | {r['max_rejects']} | {r['sequences']} ({r['complete']}) | "
+        out.append(f"| {r['schema']} | {r['layout']} | {r['prompt']} | {r['max_rejects']} | {r['sequences']} ({r['complete']}) | "
                    f"{r['tokens']} | {r['checks_per_token']:.2f} | {r['rejects_per_token']:.2f} | "
                    f"{r['fallbacks_per_token']:.3f} | {r['tokens_per_s']:.1f} |")
     out += ["", note]

@@ -28,7 +28,7 @@ from corral.tokens.vocabulary import Vocabulary
 
 SUITE = ("data", "json-schema-test-suite", "pinned_78048ead", "tests", "draft2020-12")
 # Passing tests measured on 2026-11-25 (benchmarks/jsts.py counts the same set, token by token).
-PASS_FLOOR = 750
+PASS_FLOOR = 1300
 
 # (file, case description, test description): valid instances whose compact text the compiler deliberately rejects.
 NARROWINGS = {
@@ -36,6 +36,9 @@ NARROWINGS = {
     ("allOf", "allOf", "allOf"),
     ("allOf", "allOf with base schema", "valid"),
     ("const", "const with object", "same object with different property order is valid"),
+    ("dependentRequired", "single dependency", "with dependency"),
+    ("dependentRequired", "multiple dependents required", "with dependencies"),
+    ("dependentRequired", "dependencies with escaped characters", "quoted quotes"),
     # integral values spelled as floats / a float const matched by an integer spelling
     ("const", "const with 0 does not match other zero-like types", "float zero is valid"),
     ("const", "const with 1 does not match true", "float one is valid"),
@@ -51,6 +54,9 @@ NARROWINGS = {
       for f in ("email", "ipv4", "ipv6", "date", "date-time", "time", "uuid", "duration", "hostname", "uri",
                 "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer", "relative-json-pointer",
                 "idn-email", "idn-hostname", "regex")},
+    # hostname: A-label (xn--) labels are validated as IDNA2008 by the suite, which is not regular in practice, so
+    # labels with "--" in positions 3-4 are never generated (formats.py)
+    ("optional/format/hostname", "validation of A-label (punycode) host names", "*"),
     # a metaschema without the validation vocabulary: keywords compiled as assertions anyway
     ("vocabulary", "schema that uses custom metaschema with with no validation vocabulary",
      "no validation: invalid number, but it still validates"),
@@ -87,7 +93,8 @@ def _run_file(path, vocab=_BYTES, feed=None, key=None):
             accepted = cg.accepts(text.encode()) if feed is None else feed(cg, text)
             if accepted == bool(test["valid"]):
                 passing += 1
-            elif not accepted and (key, case["description"], test["description"]) in NARROWINGS:
+            elif not accepted and ((key, case["description"], test["description"]) in NARROWINGS
+                                   or (key, case["description"], "*") in NARROWINGS):
                 pass
             else:
                 kind = "false positive" if accepted else "false negative"

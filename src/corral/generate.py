@@ -42,7 +42,8 @@ class Result:
     status : str
         ``"complete"``: the model emitted EOS (and the text is valid). ``"length"``: ``max_tokens`` (or the model's
         context) ran out first; the text is then an unfinished prefix and is **not** valid (undecodable bytes are
-        replaced by U+FFFD).
+        replaced by U+FFFD). ``"invalid"``: only with ``lenient=True``, a complete output of the widened schema
+        that fails validation against the real one.
     logprob : float
         Log-probability of ``token_ids`` under the law they were sampled from (the masked, tempered and truncated
         next-token laws; 0 for greedy decoding).
@@ -306,6 +307,9 @@ def generate(
     critic=None,
     draft=None,
     draft_length="adaptive",
+    whitespace="compact",
+    lenient: bool = False,
+    registry=None,
 ) -> Result:
     """Generate text from a prompt, optionally constrained to a grammar, a regex or a list of choices.
 
@@ -376,6 +380,16 @@ def generate(
         exact for ``"lcd"`` with any temperature/top-k/top-p) and, with ``"awrs"``/``"smc"``, D2 (Gumbel-coupled
         AWRS: for a fixed seed the output does not depend on the drafter). ``Result.stats`` then holds the
         acceptance rate, mean accepted length, tokens per target forward, and draft and verify time.
+    whitespace : {"compact", "pretty", "free"} or int
+        ``schema=`` only: the JSON layout. ``"compact"`` (default): no whitespace. ``"pretty"``: exactly
+        ``json.dumps(x, indent=2)``. ``"free"`` or ``n``: at most 4 (``n``) whitespace characters between tokens.
+        Never unbounded.
+    lenient : bool
+        ``schema=`` only: drop unsupported keywords instead of raising (this widens the schema, so one
+        ``SchemaRelaxedWarning`` lists each dropped keyword and its pointer). An output that then fails validation
+        gets status ``"invalid"`` and no ``value``.
+    registry : mapping or referencing.Registry, optional
+        ``schema=`` only: remote documents for ``$ref`` (URI -> schema).
     draft_length : "adaptive" or int
         Tokens drafted per round: ``"adaptive"`` stops drafting when the predicted probability that the block
         gets a rejection passes a threshold (learned online; forced tokens count as certain), an int is fixed.
@@ -411,7 +425,9 @@ def generate(
         from corral.compile.json_schema import resolve_schema, schema_to_grammar
 
         schema_dict, schema_model = resolve_schema(schema)
-        grammar = schema_to_grammar(schema_dict)
+        grammar = schema_to_grammar(schema_dict, whitespace=whitespace, registry=registry, lenient=bool(lenient))
+    elif whitespace != "compact" or lenient or registry is not None:
+        raise ValueError("whitespace=, lenient= and registry= apply to schema= only")
     _constraint_key(grammar, regex, choices)  # argument errors before any loading
     validate_sampling(temperature, top_k, top_p)
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
@@ -487,12 +503,15 @@ def generate(
                          else len(out.tokens)) / gen_s if gen_s > 0 else 0.0,
     }
     value = None
-    if schema_dict is not None and out.status == "complete":
-        value = _schema_value(text, schema_dict, schema_model)
+    status = out.status
+    if schema_dict is not None and status == "complete":
+        value = _schema_value(text, schema_dict, schema_model, registry=registry, lenient=bool(lenient))
+        if value is _INVALID:
+            status, value = "invalid", None
     return Result(
         text=text,
         token_ids=list(out.tokens),
-        status=out.status,
+        status=status,
         logprob=out.logprob,
         timings=timings,
         value=value,
@@ -651,8 +670,12 @@ def _run_smc(lm, prompt_ids, matcher, max_tokens, temperature, seed, particles, 
     return out, {"particles": parts, "posterior": posterior, "log_z": res.log_z, "stats": stats}
 
 
-def _schema_value(text: str, schema, model):
-    """Parse and validate a complete schema-constrained output; a failure here is a bug, reported loudly."""
+_INVALID = object()
+
+
+def _schema_value(text: str, schema, model, *, registry=None, lenient: bool = False):
+    """Parse and validate a complete schema-constrained output; a failure here is a bug, reported loudly, except
+    in lenient mode (the schema was widened), where it returns ``_INVALID``."""
     import json
 
     from corral.compile.json_schema import validate_instance
@@ -661,7 +684,9 @@ def _schema_value(text: str, schema, model):
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GenerationError(f"a complete schema-constrained output is not JSON ({exc}): {text!r}") from exc
-    errors = validate_instance(schema, value)
+    errors = validate_instance(schema, value, registry=registry)
+    if errors and lenient:
+        return _INVALID
     if errors:
         raise GenerationError(f"a complete schema-constrained output fails validation at {errors}: {text!r}")
     return model.model_validate(value) if model is not None else value
