@@ -852,3 +852,34 @@ def _balanced_group(x: str) -> bool:
                 return False
         i += 1
     return True
+
+
+def dfa_between(prefix: bytes, dfa: ByteDFA, suffix: bytes, pattern: str = "") -> ByteDFA | None:
+    """The DFA of ``prefix · L(dfa) · suffix``, or ``None`` when that is not a plain DFA construction.
+
+    Exact when no accepting state of ``dfa`` has a transition on ``suffix[0]`` (then the end of the middle part is
+    determined by the suffix's first byte), e.g. a JSON string content between quotes: content never holds a raw
+    ``"``. Returns ``None`` otherwise, and for an empty ``suffix`` or an empty language.
+    """
+    if not suffix or dfa.is_empty:
+        return None
+    t = np.asarray(dfa.transitions)
+    acc = np.asarray(dfa.accepting, dtype=bool)
+    if (t[acc, suffix[0]] >= 0).any():
+        return None
+    n_mid, n_pre, n_suf = t.shape[0], len(prefix), len(suffix)
+    total = n_pre + n_mid + n_suf + 1
+    out = np.full((total, 256), -1, dtype=np.int32)
+    for i, b in enumerate(prefix):  # prefix chain: states 0 .. n_pre-1, then the middle's start
+        out[i, b] = i + 1
+    mid = n_pre
+    out[mid:mid + n_mid] = np.where(t >= 0, t + mid, -1)
+    first_suf = mid + n_mid
+    out[mid + np.nonzero(acc)[0], suffix[0]] = first_suf
+    for j, b in enumerate(suffix[1:]):
+        out[first_suf + j, b] = first_suf + j + 1
+    accepting = np.zeros(total, dtype=bool)
+    accepting[first_suf + n_suf - 1] = True
+    out = out[: first_suf + n_suf]
+    accepting = accepting[: first_suf + n_suf]
+    return ByteDFA(out, accepting, pattern)

@@ -492,6 +492,33 @@ def _flag_bits(flags, pattern: str) -> tuple[frozenset, int]:
     return fs, bits
 
 
+# Patterns whose DFA was built directly (e.g. from automaton operations), by (pattern, flags): compiling the regex
+# text again would give the same language at a much higher cost. Bounded, oldest first out.
+_REGISTERED: dict = {}
+_REGISTERED_MAX = 4096
+
+
+def register_dfa(pattern: str, dfa: ByteDFA, flags: frozenset[str] | str = frozenset()) -> None:
+    """Record that ``dfa`` accepts exactly the language of ``pattern`` (the caller guarantees it).
+
+    :func:`compile_regex` then returns it without parsing the pattern. Used by compilers that build a DFA with
+    automaton operations and also need its regex text (for the grammar IR), whose re-compilation can be slow.
+    """
+    fs, _ = _flag_bits(flags, pattern)
+    if len(_REGISTERED) >= _REGISTERED_MAX:
+        _REGISTERED.pop(next(iter(_REGISTERED)))
+    _REGISTERED[(pattern, fs)] = dfa
+
+
+def registered_dfa(pattern: str, flags: frozenset[str] | str = frozenset()) -> ByteDFA | None:
+    """The DFA registered for ``pattern`` with :func:`register_dfa`, or ``None``."""
+    try:
+        fs, _ = _flag_bits(flags, pattern)
+    except RegexError:
+        return None
+    return _REGISTERED.get((pattern, fs))
+
+
 def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> ByteDFA:
     """Compile a Python regex to a minimal byte-level DFA with full-match semantics over UTF-8.
 
@@ -521,6 +548,9 @@ def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> By
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
     fs, _ = _flag_bits(flags, pattern)
+    hit = _REGISTERED.get((pattern, fs))
+    if hit is not None:
+        return hit
     return _compile_cached(pattern, fs)
 
 

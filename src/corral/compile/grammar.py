@@ -18,6 +18,7 @@ matches the empty string is an error, except in grammars built with ``allow_null
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,8 +396,7 @@ class Grammar:
             bad = set(term.flags) - set(_FLAG_CHARS)
             if bad:
                 raise self._error(f"terminal {key!r} has unsupported regex flags {sorted(bad)}", terminal=key)
-            compiled = _compile_python(term.pattern, term.flags, key, self)
-            if compiled.fullmatch("") is not None and not self.allow_nullable_terminals:
+            if _matches_empty(term.pattern, term.flags, key, self) and not self.allow_nullable_terminals:
                 raise self._error(f"terminal {key!r} matches the empty string", terminal=key)
         lhs_set = {r.lhs for r in self.rules}
         both = lhs_set & set(terms)
@@ -454,6 +454,36 @@ class Grammar:
 def _inline_flags(pattern: str, flags: Iterable[str]) -> str:
     flags = "".join(sorted(set(flags)))
     return f"(?{flags}:{pattern})" if flags else pattern
+
+
+def _matches_empty(pattern: str, flags: Iterable[str], name: str, grammar: Grammar | None) -> bool:
+    """Whether a terminal's regex matches the empty string (GrammarError for an invalid regex).
+
+    A pattern whose DFA was registered by a compiler (:func:`corral.automata.regex.register_dfa`) is answered from
+    it; otherwise Python's ``re`` compiles it (memoised: schema grammars repeat large patterns).
+    """
+    from corral.automata.regex import registered_dfa
+
+    dfa = registered_dfa(pattern, frozenset(flags))
+    if dfa is not None:
+        return bool(dfa.accepting[0])
+    try:
+        return _empty_match_cached(pattern, frozenset(flags))
+    except _InvalidRegex:
+        _compile_python(pattern, flags, name, grammar)  # raises the located error
+        raise
+
+
+class _InvalidRegex(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=4096)
+def _empty_match_cached(pattern: str, flags: frozenset) -> bool:
+    try:
+        return re.compile(_inline_flags(pattern, flags)).fullmatch("") is not None
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError):
+        raise _InvalidRegex from None
 
 
 def _compile_python(pattern: str, flags: Iterable[str], name: str, grammar: Grammar | None) -> "re.Pattern[str]":

@@ -8,7 +8,7 @@ import re
 from corral.errors import SchemaError
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.logic import Sub
-from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa
+from corral.compile.json_schema.scalars import content_dfa, content_of, key_complement_pattern, regex_of_dfa
 from corral.compile.json_schema.vocab import ptr
 
 __all__ = ["ObjectsMixin"]
@@ -178,7 +178,7 @@ class ObjectsMixin:
                 return []
             c = _conj([(extra, kp("additionalProperties"))])
             val = None if c is None else self._attempt(self.child, *c)
-            return [] if val is None else [(self.term(rx.key_complement_regex(names)), val)]
+            return [] if val is None else [(self.term(key_complement_pattern(names)), val)]
         from corral.automata.dfa import dfa_difference, dfa_intersection
 
         where = kp("patternProperties") if patterns else kp("propertyNames")

@@ -35,10 +35,64 @@ def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
     from corral.automata.dfa import dfa_to_regex
 
     try:
-        return dfa_to_regex(dfa, MAX_KEY_REGEX)
+        regex = dfa_to_regex(dfa, MAX_KEY_REGEX)
     except ValueError:
         raise SchemaError("the combined string language is too large to compile", pointer=pointer, keyword=keyword,
                           kind="unsupported") from None
+    if regex is not None and len(regex) > 2000:
+        # The terminals '"<regex>"' and '"(?:<regex>)"' are this DFA between quotes: register it, so that compiling
+        # the grammar does not parse and determinise a huge regex again.
+        from corral.automata.dfa import dfa_between
+        from corral.automata.regex import register_dfa
+
+        quoted = dfa_between(b'"', dfa, b'"', f'"{regex}"')
+        if quoted is not None:
+            if not _top_level_alternation(regex):
+                register_dfa(f'"{regex}"', quoted)
+            register_dfa(f'"(?:{regex})"', quoted)
+    return regex
+
+
+def _top_level_alternation(regex: str) -> bool:
+    """Whether ``regex`` has a ``|`` outside every group and class (then ``'"' + regex + '"'`` would split it)."""
+    depth, i, n = 0, 0, len(regex)
+    while i < n:
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i += 1
+            while i < n and regex[i] != "]":
+                i += 2 if regex[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def key_complement_pattern(names) -> str:
+    """``regexes.key_complement_regex(names)`` (a quoted JSON string whose value is none of ``names``); when the
+    regex is long, its DFA (string content minus the names, between quotes) is registered so that compiling the
+    grammar does not parse and determinise the regex again."""
+    regex = rx.key_complement_regex(names)
+    if len(regex) > 2000:
+        from corral.automata.dfa import dfa_between, dfa_difference
+        from corral.automata.regex import register_dfa
+
+        try:
+            content = dfa_difference(content_dfa(rx.UNIT + "*"),
+                                     content_dfa("|".join(re.escape(content_of(x)) for x in names)))
+        except (ValueError, MemoryError):  # too large a product: the regex is compiled from its text instead
+            return regex
+        quoted = dfa_between(b'"', content, b'"', regex)
+        if quoted is not None:
+            register_dfa(regex, quoted)
+    return regex
 
 
 def content_of(s: str) -> str:
