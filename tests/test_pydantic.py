@@ -134,9 +134,9 @@ def test_constraints_are_enforced():
         assert not cg.accepts(text.encode()), text
 
 
-def test_defaulted_discriminator_is_reported_unsupported():
+def test_defaulted_discriminator_is_compiled_exactly():
     """pydantic leaves a discriminator with a default out of ``required``: the oneOf alternatives then overlap
-    (``{}`` is valid against both), so oneOf cannot be compiled as anyOf."""
+    (``{}`` is valid against both), so oneOf is compiled as ``(A ∧ ¬B) ∨ (B ∧ ¬A)``: exactly one must match."""
 
     class A(BaseModel):
         kind: Literal["a"] = "a"
@@ -147,9 +147,9 @@ def test_defaulted_discriminator_is_reported_unsupported():
     class M(BaseModel):
         v: Annotated[Union[A, B], Field(discriminator="kind")]
 
-    with pytest.raises(SchemaError) as info:
-        schema_to_grammar(M.model_json_schema())
-    assert info.value.kind == "unsupported" and info.value.keyword == "oneOf"
+    cg = CompiledGrammar(schema_to_grammar(M.model_json_schema()), VOCAB)
+    assert cg.accepts(b'{"v":{"kind":"a"}}') and cg.accepts(b'{"v":{"kind":"b"}}')
+    assert not cg.accepts(b'{"v":{}}') and not cg.accepts(b'{"v":{"kind":"c"}}')
 
 
 needs_model = pytest.mark.skipif(not (default_model_path() / "model.safetensors").exists(),

@@ -38,10 +38,16 @@ Choices that make the output canonical (documented narrowings, never widenings):
   that is exact: types intersect, bounds take the tightest value, ``required`` unites, property schemas conjoin,
   patterns accumulate, ``additionalProperties``/``items`` only together with the ``properties``/``prefixItems`` of
   their own part, any other keyword in at most one part (or equal in all); otherwise it is unsupported.
-* ``oneOf`` compiles as ``anyOf`` when every two alternatives are provably disjoint: no common instance kind
-  (``integer`` overlaps ``number``; integral floats count as integers), disjoint ``enum``/``const`` values
-  (compared like jsonschema: ``1 == 1.0``), or objects with a property required by both whose ``const``/``enum``
-  values are disjoint; otherwise it is unsupported, naming both alternatives.
+* ``oneOf``: kinds of instances (null, boolean, object, array, string, number) that two alternatives accept
+  entirely (no keyword of theirs restricts that kind) are excluded. Every other pair of alternatives is either
+  provably disjoint on the remaining kinds (no common kind, ``integer`` overlapping ``number`` and integral floats
+  counting as integers; disjoint ``enum``/``const`` values compared like jsonschema, ``1 == 1.0``; objects with a
+  property required by both whose schemas are provably disjoint, or one requiring a property the other forbids,
+  or disjoint property-count ranges; disjoint number, length or item-count ranges; string constraints whose
+  automata intersect emptily; each ``allOf`` part of an alternative implies it; bare ``$ref`` chains followed), or
+  each of the two is conjoined with the negation of the other (``oneOf [A, B]`` = ``(A ∧ ¬B) ∨ (B ∧ ¬A)``), where
+  the negation is exact and does not rest on the textual number semantics above (``1.0`` vs ``1``); otherwise it is
+  unsupported, naming both alternatives. ``not oneOf`` is "no alternative, or two" by the same analysis.
 * ``minProperties`` needs that no key outside the declared properties be allowed (a repeated additional key would
   make the parsed object smaller than the text); ``maxProperties`` is counted exactly either way.
 * ``contains`` with ``minContains``/``maxContains`` counts the items that match (items split exactly into those
@@ -255,7 +261,12 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
             self.rule(name, self.never())
             return
         for parts in dnf:
-            merged = self.merge(parts, pointer)
+            try:
+                merged = self.merge(parts, pointer)
+            except SchemaError as exc:
+                if exc.kind != "unsatisfiable" or len(dnf) == 1:
+                    raise
+                continue  # an empty conjunction adds nothing to the union
             if merged is None:
                 continue
             if len(dnf) == 1:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 
 from corral.errors import SchemaError
-from corral.compile.json_schema.vocab import (INTERNAL, MAX_OF, MIN_OF, NON_INTEGER, NOT_ENUM, NOT_PATTERN, PATTERNS,
+from corral.compile.json_schema.vocab import (BY_TYPE, INTERNAL, MAX_OF, MIN_OF, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE,
+                                              NOT_PATTERN, PATTERNS,
                                               SUPPORTED, TYPES, dump, is_annotation, ptr, type_of)
 
 __all__ = ["LogicMixin", "Sub", "COMBINATORS"]
@@ -132,7 +134,8 @@ class LogicMixin:
                 factors += [self.expand(s, p, seen) for s, p in zip(alts, ptrs)]
                 continue
             if key == "oneOf":
-                self._check_disjoint(alts, ptrs, kp(key))
+                factors.append(self._one_of(alts, ptrs, seen, kp(key)))
+                continue
             factors.append([c for s, p in zip(alts, ptrs) for c in self.expand(s, p, seen)])
         if "not" in node:
             factors.append(self.negate(node["not"], kp("not"), seen))
@@ -221,6 +224,11 @@ class LogicMixin:
                     raise SchemaError(f"{key} must be a number", pointer=kp, keyword=key)
                 if delta >= 0 or value + delta >= 0:
                     atom({"type": t, other: value + delta})
+            elif key == "multipleOf" and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                atom({"type": "number", NOT_MULTIPLE: [value]})
+            elif key == NOT_MULTIPLE:
+                for k in value:
+                    atom({"type": "number", "multipleOf": k})
             elif key == "pattern":
                 atom({"type": "string", NOT_PATTERN: [value]})
             elif key == NOT_PATTERN:
@@ -243,10 +251,10 @@ class LogicMixin:
                 continue
             elif key == "allOf":
                 out += [c for i, s in enumerate(value) for c in self.negate(s, ptr(kp, i), seen)]
-            elif key in ("anyOf", "oneOf"):
-                if key == "oneOf":
-                    self._check_disjoint(value, [ptr(kp, i) for i in range(len(value))], kp)
+            elif key == "anyOf":
                 out += self._and([self.negate(s, ptr(kp, i), seen) for i, s in enumerate(value)], kp, key)
+            elif key == "oneOf":
+                out += self._not_one_of(value, [ptr(kp, i) for i in range(len(value))], seen, kp)
             elif key == "not":
                 out += self.expand(value, kp, seen)
             elif key == "$ref":
@@ -284,6 +292,9 @@ class LogicMixin:
         type_sets = []
         props: dict[str, list] = {}
         owner = {}  # keyword -> index of the part it came from (for additionalProperties/items)
+        item_vals = []  # schema-form items of every part (they conjoin when no part has positional items)
+        plain_items = all(isinstance(sub, dict) and not any(k in sub for k in ("prefixItems", "additionalItems"))
+                          and isinstance(sub.get("items", True), (dict, bool)) for sub, _ in parts)
         for index, (sub, sptr) in enumerate(parts):
             if not isinstance(sub, dict):
                 raise SchemaError("a schema must be an object or a boolean", pointer=sptr)
@@ -306,7 +317,11 @@ class LogicMixin:
                     for p, v in value.items():
                         props.setdefault(p, []).append((v, pp.get(p) or ptr(kptr, p), index))
                     continue
-                if key in ("additionalProperties", "items") and value is True:
+                if key in ("additionalProperties", "items") and (value is True or (
+                        isinstance(value, dict) and all(is_annotation(k) for k in value))):
+                    continue
+                if key == "items" and plain_items:
+                    item_vals.append((value, kptr))
                     continue
                 if key == "uniqueItems" and value is False:
                     continue
@@ -325,6 +340,10 @@ class LogicMixin:
                     continue
                 if key in ("additionalProperties", "items", "patternProperties", "prefixItems", "contains",
                            "propertyNames", "additionalItems"):
+                    group = _GROUPS.get(key, (key,))
+                    first = next(iter(owner.get(key, ())), None)
+                    if first is not None and all(_same(parts[first][0].get(g), sub.get(g)) for g in group):
+                        continue  # the same constraint twice (with the same companions): once is exact
                     owner.setdefault(key, set()).add(index)
                 if key not in merged:
                     merged[key], origin[key] = value, at
@@ -344,6 +363,9 @@ class LogicMixin:
                         raise SchemaError("enum must be an array", pointer=kptr, keyword=key)
                     mine = {dump(v, kptr, key) for v in value}
                     merged[key] = [v for v in merged[key] if dump(v, kptr, key) in mine]
+                elif key == "multipleOf" and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                 for v in (value, merged[key])):
+                    merged[key] = math.lcm(value, merged[key])  # a multiple of both integers: of their lcm
                 elif key == "dependentRequired" and isinstance(value, dict) and isinstance(merged[key], dict):
                     out = dict(merged[key])
                     for a, bs in value.items():
@@ -351,11 +373,18 @@ class LogicMixin:
                     merged[key] = out
                 elif dump(value, kptr, key) != dump(merged[key], origin[key], key):
                     refuse(f"{key!r} appears in two parts with different values")
+        if item_vals:
+            live = []
+            for v, vp in item_vals:
+                if not any(self._equal_schemas(v, vp, w, wp) for w, wp in live):
+                    live.append((v, vp))
+            merged["items"] = live[0][0] if len(live) == 1 else Sub("all", live)
+            origin["items"] = live[0][1].rsplit("/", 1)[0]
         for rest, bases in (("additionalProperties", ("patternProperties",)), ("items", ("prefixItems",)),
                             ("additionalItems", ("items", "prefixItems")),
                             ("maxContains", ("contains",)), ("minContains", ("contains",))):
             owners = owner.get(rest, set())
-            if len(owners) > 1:
+            if len(owners) > 1 and not (rest == "additionalProperties" and self._same_additional(parts, owners)):
                 refuse(f"{rest} in two parts")
             for b in bases:
                 if owners and owner.get(b, set()) - owners:
@@ -373,16 +402,19 @@ class LogicMixin:
             raise SchemaError("the parts of allOf allow no common value", pointer=aptr, keyword="allOf",
                               kind="unsatisfiable")
         if props:
-            add_owner = next(iter(owner.get("additionalProperties", ())), None)
-            pats = parts[add_owner][0].get("patternProperties", {}) if add_owner is not None else {}
             out, ptrs = {}, {}
             for p, vals in props.items():
-                if add_owner is not None and all(i != add_owner for _, _, i in vals):
-                    if not any(self._key_matches(q, p, aptr) for q in pats):
+                for add_owner in sorted(owner.get("additionalProperties", ())):
+                    pats = parts[add_owner][0].get("patternProperties", {})
+                    if all(i != add_owner for _, _, i in vals) and \
+                            not any(self._key_matches(q, p, aptr) for q in pats):
                         sub0, sp0 = parts[add_owner]
                         vals = vals + [(sub0["additionalProperties"],
                                         self._kp(sub0, sp0, "additionalProperties"), add_owner)]
-                live = [(v, vp) for v, vp, _ in vals if v is not True]
+                live = []
+                for v, vp, _ in vals:
+                    if v is not True and not any(self._equal_schemas(v, vp, w, wp) for w, wp in live):
+                        live.append((v, vp))
                 if any(v is False for v, _ in live):
                     out[p], ptrs[p] = False, live[0][1]
                 elif not live:
@@ -396,6 +428,27 @@ class LogicMixin:
         self._keep.append(merged)
         self._origin[id(merged)] = origin
         return merged
+
+    def _same_additional(self, parts, owners) -> bool:
+        """Whether several parts' ``additionalProperties`` may merge: equal values and no ``patternProperties``.
+
+        A key then gets, from each part, its ``properties`` schema there or else that part's
+        ``additionalProperties``; keys no part declares get the common value (conjoined with itself).
+        """
+        subs = [(parts[i][0], parts[i][1]) for i in owners]
+        (first, fptr), rest = subs[0], subs[1:]
+        return all(not s.get("patternProperties") for s, _ in subs) and all(
+            self._equal_schemas(first["additionalProperties"], self._kp(first, fptr, "additionalProperties"),
+                                s["additionalProperties"], self._kp(s, sp, "additionalProperties"))
+            for s, sp in rest)
+
+    def _equal_schemas(self, a, aptr: str, b, bptr: str) -> bool:
+        """Whether two located schemas are the same (equal plain JSON resolved against the same base URI)."""
+        if a is b and aptr == bptr:
+            return True
+        if id(a) in self._origin or id(b) in self._origin or id(a) in self._prop_ptrs or id(b) in self._prop_ptrs:
+            return False
+        return _same(a, b) and self.base_for(aptr) == self.base_for(bptr)
 
     def _key_matches(self, pattern, name: str, pointer: str) -> bool:
         from corral.compile.json_schema import regexes as rx
@@ -475,39 +528,286 @@ class LogicMixin:
             kinds &= vk
         return kinds
 
-    def _disjoint(self, a, aptr: str, b, bptr: str) -> bool:
+    def _exact(self, node, pointer: str):
+        """Follow bare ``$ref`` chains only where the referring schema equals its target (None: a cycle)."""
+        seen = set()
+        while isinstance(node, dict) and "$ref" in node:
+            if not (self._ignores_ref_siblings() or all(is_annotation(k) for k in node if k != "$ref")):
+                break
+            if pointer in seen:
+                return None
+            seen.add(pointer)
+            node, pointer = self.resolve(node["$ref"], ptr(pointer, "$ref"), pointer)
+        return node
+
+    def _universal(self, node, pointer: str) -> set[str]:
+        """Kinds (see :meth:`_kinds`) all of whose instances ``node`` accepts (a subset of the true set).
+
+        ``int`` and ``frac`` are reported together or not at all (integral floats are integers for jsonschema and
+        not for the compiler, so the two are never told apart here).
+        """
+        node = self._exact(node, pointer)
+        if node is True:
+            return set(_EVERY)
+        if not isinstance(node, dict) or "enum" in node or "const" in node:
+            return set()
+        if any(k in COMBINATORS or k == "$dynamicRef" for k in node):
+            return set()
+        kinds = self._kinds(node)
+        for key, value in node.items():
+            if key == "type" or is_annotation(key):
+                continue
+            if key in ("items", "additionalProperties", "additionalItems") and value is True:
+                continue
+            if key == "uniqueItems" and value is False:
+                continue
+            kinds -= _RESTRICTS.get(key, _EVERY)
+        if not {"int", "frac"} <= kinds:
+            kinds -= {"int", "frac"}
+        return kinds
+
+    def _overlap(self, a, aptr: str, b, bptr: str, depth: int = 0) -> set[str]:
+        """Kinds on which ``a`` and ``b`` may share an instance (every other kind is proven disjoint)."""
         a, b = self._follow(a, aptr), self._follow(b, bptr)
         if a is False or b is False:
-            return True
+            return set()
         common = self._kinds(a) & self._kinds(b)
-        if not common:
-            return True
+        if not common or not (isinstance(a, dict) and isinstance(b, dict)):
+            return common
         va, vb = self._values(a), self._values(b)
         if va is not None and vb is not None and not (va & vb):
+            return set()
+        if "object" in common and self._objects_disjoint(a, aptr, b, bptr, depth):
+            common.discard("object")
+        if "array" in common and _disjoint_ranges(_range(a, "minItems", "maxItems"),
+                                                  _range(b, "minItems", "maxItems")):
+            common.discard("array")
+        if common & {"int", "frac"} and _disjoint_ranges(_num_range(a), _num_range(b)):
+            common -= {"int", "frac"}
+        if "string" in common and self._strings_disjoint(a, aptr, b, bptr):
+            common.discard("string")
+        if depth < 4:  # a schema implies each of its allOf parts
+            for x, xptr, y, yptr, swap in ((a, aptr, b, bptr, False), (b, bptr, a, aptr, True)):
+                subs = x.get("allOf")
+                if isinstance(subs, list):
+                    for i, sub in enumerate(subs):
+                        if not common:
+                            return common
+                        sp = ptr(xptr, "allOf", i)
+                        common &= self._overlap(y, yptr, sub, sp, depth + 1) if swap else \
+                            self._overlap(sub, sp, y, yptr, depth + 1)
+        return common
+
+    def _objects_disjoint(self, a, aptr, b, bptr, depth: int) -> bool:
+        ra, rb = a.get("required", []), b.get("required", [])
+        pa, pb = a.get("properties", {}), b.get("properties", {})
+        if not (isinstance(ra, list) and isinstance(rb, list) and isinstance(pa, dict) and isinstance(pb, dict)):
+            return False
+        if _disjoint_ranges(_range(a, "minProperties", "maxProperties", len(set(ra))),
+                            _range(b, "minProperties", "maxProperties", len(set(rb)))):
             return True
-        if common == {"object"} and isinstance(a, dict) and isinstance(b, dict):
-            ra, rb = a.get("required", []), b.get("required", [])
-            pa, pb = a.get("properties", {}), b.get("properties", {})
-            if isinstance(ra, list) and isinstance(rb, list) and isinstance(pa, dict) and isinstance(pb, dict):
-                for p in set(ra) & set(rb) & set(pa) & set(pb):
-                    xa, xb = self._values(self._follow(pa[p], ptr(aptr, "properties", p))), \
-                        self._values(self._follow(pb[p], ptr(bptr, "properties", p)))
-                    if xa is not None and xb is not None and not (xa & xb):
+        if depth < 4:
+            for p in set(ra) & set(rb):
+                if isinstance(p, str) and p in pa and p in pb and \
+                        not self._overlap(pa[p], ptr(aptr, "properties", p), pb[p], ptr(bptr, "properties", p),
+                                          depth + 1):
+                    return True
+        # a property required by one and forbidden by the other
+        for x, xptr, y, yptr in ((a, aptr, b, bptr), (b, bptr, a, aptr)):
+            py = y.get("properties", {})
+            for r in x.get("required", []):
+                if not isinstance(r, str):
+                    continue
+                if r in py:
+                    if self._follow(py[r], ptr(yptr, "properties", r)) is False:
                         return True
-                # a property required by one and forbidden by the other
-                for x, y in ((a, b), (b, a)):
-                    rx_, px = x.get("required", []), y.get("properties", {})
-                    if y.get("additionalProperties") is False and isinstance(rx_, list):
-                        if any(r not in px or px[r] is False for r in rx_ if isinstance(r, str)) and \
-                                not y.get("patternProperties"):
-                            return True
+                    continue
+                if self._follow(y.get("additionalProperties", True), ptr(yptr, "additionalProperties")) is not False:
+                    continue
+                pats = y.get("patternProperties") or {}
+                try:
+                    if not isinstance(pats, dict) or any(self._key_matches(q, r, yptr) for q in pats):
+                        continue
+                except SchemaError:
+                    continue
+                return True
         return False
 
-    def _check_disjoint(self, alts, ptrs, optr: str) -> None:
+    def _strings_disjoint(self, a, aptr, b, bptr) -> bool:
+        from corral.compile.json_schema.scalars import content_dfa
+        from corral.automata.dfa import dfa_intersection
+
+        keys = {"minLength", "maxLength", "pattern", "format", PATTERNS, NOT_PATTERN}
+        sa, sb = ({k: v for k, v in n.items() if k in keys} for n in (a, b))
+        if not sa or not sb:
+            return False
+        try:
+            ca, cb = self.string_content(sa, aptr), self.string_content(sb, bptr)
+            if ca is None or cb is None:
+                return True
+            return not dfa_intersection(content_dfa(ca), content_dfa(cb)).accepting.any()
+        except (SchemaError, MemoryError, ValueError, RecursionError):
+            return False
+
+    def _kinds_dnf(self, kinds, pointer: str):
+        """A union of conjunctions of the instances of the given kinds (``int``/``frac`` together)."""
+        types = [t for t in ("null", "boolean", "object", "array", "string") if t in kinds]
+        if {"int", "frac"} <= set(kinds):
+            types.append("number")
+        return [[({"type": types}, pointer)]] if types else []
+
+    def _one_of_plan(self, alts, ptrs):
+        """(kinds that two alternatives accept entirely, {(i, j): kinds where i and j are not proven disjoint})."""
+        univ = [self._universal(a, p) for a, p in zip(alts, ptrs)]
+        both = set()
         for i, j in itertools.combinations(range(len(alts)), 2):
-            if not self._disjoint(alts[i], ptrs[i], alts[j], ptrs[j]):
-                raise SchemaError(f"oneOf alternatives {ptrs[i]} and {ptrs[j]} are not provably disjoint",
-                                  pointer=optr, keyword="oneOf", kind="unsupported")
+            both |= univ[i] & univ[j]
+        rest = {}
+        for i, j in itertools.combinations(range(len(alts)), 2):
+            r = self._overlap(alts[i], ptrs[i], alts[j], ptrs[j]) - both
+            if r & {"int", "frac"}:
+                r |= {"int", "frac"} - both
+            if r:
+                rest[(i, j)] = r
+        return both, rest
+
+    def _not_disjoint(self, ptrs, rest, optr: str, exc: SchemaError | None = None):
+        i, j = next(iter(rest))
+        why = f" (and the exact rewrite failed: {exc.message})" if exc is not None else ""
+        return SchemaError(f"oneOf alternatives {ptrs[i]} and {ptrs[j]} are not provably disjoint{why}",
+                           pointer=optr, keyword="oneOf", kind="unsupported")
+
+    def _one_of(self, alts, ptrs, seen, optr: str):
+        """``oneOf`` as a union of conjunctions, exactly.
+
+        Kinds that two alternatives accept entirely are excluded (two alternatives match). Every other pair of
+        alternatives is proven disjoint (:meth:`_overlap`); alternative ``i`` is conjoined with the negation of each
+        alternative it may overlap, i.e. ``oneOf [A, B]`` is ``(A ∧ ¬B) ∨ (B ∧ ¬A)`` where needed.
+        """
+        both, rest = self._one_of_plan(alts, ptrs)
+        try:
+            out = []
+            for i, (s, p) in enumerate(zip(alts, ptrs)):
+                need = [j for j in range(len(alts)) if (min(i, j), max(i, j)) in rest]
+                pieces = [self.expand(s, p, seen)] + [_checked(self.negate(alts[j], ptrs[j], seen), ptrs[j])
+                                                      for j in need]
+                out += self._and(pieces, optr, "oneOf")
+                if len(out) > MAX_ALTERNATIVES:
+                    raise SchemaError(f"more than {MAX_ALTERNATIVES} alternatives", pointer=optr, keyword="oneOf",
+                                      kind="unsupported")
+            if both:
+                out = self._and([self._kinds_dnf(_EVERY - both, optr), out], optr, "oneOf")
+            return out
+        except SchemaError as exc:
+            if exc.kind != "unsupported" or not rest:
+                raise
+            raise self._not_disjoint(ptrs, rest, optr, exc) from None
+
+    def _not_one_of(self, alts, ptrs, seen, optr: str):
+        """``not oneOf``: no alternative matches, or two do."""
+        both, rest = self._one_of_plan(alts, ptrs)
+        try:
+            out = self._and([_checked(self.negate(s, p, seen), p) for s, p in zip(alts, ptrs)], optr, "oneOf")
+            out += self._kinds_dnf(both, optr)
+            for i, j in rest:
+                out += self._and([self.expand(alts[i], ptrs[i], seen), self.expand(alts[j], ptrs[j], seen)],
+                                 optr, "oneOf")
+            return out
+        except SchemaError as exc:
+            if exc.kind != "unsupported" or not rest:
+                raise
+            raise self._not_disjoint(ptrs, rest, optr, exc) from None
+
+
+def _has_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, list):
+        return any(_has_number(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_number(v) for v in value.values())
+    return False
+
+
+def _number_sensitive(node) -> bool:
+    """Whether a negation result relies on the compiler's textual number semantics (``1.0`` is not an integer and
+    differs from ``1``), where it differs from jsonschema's: ``NON_INTEGER`` or a ``NOT_ENUM`` holding a number."""
+    if isinstance(node, Sub):
+        return any(_number_sensitive(n) for n, _ in node.parts)
+    if not isinstance(node, dict):
+        return False
+    if NON_INTEGER in node or _has_number(node.get(NOT_ENUM, [])):
+        return True
+    for key, value in node.items():
+        if isinstance(value, Sub) and _number_sensitive(value):
+            return True
+        if key in ("properties", "patternProperties") and isinstance(value, dict) and \
+                any(_number_sensitive(v) for v in value.values()):
+            return True
+        if isinstance(value, list) and key in ("prefixItems", "allOf", "anyOf", "oneOf") and \
+                any(_number_sensitive(v) for v in value):
+            return True
+        if key in ("items", "additionalProperties", "contains", "propertyNames", "not") and _number_sensitive(value):
+            return True
+    return False
+
+
+def _checked(dnf, pointer: str):
+    """``dnf`` (a negation used by ``oneOf``), unless its exactness hinges on the textual number semantics."""
+    if any(_number_sensitive(n) for conj in dnf for n, _ in conj):
+        raise SchemaError("the negation distinguishes integral floats from integers (1.0 from 1), unlike "
+                          "jsonschema", pointer=pointer, keyword="oneOf", kind="unsupported")
+    return dnf
+
+
+def _same(x, y) -> bool:
+    """Whether two plain JSON values are equal as text (False for anything else)."""
+    try:
+        return json.dumps(x, sort_keys=True) == json.dumps(y, sort_keys=True)
+    except (TypeError, ValueError):
+        return False
+
+
+_GROUPS = {k: ("items", "prefixItems", "additionalItems") for k in ("items", "prefixItems", "additionalItems")}
+_GROUPS.update({k: ("properties", "patternProperties", "additionalProperties")
+                for k in ("patternProperties", "additionalProperties")})
+_EVERY = frozenset({"null", "boolean", "object", "array", "string", "int", "frac"})
+_RESTRICTS = {**{k: {"array"} for k in BY_TYPE["array"]}, **{k: {"object"} for k in BY_TYPE["object"]},
+              "minLength": {"string"}, "maxLength": {"string"}, "pattern": {"string"},
+              PATTERNS: {"string"}, NOT_PATTERN: {"string"}, "format": {"string", "int", "frac"},
+              **{k: {"int", "frac"} for k in BY_TYPE["integer"]}, "multipleOf": {"int", "frac"},
+              NON_INTEGER: {"int", "frac"}, NOT_MULTIPLE: {"int", "frac"}}
+
+
+def _range(node, lo_key: str, hi_key: str, floor=0):
+    lo, hi = node.get(lo_key, 0), node.get(hi_key)
+    lo = lo if isinstance(lo, (int, float)) and not isinstance(lo, bool) else 0
+    hi = hi if isinstance(hi, (int, float)) and not isinstance(hi, bool) else None
+    return (max(lo, floor), False), ((hi, False) if hi is not None else None)
+
+
+def _num_range(node):
+    lo = hi = None
+    for key, excl, lower in (("minimum", False, True), ("exclusiveMinimum", True, True),
+                             ("maximum", False, False), ("exclusiveMaximum", True, False)):
+        v = node.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if lower and (lo is None or v > lo[0] or (v == lo[0] and excl)):
+            lo = (v, excl)
+        if not lower and (hi is None or v < hi[0] or (v == hi[0] and excl)):
+            hi = (v, excl)
+    return lo, hi
+
+
+def _disjoint_ranges(ra, rb) -> bool:
+    """Whether two intervals ((lo, exclusive) | None, (hi, exclusive) | None) share no point."""
+    def below(hi, lo):  # every point <= hi lies below every point >= lo
+        return hi is not None and lo is not None and (hi[0] < lo[0] or (hi[0] == lo[0] and (hi[1] or lo[1])))
+
+    return below(ra[1], rb[0]) or below(rb[1], ra[0])
 
 
 # ------------------------------------------------------------------ a validator with the compiler's semantics
@@ -531,6 +831,8 @@ def _plain(node):
             extra += [{"pattern": p} for p in v]
         elif k == NON_INTEGER:
             extra.append({"not": {"type": "integer"}})
+        elif k == NOT_MULTIPLE:
+            extra += [{"not": {"multipleOf": m}} for m in v]
         elif k in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
             if not isinstance(v, dict):
                 return None

@@ -13,6 +13,11 @@ What is generated (``k`` is the ``multipleOf`` value, bounds are ``minimum``/``m
   ``N``) for the same ``N`` with ``|N| <= 2**53`` (floats that exact, so ``float % k`` is exact), plus ``-0.0`` when
   0 is within the bounds. Documented narrowing: integral floats of magnitude above ``2**53`` (``1e+20``) and other
   spellings of a multiple (``1e1``, ``10.00``) are not generated. ``k > 2**53`` is unsupported for numbers.
+* ``not: {multipleOf: k}`` (``k`` an integer; several such, and a positive integer ``multipleOf`` beside them,
+  combine): the remainder automaton runs modulo the lcm of all of them, accepting the integers divisible by the
+  positive ``k`` and by none of the negated ones; ``N.0`` likewise. Documented narrowing: non-integral numbers
+  (``2.5``), which jsonschema's float division may or may not count as multiples, are never generated there, nor
+  is ``-0.0`` (a multiple of everything). Two integer ``multipleOf`` in one conjunction merge into their lcm.
 * ``k`` a non-integer (a JSON number with a fraction or exponent, e.g. ``0.01``, ``2.5``): jsonschema tests
   ``int(x / k) == x / k`` in float arithmetic, which is not decimal divisibility (``0.07 / 0.01`` is
   ``7.000000000000001``, so jsonschema rejects ``0.07``). With both a lower and an upper bound and at most
@@ -32,6 +37,7 @@ import numpy as np
 from corral.automata.dfa import minimize_tables
 from corral.automata.regex import compile_regex
 from corral.compile.json_schema.regexes import int_range_regex
+from corral.compile.json_schema.vocab import NOT_MULTIPLE
 from corral.errors import SchemaError
 
 __all__ = ["multiple_of_symbol", "int_bounds", "jsonschema_multiple", "MAX_ENUMERATED", "MAX_STATES"]
@@ -109,7 +115,7 @@ def _cls(chars: list[int]) -> str:
 _SYMBOLS = [ord("-")] + list(range(ord("0"), ord("9") + 1))
 
 
-def _divisible_ints(b, lo, hi, k: int, mptr: str) -> str | None:
+def _divisible_ints(b, lo, hi, k: int, mptr: str, neg=()) -> str | None:
     """Nonterminal for the canonical integers in ``[lo, hi]`` divisible by ``k`` (None if there are none).
 
     The product of the bounds' DFA and the remainder automaton (remainder of the digits read so far, modulo ``k``)
@@ -117,6 +123,7 @@ def _divisible_ints(b, lo, hi, k: int, mptr: str) -> str | None:
     """
     if lo is not None and hi is not None and lo > hi:
         return None
+    modulus = math.lcm(k, *neg)  # the remainder modulo every divisor asked about (``neg``: must not divide)
     pattern = int_range_regex(lo, hi)  # canonical: no "-0"
     dfa = compile_regex(pattern)
     rows = dfa.transitions[:, _SYMBOLS].tolist()
@@ -132,7 +139,7 @@ def _divisible_ints(b, lo, hi, k: int, mptr: str) -> str | None:
             if t < 0:
                 row.append(-1)
                 continue
-            key = (t, (r * 10 + c - 1) % k if c else r)
+            key = (t, (r * 10 + c - 1) % modulus if c else r)
             if key not in index:
                 if len(states) >= MAX_STATES:
                     raise SchemaError(f"multipleOf {k} with these bounds needs more than {MAX_STATES} states",
@@ -142,7 +149,7 @@ def _divisible_ints(b, lo, hi, k: int, mptr: str) -> str | None:
             row.append(index[key])
         table.append(row)
         i += 1
-    final = np.array([acc[s] and r == 0 for s, r in states], dtype=bool)
+    final = np.array([acc[s] and r % k == 0 and all(r % n for n in neg) for s, r in states], dtype=bool)
     t, a = minimize_tables(np.array(table, dtype=np.int64), final)
     if not a.any():
         return None
@@ -254,21 +261,25 @@ def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
         ``invalid`` when ``multipleOf`` is not a positive number; ``unsupported`` in the cases the module docstring
         lists; ``unsatisfiable`` when no number satisfies the keywords.
     """
-    k = node["multipleOf"]
+    k = node.get("multipleOf", 1)
+    neg = list(node.get(NOT_MULTIPLE, ()))
+    if any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in neg) or (neg and isinstance(k, float)):
+        raise SchemaError("not multipleOf is only supported for integer multipleOf values", pointer=mptr,
+                          keyword="multipleOf", kind="unsupported")
     if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k <= 0:
         raise SchemaError("multipleOf must be a number greater than 0", pointer=mptr, keyword="multipleOf")
     for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         v = node.get(key, 0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise SchemaError(f"{key} must be a number", pointer=mptr.rsplit("/", 1)[0] + "/" + key, keyword=key)
-    if any(isinstance(key, tuple) and node[key] for key in node):  # the compiler's internal exclusions (from not)
+    if any(isinstance(key, tuple) and key != NOT_MULTIPLE and node[key] for key in node):  # internal exclusions
         raise SchemaError("multipleOf together with not is not supported", pointer=mptr, keyword="multipleOf",
                           kind="unsupported")
     if isinstance(k, float):
         out = _enumerated(b, node, k, integer, mptr)
     else:
         lo, hi = int_bounds(node)
-        ints = _divisible_ints(b, lo, hi, k, mptr)
+        ints = _divisible_ints(b, lo, hi, k, mptr, neg)
         alts = [ints] if ints is not None else []
         if not integer:
             if k > _EXACT:
@@ -276,12 +287,12 @@ def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
                                   pointer=mptr, keyword="multipleOf", kind="unsupported")
             flo = -_EXACT if lo is None else max(lo, -_EXACT)
             fhi = _EXACT if hi is None else min(hi, _EXACT)
-            floats = _divisible_ints(b, flo, fhi, k, mptr)
+            floats = _divisible_ints(b, flo, fhi, k, mptr, neg)
             if floats is not None:
                 f = b.nt("mult_float")
                 b.rule(f, floats, b.lit(".0"))
                 alts.append(f)
-                if (lo is None or lo <= 0) and (hi is None or hi >= 0):
+                if (lo is None or lo <= 0) and (hi is None or hi >= 0) and not neg:
                     alts.append(b.lit("-0.0"))
         out = None
         if alts:

@@ -253,10 +253,7 @@ def pattern_regex(pattern: str) -> str:
         raise PatternUnsupported(f"not parsable: {exc}") from None
     if tree.state.flags & ~(re.UNICODE | getattr(re, "NOFLAG", 0)):
         raise PatternUnsupported("inline flags")
-    items = list(tree)
-    alternatives = [items]
-    if len(items) == 1 and str(items[0][0]) == "BRANCH":
-        alternatives = [list(b) for b in items[0][1][1]]
+    alternatives = _top_alternatives(list(tree))
     outs = []
     for alt in alternatives:
         head = UNIT + "*"
@@ -267,6 +264,22 @@ def pattern_regex(pattern: str) -> str:
             tail, alt = "", alt[:-1]
         outs.append(head + _emit(alt) + tail)
     return "(?:" + "|".join(f"(?:{o})" for o in outs) + ")"
+
+
+def _top_alternatives(items: list) -> list[list]:
+    """The top-level alternatives of a parsed pattern, distributing a prefix the parser factored out of a final
+    alternation (``^in$|^out$`` parses as ``^(?:in$|out$)``) and opening a lone top-level group (``(^a$)``):
+    ``p(x|y)`` is ``px|py``, and a group only captures, so each alternative matches the same strings."""
+    if len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
+        group = items[0][1]
+        if not group[1] and not group[2]:  # no inline flags
+            return _top_alternatives(list(group[-1]))
+    if items and str(items[-1][0]) == "BRANCH":
+        head = items[:-1]
+        if not any(str(op) in ("AT", "BRANCH") for op, _ in head[1:]):
+            return [alt for b in items[-1][1][1] for alt in
+                    ([head + list(b)] if head else _top_alternatives(list(b)))]
+    return [items]
 
 
 # ------------------------------------------------------------------ integer ranges

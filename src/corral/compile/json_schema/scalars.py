@@ -12,6 +12,7 @@ from corral.errors import SchemaError
 from corral.compile.json_schema import formats as fmt, regexes as rx
 from corral.compile.json_schema.numbers import multiple_of_symbol
 from corral.compile.json_schema.vocab import (BY_TYPE as _BY_TYPE, MAX_COUNT, MAX_NUMBER_BOUND, NON_INTEGER,
+                                              NOT_MULTIPLE,
                                               NOT_ENUM, NOT_PATTERN, PATTERNS, TYPES, NUMBER, dump as _dump,
                                               type_of as _type_of)
 
@@ -82,7 +83,10 @@ def key_complement_pattern(names) -> str:
     regex = rx.key_complement_regex(names)
     if len(regex) > 2000:
         from corral.automata.dfa import dfa_between, dfa_difference
-        from corral.automata.regex import register_dfa
+        from corral.automata.regex import register_dfa, registered_dfa
+
+        if registered_dfa(regex) is not None:  # the same names before (objects often repeat their property sets)
+            return regex
 
         try:
             content = dfa_difference(content_dfa(rx.UNIT + "*"),
@@ -329,7 +333,7 @@ class ScalarsMixin:
                               keyword="pattern", kind="unsupported") from None
 
     def _t_number(self, node, pointer) -> str:
-        if "multipleOf" in node:  # exact multipleOf with the bounds: see corral.compile.json_schema.numbers
+        if "multipleOf" in node or NOT_MULTIPLE in node:  # exact multipleOf: see corral.compile.json_schema.numbers
             return multiple_of_symbol(self, node, self._kp(node, pointer, "multipleOf"), False)
         keys = [k for k in _BY_TYPE["integer"] if k in node]
         if node.get(NON_INTEGER):
@@ -404,7 +408,7 @@ class ScalarsMixin:
         return lo, hi
 
     def _t_integer(self, node, pointer) -> str:
-        if "multipleOf" in node:
+        if "multipleOf" in node or NOT_MULTIPLE in node:
             return multiple_of_symbol(self, node, self._kp(node, pointer, "multipleOf"), True)
         lo, hi = self._int_bounds(node)
         if lo is not None and hi is not None and lo > hi:

@@ -8,7 +8,7 @@ from corral.errors import SchemaError
 
 __all__ = ["ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation",
            "ptr", "esc", "type_of", "dump", "NOT_ENUM", "NOT_PATTERN", "PATTERNS", "NON_INTEGER", "INTERNAL",
-           "BY_TYPE", "MAX_OF", "MIN_OF"]
+           "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE"]
 
 ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
                          "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor",
@@ -31,7 +31,8 @@ NOT_ENUM = ("corral", "notEnum")  # list of values the instance must differ from
 NOT_PATTERN = ("corral", "notPattern")  # list of ECMAScript patterns a string must not match
 PATTERNS = ("corral", "patterns")  # list of ECMAScript patterns a string must match (besides "pattern")
 NON_INTEGER = ("corral", "nonInteger")  # a number spelled with a fraction or an exponent
-INTERNAL = frozenset({NOT_ENUM, NOT_PATTERN, PATTERNS, NON_INTEGER})
+NOT_MULTIPLE = ("corral", "notMultiple")  # list of positive integers a number must not be a multiple of
+INTERNAL = frozenset({NOT_ENUM, NOT_PATTERN, PATTERNS, NON_INTEGER, NOT_MULTIPLE})
 
 
 def is_annotation(key) -> bool:
