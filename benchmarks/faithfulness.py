@@ -37,8 +37,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from corral.compile.grammar import Grammar  # noqa: E402
 from corral.models.toy import ToyModel  # noqa: E402
 from corral.runtime.matcher import CompiledGrammar  # noqa: E402
-from corral.samplers.awrs import awrs_sample_sequence, logsumexp  # noqa: E402
+from corral.samplers.awrs import awrs_sample_sequence  # noqa: E402
 from corral.samplers.masking import sample_sequence  # noqa: E402
+from corral.samplers.exact import enumerate_laws, tv  # noqa: E402
 from corral.samplers.smc import smc  # noqa: E402
 
 GENLM_NOTE = (
@@ -105,36 +106,6 @@ def constraints():
          Grammar.from_choices(["a", "ab", "abc", "b", "bb", "bca", "cab", "ccc", "cb"]),
          ["a", "b", "c", "ab"], 0),
     ] if c[2] is not None]
-
-
-def enumerate_laws(model, compiled, max_tokens=64):
-    """Exact ℓ and π (dicts over token tuples with EOS) and log Z."""
-    eos = model.eos_token_id
-    ell, logp = {}, {}
-
-    def rec(ctx, m, lp, ll):
-        lps = model.logprobs_of([model.bos_token_id] + ctx).numpy()
-        valid = [t for t in range(model.vocab.size) if m.check(t)]
-        if not valid or len(ctx) >= max_tokens:
-            return
-        z = logsumexp(lps[valid])
-        for t in valid:
-            if t == eos:
-                key = tuple(ctx + [t])
-                ell[key] = math.exp(ll + lps[t] - z)
-                logp[key] = lp + lps[t]
-            else:
-                m2 = m.fork()
-                m2.advance(t)
-                rec(ctx + [t], m2, lp + lps[t], ll + lps[t] - z)
-
-    rec([], compiled.matcher(), 0.0, 0.0)
-    log_z = logsumexp(list(logp.values()))
-    return ell, {k: math.exp(v - log_z) for k, v in logp.items()}, log_z
-
-
-def tv(a, b):
-    return 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
 
 
 def kl(q, p):

@@ -25,6 +25,7 @@ from corral.models.toy import ToyModel
 from corral.runtime.matcher import CompiledGrammar
 from corral.samplers.awrs import awrs_sample_sequence, logsumexp
 from corral.samplers.masking import sample_sequence
+from corral.samplers.exact import enumerate_laws, tv
 from corral.samplers.smc import smc
 
 TOKENS = ["a", "b", "c", "ab"]
@@ -39,37 +40,6 @@ def setup():
     compiled = CompiledGrammar(Grammar.from_choices(LANGUAGE), model.vocab)
     ell, pi, log_z = enumerate_laws(model, compiled)
     return model, compiled, ell, pi, log_z
-
-
-def enumerate_laws(model, compiled, max_tokens: int = 64):
-    """Exact ℓ and π over complete token sequences (EOS included) of length <= max_tokens, and log Z."""
-    eos = model.eos_token_id
-    ell, logp = {}, {}
-
-    def rec(ctx, m, lp, ll):
-        lps = model.logprobs_of([model.bos_token_id] + ctx).numpy()
-        valid = [t for t in range(model.vocab.size) if m.check(t)]
-        if not valid or len(ctx) + 1 > max_tokens:
-            return
-        last = len(ctx) + 1 == max_tokens
-        z = logsumexp(lps[valid])
-        for t in valid:
-            if t == eos:
-                key = tuple(ctx + [t])
-                ell[key] = math.exp(ll + lps[t] - z)
-                logp[key] = lp + lps[t]
-            elif not last:
-                m2 = m.fork()
-                m2.advance(t)
-                rec(ctx + [t], m2, lp + lps[t], ll + lps[t] - z)
-
-    rec([], compiled.matcher(), 0.0, 0.0)
-    log_z = logsumexp(list(logp.values()))
-    return ell, {k: math.exp(v - log_z) for k, v in logp.items()}, log_z
-
-
-def tv(a: dict, b: dict) -> float:
-    return 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
 
 
 def chi2_pvalue(samples: list, probs: dict) -> float:

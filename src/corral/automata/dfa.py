@@ -832,8 +832,9 @@ def dfa_to_regex(dfa: ByteDFA, max_size: int = 200_000, max_states: int = 400) -
     return edge[START].get(FINAL)
 
 
-def _balanced_group(x: str) -> bool:
-    """Whether ``x`` is one ``(?:...)`` group (its first parenthesis closes at the end)."""
+def _depth_scan(x: str):
+    """Yield ``(index, char, depth)`` for each character of regex ``x`` outside escapes and character classes
+    (``depth``: group nesting before the character)."""
     depth, i, n = 0, 0, len(x)
     while i < n:
         ch = x[i]
@@ -844,14 +845,23 @@ def _balanced_group(x: str) -> bool:
             i += 1
             while i < n and x[i] != "]":
                 i += 2 if x[i] == "\\" else 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0 and i != n - 1:
-                return False
+        else:
+            yield i, ch, depth
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
         i += 1
-    return True
+
+
+def _balanced_group(x: str) -> bool:
+    """Whether ``x`` is one ``(?:...)`` group (its first parenthesis closes at the end)."""
+    return all(not (ch == ")" and depth == 1 and i != len(x) - 1) for i, ch, depth in _depth_scan(x))
+
+
+def has_top_level_alternation(x: str) -> bool:
+    """Whether regex ``x`` has a ``|`` outside every group and class (so ``a + x + b`` would split it)."""
+    return any(ch == "|" and depth == 0 for _, ch, depth in _depth_scan(x))
 
 
 def dfa_between(prefix: bytes, dfa: ByteDFA, suffix: bytes, pattern: str = "") -> ByteDFA | None:

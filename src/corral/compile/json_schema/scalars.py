@@ -43,37 +43,15 @@ def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
     if regex is not None and len(regex) > 2000:
         # The terminals '"<regex>"' and '"(?:<regex>)"' are this DFA between quotes: register it, so that compiling
         # the grammar does not parse and determinise a huge regex again.
-        from corral.automata.dfa import dfa_between
+        from corral.automata.dfa import dfa_between, has_top_level_alternation
         from corral.automata.regex import register_dfa
 
         quoted = dfa_between(b'"', dfa, b'"', f'"{regex}"')
         if quoted is not None:
-            if not _top_level_alternation(regex):
+            if not has_top_level_alternation(regex):
                 register_dfa(f'"{regex}"', quoted)
             register_dfa(f'"(?:{regex})"', quoted)
     return regex
-
-
-def _top_level_alternation(regex: str) -> bool:
-    """Whether ``regex`` has a ``|`` outside every group and class (then ``'"' + regex + '"'`` would split it)."""
-    depth, i, n = 0, 0, len(regex)
-    while i < n:
-        ch = regex[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            i += 1
-            while i < n and regex[i] != "]":
-                i += 2 if regex[i] == "\\" else 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return True
-        i += 1
-    return False
 
 
 def key_complement_pattern(names) -> str:
