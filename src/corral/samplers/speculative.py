@@ -431,25 +431,14 @@ def d1_round(seq, matcher, drafter, policy, *, max_drafts: int, temperature=1.0,
 # D2
 
 
-def _first_valid(keys: np.ndarray, check, chunk: int = 16):
+def _first_valid(keys: np.ndarray, check):
     """The valid token with the largest key (ties by id), visiting tokens lazily in decreasing key order."""
+    from corral.samplers.awrs import _visit_order
+
     work = np.array(keys, dtype=np.float64)
-    n = int(np.count_nonzero(work > -np.inf))
-    size = work.size
-    k = chunk
-    while n > 0:
-        k = min(k, n)
-        if k == n:
-            top = np.flatnonzero(work > -np.inf)
-        else:
-            top = np.argpartition(work, size - k)[size - k:]
-        top = top[np.lexsort((top, -work[top]))]
-        work[top] = -np.inf
-        n -= top.size
-        for t in top.tolist():
-            if check(t):
-                return t
-        k *= 4
+    for t in _visit_order(work, int(np.count_nonzero(work > -np.inf))):
+        if check(t):
+            return t
     return None
 
 
