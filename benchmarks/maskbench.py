@@ -2,7 +2,9 @@
 
 Per schema (one line of ``<shared>/data/jsonschemabench/maskbench/<Subset>.jsonl``):
 
-* compile: ``schema_to_grammar`` + ``CompiledGrammar(grammar, vocab)`` + ``matcher()`` + first ``mask()``; the
+* compile (``--mode exact``, the default: ``property_order="any"``, ``integral_floats=True``, the options that make
+  the language exactly the valid instances; ``--mode default``: ``schema_to_grammar``'s defaults, keys in schema
+  order and integers spelled as integer literals): ``schema_to_grammar`` + ``CompiledGrammar(grammar, vocab)`` + ``matcher()`` + first ``mask()``; the
   wall time of all that is the TTFM (time to first mask, µs).
 * every test instance: ``json.dumps(data, ensure_ascii=False, separators=(",", ":"))`` (compact, corral's JSON
   Schema grammars are whitespace-free), tokenized with llama3 (``add_special_tokens=False``), forced token by token
@@ -20,7 +22,8 @@ in file order), so a limited run still covers every subset.
 
 Usage::
 
-    python benchmarks/maskbench.py [--data DIR] [--tokenizer DIR] [--limit N] [--subsets A,B] [--json OUT]
+    python benchmarks/maskbench.py [--mode exact|default] [--workers N] [--data DIR] [--tokenizer DIR] [--limit N]
+                                   [--subsets A,B] [--json OUT]
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 from tables import print_table  # benchmarks/ is on sys.path when run as a script
 
@@ -45,7 +50,10 @@ OUTCOMES = ("passing", "validation_error", "invalidation_error", "timeout", "com
 
 
 # ---------------------------------------------------------------------------------------------------- worker side
-def _worker(conn, tokenizer_dir: str, timeout_s: float) -> None:
+MODES = {"exact": {"property_order": "any", "integral_floats": True}, "default": {}}
+
+
+def _worker(conn, tokenizer_dir: str, timeout_s: float, mode: str = "exact") -> None:
     for var in ("OMP_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from tokenizers import Tokenizer
@@ -60,13 +68,13 @@ def _worker(conn, tokenizer_dir: str, timeout_s: float) -> None:
         if msg is None:
             return
         try:
-            res = _run_schema(msg, hf, vocab, timeout_s)
+            res = _run_schema(msg, hf, vocab, timeout_s, MODES[mode])
         except Exception as e:  # noqa: BLE001 - reported, not hidden
             res = {"outcome": "worker_error", "error": f"{type(e).__name__}: {e}"}
         conn.send(res)
 
 
-def _run_schema(rec: dict, hf, vocab, timeout_s: float) -> dict:
+def _run_schema(rec: dict, hf, vocab, timeout_s: float, options: dict) -> dict:
     from corral.compile.json_schema import schema_to_grammar
     from corral.errors import GrammarError, RegexError, SchemaError
     from corral.runtime.matcher import CompiledGrammar
@@ -74,7 +82,9 @@ def _run_schema(rec: dict, hf, vocab, timeout_s: float) -> dict:
     out: dict = {}
     t0 = time.perf_counter_ns()
     try:
-        grammar = schema_to_grammar(rec["schema"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # narrowings show up as validation errors
+            grammar = schema_to_grammar(rec["schema"], **options)
         cg = CompiledGrammar(grammar, vocab)
         m = cg.matcher()
         m.mask()
@@ -154,15 +164,16 @@ def _run_schema(rec: dict, hf, vocab, timeout_s: float) -> dict:
 
 
 class Worker:
-    def __init__(self, tokenizer_dir: str, timeout_s: float):
-        self.tokenizer_dir, self.timeout_s = tokenizer_dir, timeout_s
+    def __init__(self, tokenizer_dir: str, timeout_s: float, mode: str = "exact"):
+        self.tokenizer_dir, self.timeout_s, self.mode = tokenizer_dir, timeout_s, mode
         self.restarts = -1
         self._start()
 
     def _start(self):
         ctx = mp.get_context("fork")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, self.tokenizer_dir, self.timeout_s), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, self.tokenizer_dir, self.timeout_s, self.mode),
+                                daemon=True)
         self.proc.start()
         msg = self.conn.recv()
         assert msg[0] == "ready", msg
@@ -270,32 +281,56 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=20.0, help="per-schema seconds (compile + instances)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--progress", type=int, default=50, help="print a progress line every N schemas (0: never)")
+    ap.add_argument("--mode", choices=tuple(MODES), default="exact", help="compile options (module docstring)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (timings are noisier above 1)")
     args = ap.parse_args(argv)
 
     records = load_records(args.data, args.subsets.split(",") if args.subsets else None, args.limit)
     ref = json.loads(args.reference.read_text()) if args.reference.exists() else {}
     t0 = time.perf_counter()
-    worker = Worker(str(args.tokenizer), args.timeout)
-    print(f"{len(records)} schemas; worker ready in {time.perf_counter() - t0:.2f}s (V={worker.vocab_size})",
-          flush=True)
+    workers = [Worker(str(args.tokenizer), args.timeout, args.mode) for _ in range(max(1, args.workers))]
+    print(f"{len(records)} schemas, mode {args.mode} {MODES[args.mode]}; {len(workers)} worker(s) ready in "
+          f"{time.perf_counter() - t0:.2f}s (V={workers[0].vocab_size})", flush=True)
 
-    rows = []
+    rows: list = [None] * len(records)
+    done = 0
+    lock = threading.Lock()
     t_start = time.perf_counter()
-    try:
-        for k, rec in enumerate(records, 1):
+    todo = iter(enumerate(records))
+
+    def drive(worker):
+        nonlocal done
+        while True:
+            with lock:
+                try:
+                    i, rec = next(todo)
+                except StopIteration:
+                    return
             res = worker.run({"schema": rec["schema"], "tests": rec["tests"]})
             res.update(id=rec["id"], subset=rec["subset"], source_file=rec["source_file"],
                        n_tests=len(rec["tests"]), llguidance=llg_outcome(ref.get(rec["source_file"])))
-            if res["outcome"] == "invalidation_error":
-                print(f"!!! INVALIDATION ERROR {rec['source_file']}: "
-                      + "; ".join(x.get("text", "")[:200] for x in res["instances"] if x["accepted"]), flush=True)
-            rows.append(res)
-            if args.progress and k % args.progress == 0:
-                c = collections.Counter(r["outcome"] for r in rows)
-                print(f"  [{k}/{len(records)} {time.perf_counter() - t_start:.0f}s] " +
-                      ", ".join(f"{o} {c[o]}" for o in OUTCOMES if c[o]), flush=True)
+            with lock:
+                if res["outcome"] == "invalidation_error":
+                    print(f"!!! INVALIDATION ERROR {rec['source_file']}: "
+                          + "; ".join(x.get("text", "")[:200] for x in res["instances"] if x["accepted"]),
+                          flush=True)
+                rows[i] = res
+                done += 1
+                if args.progress and done % args.progress == 0:
+                    c = collections.Counter(r["outcome"] for r in rows if r is not None)
+                    print(f"  [{done}/{len(records)} {time.perf_counter() - t_start:.0f}s] " +
+                          ", ".join(f"{o} {c[o]}" for o in OUTCOMES if c[o]), flush=True)
+
+    threads = [threading.Thread(target=drive, args=(w,)) for w in workers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     finally:
-        worker.close()
+        for w in workers:
+            w.close()
+    rows = [r for r in rows if r is not None]
     elapsed = time.perf_counter() - t_start
 
     subsets = list(dict.fromkeys(r["subset"] for r in rows))
@@ -356,12 +391,12 @@ def main(argv=None) -> int:
     to = [r for r in rows if r["outcome"] == "timeout"]
     if to:
         print(f"\ntimeouts: " + ", ".join(f"{r['source_file']} ({r['wall_s']:.0f}s)" for r in to))
-    print(f"\n{len(rows)} schemas in {elapsed:.0f}s (worker restarts: {worker.restarts})")
+    print(f"\n{len(rows)} schemas in {elapsed:.0f}s (worker restarts: {sum(w.restarts for w in workers)})")
 
     if args.json:
         for r in rows:
             r.pop("mask_us", None)
-        report = {"data": str(args.data), "tokenizer": str(args.tokenizer), "limit": args.limit,
+        report = {"data": str(args.data), "tokenizer": str(args.tokenizer), "limit": args.limit, "mode": args.mode,
                   "timeout_s": args.timeout, "elapsed_s": elapsed, "total": total, "per_subset": per,
                   "schemas": rows}
         args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False))

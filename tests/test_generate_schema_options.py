@@ -1,4 +1,5 @@
-"""generate(schema=..., whitespace=, lenient=, registry=) through the public API on the embedded model."""
+"""generate(schema=..., whitespace=, lenient=, registry=, property_order=, integral_floats=, formats=) through the
+public API on the embedded model."""
 
 from __future__ import annotations
 
@@ -59,3 +60,16 @@ def test_remote_reference_through_registry():
 def test_schema_options_need_a_schema():
     with pytest.raises(ValueError, match="schema"):
         corral.generate("x", regex="a+", whitespace="pretty")
+
+
+def test_exact_options_through_generate():
+    """property_order="any", integral_floats and formats="annotate" reach the compiler and the final validation;
+    outside schema= they are an error."""
+    schema = {**PERSON, "properties": {**PERSON["properties"], "day": {"type": "string", "format": "date"}}}
+    for seed in range(3):
+        r = corral.generate("A person as JSON:\n", schema=schema, property_order="any", integral_floats=True,
+                            formats="annotate", seed=seed, max_tokens=80)
+        if r.status == "complete":
+            assert set(r.value) >= {"name", "age"} and len(set(json.loads(r.text))) == len(r.value)
+    with pytest.raises(ValueError, match="schema= only"):
+        corral.generate("x", regex="a", property_order="any", max_tokens=2)

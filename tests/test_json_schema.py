@@ -267,8 +267,13 @@ SCHEMAS = [
 
 KEYS = st.sampled_from(["a", "b", "ab", "next", "c", "", "k"])
 STRINGS = st.text(alphabet="abcxy\"\\\né0", max_size=5)
-SCALARS = st.none() | st.booleans() | st.integers(-30, 130) | st.floats(allow_nan=False, allow_infinity=False) \
-    | STRINGS
+# Floats where the compiler's default number semantics is jsonschema's: non-integral, at most 15 significant digits,
+# magnitude in [1e-300, 1e15]. Integral floats (1.0 is an integer for jsonschema, spelled only as 1 by default) and
+# longer spellings (``not: {type: integer}`` generates at most 15 significant digits, the most that provably parse to
+# a non-integral float) are tested in test_json_schema_numbers.py.
+FLOATS = st.floats(min_value=-1e15, max_value=1e15, allow_nan=False).map(lambda f: float(f"{f:.15g}")).filter(
+    lambda f: not f.is_integer() and abs(f) >= 1e-300)
+SCALARS = st.none() | st.booleans() | st.integers(-30, 130) | FLOATS | STRINGS
 JSON = st.recursive(SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(KEYS, c, max_size=3),
                     max_leaves=8)
 

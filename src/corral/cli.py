@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --schema: compact (default), pretty (json.dumps indent=2), free, or a bound N")
     gen.add_argument("--lenient", action="store_true",
                      help="with --schema: drop unsupported keywords with a warning instead of failing")
+    gen.add_argument("--property-order", choices=("schema", "any"), default="schema",
+                     help="with --schema: object keys in schema order (default) or in any order, each once")
+    gen.add_argument("--integral-floats", action="store_true",
+                     help="with --schema: also accept 1.0 where an integer is allowed (jsonschema counts it)")
+    gen.add_argument("--formats", choices=("assert", "annotate"), default="assert",
+                     help="with --schema: format as an assertion (default) or an annotation (draft 2020-12)")
     gen.add_argument("--draft-length", default="adaptive", metavar="K",
                      help="tokens drafted per round: adaptive (default) or an integer")
     gen.add_argument("--json", action="store_true", help="print a JSON record with status and timings")
@@ -97,6 +103,9 @@ def _run_generate(args) -> int:
         draft_length=_draft_length(args.draft_length),
         whitespace=int(args.whitespace) if args.whitespace.isdigit() else args.whitespace,
         lenient=args.lenient,
+        property_order=args.property_order,
+        integral_floats=args.integral_floats,
+        formats=args.formats,
     )
     if args.json:
         record = {

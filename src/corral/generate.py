@@ -310,6 +310,9 @@ def generate(
     whitespace="compact",
     lenient: bool = False,
     registry=None,
+    property_order: str = "schema",
+    integral_floats: bool = False,
+    formats: str = "assert",
 ) -> Result:
     """Generate text from a prompt, optionally constrained to a grammar, a regex or a list of choices.
 
@@ -390,6 +393,11 @@ def generate(
         gets status ``"invalid"`` and no ``value``.
     registry : mapping or referencing.Registry, optional
         ``schema=`` only: remote documents for ``$ref`` (URI -> schema).
+    property_order, integral_floats, formats
+        ``schema=`` only: passed to :func:`~corral.compile.json_schema.schema_to_grammar`. ``property_order="any"``
+        lets the model write an object's keys in any order (each once); ``integral_floats=True`` accepts ``1.0``
+        where an integer is allowed; ``formats="annotate"`` makes ``format`` an annotation (also when validating
+        the output).
     draft_length : "adaptive" or int
         Tokens drafted per round: ``"adaptive"`` stops drafting when the predicted probability that the block
         gets a rejection passes a threshold (learned online; forced tokens count as certain), an int is fixed.
@@ -425,9 +433,13 @@ def generate(
         from corral.compile.json_schema import resolve_schema, schema_to_grammar
 
         schema_dict, schema_model = resolve_schema(schema)
-        grammar = schema_to_grammar(schema_dict, whitespace=whitespace, registry=registry, lenient=bool(lenient))
-    elif whitespace != "compact" or lenient or registry is not None:
-        raise ValueError("whitespace=, lenient= and registry= apply to schema= only")
+        grammar = schema_to_grammar(schema_dict, whitespace=whitespace, registry=registry, lenient=bool(lenient),
+                                    property_order=property_order, integral_floats=integral_floats,
+                                    formats=formats)
+    elif whitespace != "compact" or lenient or registry is not None or property_order != "schema" \
+            or integral_floats or formats != "assert":
+        raise ValueError("whitespace=, lenient=, registry=, property_order=, integral_floats= and formats= apply "
+                         "to schema= only")
     _constraint_key(grammar, regex, choices)  # argument errors before any loading
     validate_sampling(temperature, top_k, top_p)
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
@@ -505,7 +517,8 @@ def generate(
     value = None
     status = out.status
     if schema_dict is not None and status == "complete":
-        value = _schema_value(text, schema_dict, schema_model, registry=registry, lenient=bool(lenient))
+        value = _schema_value(text, schema_dict, schema_model, registry=registry, lenient=bool(lenient),
+                              formats=formats)
         if value is _INVALID:
             status, value = "invalid", None
     return Result(
@@ -673,7 +686,7 @@ def _run_smc(lm, prompt_ids, matcher, max_tokens, temperature, seed, particles, 
 _INVALID = object()
 
 
-def _schema_value(text: str, schema, model, *, registry=None, lenient: bool = False):
+def _schema_value(text: str, schema, model, *, registry=None, lenient: bool = False, formats: str = "assert"):
     """Parse and validate a complete schema-constrained output; a failure here is a bug, reported loudly, except
     in lenient mode (the schema was widened), where it returns ``_INVALID``."""
     import json
@@ -684,7 +697,7 @@ def _schema_value(text: str, schema, model, *, registry=None, lenient: bool = Fa
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GenerationError(f"a complete schema-constrained output is not JSON ({exc}): {text!r}") from exc
-    errors = validate_instance(schema, value, registry=registry)
+    errors = validate_instance(schema, value, registry=registry, formats=formats)
     if errors and lenient:
         return _INVALID
     if errors:

@@ -12,12 +12,21 @@ such that:
 Choices that make the output canonical (documented narrowings, never widenings):
 
 * Strings are spelled canonically (see :mod:`corral.compile.json_schema.regexes`); lone surrogates never appear.
-* ``"type": "integer"`` generates integer literals only (``1``, never ``1.0`` or ``1e0``): integer-valued floats
-  are treated as numbers that are not integers.
-* ``enum``/``const`` values are generated exactly as their compact ``json.dumps`` literal: ``1`` and ``1.0`` are
-  different values, and object literals keep their key order. An ``enum`` beside other keywords keeps the values
-  that satisfy them.
-* Object properties appear in schema order (each optional one may be absent), then the names that ``required`` or
+* ``"type": "integer"`` generates integer literals only (``1``, never ``1.0`` or ``1e0``); with
+  ``integral_floats=True`` also the canonical float spelling ``N.0`` (and ``-0.0``) for ``|N| <= 2^53``.
+  ``not: {type: integer}`` generates only spellings that parse to a non-integral float: plain decimals with at most
+  15 significant digits (``0.25``) and ``d.ddde-k`` (``1.5e-07``), never ``1.0``, ``1.5e1`` or
+  ``1.0000000000000001`` (which parses to ``1.0``).
+* ``enum``/``const`` values are generated exactly as their compact ``json.dumps`` literal (object literals keep their
+  key order); with ``integral_floats=True`` an integral number also in its other canonical spellings (``1`` and
+  ``1.0``, ``0``/``0.0``/``-0.0``), and with ``property_order="any"`` object literals in any key order. An ``enum``
+  beside other keywords keeps the values that satisfy them.
+* ``format`` is dropped everywhere with ``formats="annotate"``; a root ``$schema`` naming a custom meta-schema is
+  honoured through its ``$vocabulary`` (found in ``registry``): keywords of the standard vocabularies it leaves out
+  are annotations; an unknown meta-schema or a required unknown vocabulary is unsupported.
+* With ``property_order="any"``, an object's keys come in any order, each declared name at most once (exact);
+  objects with more than 10 declared names fall back to the schema order below, with a
+  :class:`SchemaNarrowedWarning`. By default, object properties appear in schema order (each optional one may be absent), then the names that ``required`` or
   ``dependentRequired`` mention but ``properties`` does not (in order of first mention), followed by the other
   keys, if ``patternProperties``/``additionalProperties`` allow them (those keys are distinct from the declared
   ones). Keys matching several patterns get all their schemas; ``propertyNames`` restricts every key. Key
@@ -72,12 +81,12 @@ from corral.compile.json_schema.arrays import ArraysMixin
 from corral.compile.json_schema.layout import LayoutMixin
 from corral.compile.json_schema.logic import LogicMixin, Sub
 from corral.compile.json_schema.objects import ObjectsMixin
-from corral.compile.json_schema.refs import RefsMixin
+from corral.compile.json_schema.refs import RefsMixin, dropped_by_vocabulary, without_keywords
 from corral.compile.json_schema.scalars import ScalarsMixin
 from corral.compile.json_schema.vocab import (ANNOTATIONS, KNOWN, MAX_COUNT, MAX_NUMBER_BOUND, NUMBER, SUPPORTED,
                                               TYPES, is_annotation, ptr as _ptr)
 
-__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER",
+__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER",
            "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation"]
 
 
@@ -85,10 +94,25 @@ class SchemaRelaxedWarning(UserWarning):
     """Issued once by ``schema_to_grammar(..., lenient=True)`` listing the keywords it dropped (and their pointers)."""
 
 
+class SchemaNarrowedWarning(UserWarning):
+    """Issued once by ``schema_to_grammar`` when an option could not be honoured everywhere (e.g. an object too
+    large for ``property_order="any"``): the language is narrower than asked (never wider)."""
+
+
 class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, ObjectsMixin):
     """Accumulates rules and terminals while walking the schema."""
 
-    def __init__(self, root, *, whitespace="compact", registry=None, lenient: bool = False) -> None:
+    def __init__(self, root, *, whitespace="compact", registry=None, lenient: bool = False,
+                 property_order: str = "schema", integral_floats: bool = False, formats: str = "assert") -> None:
+        if property_order not in ("schema", "any"):
+            raise ValueError(f"property_order must be 'schema' or 'any', not {property_order!r}")
+        if formats not in ("assert", "annotate"):
+            raise ValueError(f"formats must be 'assert' or 'annotate', not {formats!r}")
+        self.any_order = property_order == "any"
+        self.integral_floats = bool(integral_floats)
+        self.narrowed: list[tuple[str, str]] = []  # (pointer, reason) where an option could not be honoured
+        drop = dropped_by_vocabulary(root, registry) | ({"format"} if formats == "annotate" else set())
+        root = without_keywords(root, frozenset(drop))
         self.root = root
         self.rules: list[Rule] = []
         self.terminals: dict[str, Terminal] = {}
@@ -103,7 +127,7 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
         self.lenient = lenient
         self.relaxed: list[tuple[str, str]] = []
         self._init_layout(whitespace)
-        self._init_refs(root, registry)
+        self._init_refs(root, registry, drop_keywords=frozenset(drop))
 
     def _kp(self, node, pointer: str, key, *parts) -> str:
         """Pointer of ``key`` of ``node`` (found at ``pointer``), following keywords merged from an allOf."""
@@ -301,7 +325,9 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
             self.rule(name, getattr(self, "_t_" + t)(node, pointer))
 
 
-def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: bool = False) -> Grammar:
+def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: bool = False,
+                      property_order: str = "schema", integral_floats: bool = False,
+                      formats: str = "assert") -> Grammar:
     """Compile a JSON Schema to a grammar of the JSON texts of its valid instances.
 
     Parameters
@@ -333,6 +359,21 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         Instead of raising for an *unsupported* keyword, drop it (which widens the language) and issue one
         :class:`SchemaRelaxedWarning` at the end listing each dropped keyword and its pointer (a ``oneOf`` that is
         not provably disjoint becomes ``anyOf``). Invalid and unsatisfiable schemas still raise.
+    property_order : {"schema", "any"}
+        ``"schema"`` (default): declared properties appear in schema order (see the module docstring).
+        ``"any"``: the properties of an object may appear in any order, each at most once (``const``/``enum``
+        objects too), which is exact for validation; an object with more than ``MAX_ANY_ORDER`` (10) declared or
+        required names keeps the schema order there (the any-order grammar grows as 2^n), with one
+        :class:`SchemaNarrowedWarning` listing those objects.
+    integral_floats : bool
+        ``False`` (default): ``type: integer`` and integer ``const``/``enum`` values are spelled as integer
+        literals only. ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``: what
+        ``json.dumps`` writes for a float) are accepted too, as jsonschema counts them as integers and equal to
+        ``1``/``0`` (for magnitudes up to 2^53, where floats are exact; integers with ``multipleOf`` stay
+        integer literals).
+    formats : {"assert", "annotate"}
+        ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format``
+        is an annotation only, the default of draft 2020-12 (every string satisfies it).
 
     Returns
     -------
@@ -351,13 +392,17 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     """
     if not isinstance(schema, (dict, bool)):
         raise SchemaError("a schema must be an object or a boolean", pointer="")
-    builder = _Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient)
-    top = builder.schema(schema, "")
+    builder = _Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient,
+                       property_order=property_order, integral_floats=integral_floats, formats=formats)
+    top = builder.schema(builder.root, "")
     builder.rule("start", top)
     if builder.relaxed:
         listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in builder.relaxed)
         warnings.warn(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
                       SchemaRelaxedWarning, stacklevel=2)
+    if builder.narrowed:
+        listing = "; ".join(f"{p or '/'}: {why}" for p, why in builder.narrowed)
+        warnings.warn(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning, stacklevel=2)
     try:
         return Grammar(builder.rules, builder.terminals, "start")
     except GrammarError as exc:

@@ -15,6 +15,7 @@ __all__ = ["ObjectsMixin"]
 
 MAX_KEY_CLASSES = 64
 MAX_DEPENDENT_NAMES = 12
+MAX_ANY_ORDER = 10  # property_order="any": the grammar has a nonterminal per subset of the declared names
 
 
 def _conj(parts):
@@ -145,6 +146,12 @@ class ObjectsMixin:
             return any(position[b] >= i for b in dreq.get(x, ())) or any(
                 position[a] >= i for a, bs in dreq.items() if x in bs)
 
+        if self.any_order and len(names) > 1:
+            if len(names) <= MAX_ANY_ORDER:
+                self.rule(n, self.lit("{"), self._any_order(names, values, classes, required, dreq, lo, hi))
+                return n
+            self.narrowed.append((pointer, f"property_order='any': {len(names)} property names (more than "
+                                           f"{MAX_ANY_ORDER}) keep the schema order"))
         memo: dict = {}
 
         def seq(i: int, started: bool, c: int, state: frozenset) -> str:
@@ -167,6 +174,38 @@ class ObjectsMixin:
 
         self.rule(n, self.lit("{"), seq(0, False, 0, frozenset()))
         return n
+
+    def _any_order(self, names, values, classes, required, dreq, lo: int, hi: int | None) -> str:
+        """Members after ``{`` in any order: one nonterminal per (set of declared names used, started, count).
+
+        Each declared name appears at most once; the object may close once every required name is used, every
+        dependentRequired of a used name is used and the count reaches ``lo``; keys of ``classes`` (outside the
+        declared names) may come anywhere.
+        """
+        cap = max(lo, hi or 0)
+        memo: dict = {}
+
+        def state(used: frozenset, started: bool, c: int) -> str:
+            key = (used, started, c)
+            if key in memo:
+                return memo[key]
+            s = memo[key] = self.nt("members")
+            done = all(r in used for r in required) and c >= lo and all(
+                b in used for a, bs in dreq.items() if a in used for b in bs)
+            if done:
+                self.rule(s, *self.p_close("}", started))
+            if hi is None or c < hi:
+                for name, value in zip(names, values):
+                    if name not in used and value is not None:
+                        self.rule(s, *self.p_sep(started), *self.p_key(name), value,
+                                  state(used | {name}, True, min(c + 1, cap)))
+                for key_term, value in classes:
+                    self.rule(s, *self.p_sep(started), key_term, *self.p_colon(), value,
+                              state(used, True, min(c + 1, cap)))
+            self.rule(s, self.never())
+            return s
+
+        return state(frozenset(), False, 0)
 
     def _key_classes(self, node, pointer, names, patterns, extra, pn) -> list[tuple[str, str]]:
         """(key terminal, value nonterminal) for the keys outside ``names``, in disjoint key languages."""

@@ -7,19 +7,97 @@ from urllib.parse import unquote, urldefrag, urljoin
 from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import ptr
 
-__all__ = ["RefsMixin"]
+__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _SCHEMA_ONE = ("not", "if", "then", "else", "items", "additionalProperties", "contains", "propertyNames",
                "additionalItems", "unevaluatedItems", "unevaluatedProperties", "contentSchema")
 
+# The meta-schemas whose vocabularies the compiler implements (draft 2020-12, 2019-09 and drafts 4 to 7).
+KNOWN_METASCHEMAS = frozenset(
+    f"{scheme}://json-schema.org/{path}{hash_}"
+    for scheme in ("http", "https") for hash_ in ("", "#")
+    for path in ("draft/2020-12/schema", "draft/2019-09/schema", "draft-07/schema", "draft-06/schema",
+                 "draft-04/schema", "schema"))
+
+
+def without_keywords(node, keywords: frozenset):
+    """A copy of the schema ``node`` without ``keywords``, in it and in every subschema (values of the applicator
+    keywords; ``enum``/``const``/``default`` data is left alone)."""
+    if not isinstance(node, dict) or not keywords:
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in keywords:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: without_keywords(sub, keywords) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [without_keywords(sub, keywords) for sub in value]
+        elif key in _SCHEMA_ONE:
+            value = without_keywords(value, keywords)
+        out[key] = value
+    return out
+
+
+_VOCAB = "https://json-schema.org/draft/2020-12/vocab/"
+# Keywords of the 2020-12 vocabularies a custom meta-schema may leave out (then they are annotations).
+VOCABULARY_KEYWORDS = {
+    _VOCAB + "core": frozenset(),
+    _VOCAB + "meta-data": frozenset(),
+    _VOCAB + "content": frozenset(),
+    _VOCAB + "unevaluated": frozenset({"unevaluatedItems", "unevaluatedProperties"}),
+    _VOCAB + "validation": frozenset({
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+        "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains",
+        "maxProperties", "minProperties", "required", "dependentRequired"}),
+    _VOCAB + "applicator": frozenset({
+        "prefixItems", "items", "contains", "additionalProperties", "properties", "patternProperties",
+        "dependentSchemas", "propertyNames", "if", "then", "else", "allOf", "anyOf", "oneOf", "not"}),
+    _VOCAB + "format-annotation": frozenset(),
+    _VOCAB + "format-assertion": frozenset(),
+}
+
+
+def dropped_by_vocabulary(root, registry) -> frozenset:
+    """Keywords that the root's ``$schema`` makes annotations: none for the standard meta-schemas; for a custom
+    meta-schema found in ``registry``, the keywords of the standard vocabularies its ``$vocabulary`` leaves out.
+
+    Raises SchemaError (unsupported) for an unknown meta-schema, or one requiring a vocabulary not listed above."""
+    uri = root.get("$schema", "") if isinstance(root, dict) else ""
+    if not uri or uri in KNOWN_METASCHEMAS:
+        return frozenset()
+    meta = None
+    if isinstance(uri, str) and registry is not None:
+        for key in (uri, uri.rstrip("#")):
+            try:
+                found = registry[key]
+            except Exception:  # noqa: BLE001 - a mapping or a referencing.Registry
+                continue
+            meta = getattr(found, "contents", found)
+            break
+    vocab = meta.get("$vocabulary") if isinstance(meta, dict) else None
+    if not isinstance(vocab, dict):
+        raise SchemaError(f"$schema {uri!r} is not a meta-schema the compiler knows (draft 2020-12, 2019-09, 4 to "
+                          "7) and no $vocabulary for it was found in registry=", pointer="/$schema",
+                          keyword="$schema", kind="unsupported")
+    unknown = [v for v, required in vocab.items() if required and v not in VOCABULARY_KEYWORDS]
+    if unknown:
+        raise SchemaError(f"$schema {uri!r} requires the vocabulary {unknown[0]!r}, which the compiler does not "
+                          "implement", pointer="/$schema", keyword="$schema", kind="unsupported")
+    dropped = set().union(*(kws for v, kws in VOCABULARY_KEYWORDS.items() if v not in vocab))
+    if _VOCAB + "format-assertion" not in vocab:
+        dropped.add("format")
+    return frozenset(dropped)
+
 
 class RefsMixin:
     """Indexes the resources (``$id``) and anchors of the root schema and of remote documents, and resolves refs."""
 
-    def _init_refs(self, root, registry) -> None:
+    def _init_refs(self, root, registry, *, drop_keywords: frozenset = frozenset()) -> None:
         self._registry = registry
+        self._drop_keywords = drop_keywords
         self._resources: dict[str, tuple[object, str]] = {}
         self._anchors: dict[str, tuple[object, str]] = {}
         self._bases: dict[str, str] = {}
@@ -82,6 +160,7 @@ class RefsMixin:
                 except Exception:  # noqa: BLE001 - referencing raises its own Unresolvable errors
                     continue
                 doc = getattr(found, "contents", found)
+                doc = without_keywords(doc, self._drop_keywords)
                 break
         if doc is None:
             raise SchemaError(f"$ref {ref!r}: unknown resource {uri!r} (pass it in registry=)", pointer=pointer,

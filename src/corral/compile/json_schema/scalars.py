@@ -21,7 +21,47 @@ __all__ = ["ScalarsMixin", "content_dfa", "regex_of_dfa"]
 MAX_KEY_REGEX = 200_000
 MAX_COMBINED_LENGTH = 256
 _INT = r"-?(?:0|[1-9][0-9]*)"
-_NON_INT = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)"
+
+
+def _non_integer_regex() -> str:
+    """Number literals that parse (as Python floats, like jsonschema) to a non-integral value.
+
+    Plain decimals with at most 15 significant digits and a non-zero last fractional digit (``12.5``,
+    ``0.001``; at most 299 zeros after ``0.``), and ``d.ddde-k`` with the same digits and 1 <= k <= 300. A decimal
+    with at most 15 significant digits lies further from every integer than the rounding error of its parse, so
+    it stays non-integral; longer spellings (``1.0000000000000001`` parses to ``1.0``), positive exponents
+    (``1.5e1`` is 15) and underflowing ones are not generated (a narrowing: integral floats such as ``1.0`` are
+    integers for jsonschema).
+    """
+    big = "|".join(f"[1-9][0-9]{{{n - 1}}}\\.[0-9]{{0,{14 - n}}}[1-9]" for n in range(1, 15))
+    sig = "(?:[1-9]|[1-9][0-9]{0,13}[1-9])"
+    small = f"0\\.0{{0,299}}{sig}"
+    sci = "[1-9](?:\\.[0-9]{0,13}[1-9])?[eE]-0*(?:[1-9][0-9]?|[12][0-9][0-9]|300)"
+    return f"-?(?:{big}|{small}|{sci})"
+
+
+_NON_INT = _non_integer_regex()
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def number_spellings(v) -> list[str]:
+    """The canonical texts (``json.dumps``) of the JSON numbers equal to ``v`` for jsonschema: ``v``'s own, and for
+    an integral value both the integer and the float spelling when each is exactly equal (``1``, ``1.0``; ``0``,
+    ``0.0``, ``-0.0``; ``1e+16``)."""
+    out = [json.dumps(v)]
+    if float(v).is_integer():
+        out.append(json.dumps(int(v)))
+        try:
+            if float(v) == v:
+                out.append(json.dumps(float(v)))
+        except OverflowError:
+            pass
+        if v == 0:
+            out.append("-0.0")
+    return list(dict.fromkeys(out))
 
 
 def content_dfa(regex: str):
@@ -109,7 +149,8 @@ class ScalarsMixin:
             lists.append([(node["const"], _dump(node["const"], self._kp(node, pointer, "const"), "const"))])
         allowed = set(types) | ({"integer"} if "number" in types else set())
         keep = [(v, d) for v, d in lists[0] if all(d in {e for _, e in other} for other in lists[1:])]
-        keep = [(v, d) for v, d in keep if _type_of(v) in allowed]
+        keep = [(v, d) for v, d in keep if _type_of(v) in allowed or (
+            self.integral_floats and "integer" in allowed and _is_number(v) and float(v).is_integer())]
         rest = {k: v for k, v in node.items() if k not in ("type", "enum", "const") and not self._is_note(k)}
         if rest:
             keep = [(v, d) for v, d in keep if self.instance_valid(rest, pointer, v, node)]
@@ -119,7 +160,36 @@ class ScalarsMixin:
                               pointer=self._kp(node, pointer, kw), keyword=kw,
                               kind="unsatisfiable")
         for v, d in dict((d, (v, d)) for v, d in keep).values():
-            self.rule(name, *self.value_symbols(v))
+            if self._spelled_apart(v):
+                self.rule(name, self._literal_symbol(v, self._kp(node, pointer, "enum" if "enum" in node
+                                                                 else "const")))
+            else:
+                self.rule(name, *self.value_symbols(v))
+
+    def _spelled_apart(self, v) -> bool:
+        """Whether the options make ``v`` more than its compact literal: an object of two or more keys with
+        ``property_order="any"``, or an integral number with ``integral_floats``."""
+        if isinstance(v, dict):
+            return (self.any_order and len(v) > 1) or any(self._spelled_apart(x) for x in v.values())
+        if isinstance(v, list):
+            return any(self._spelled_apart(x) for x in v)
+        return self.integral_floats and _is_number(v) and float(v).is_integer()
+
+    def _literal_symbol(self, v, pointer: str) -> str:
+        """A symbol for every spelling of the value ``v`` that the options allow (numbers: :func:`number_spellings`;
+        objects: their keys in any order)."""
+        if not isinstance(v, (dict, list)):
+            return self.term("|".join(re.escape(x) for x in number_spellings(v)))
+        children = [{"const": x} for x in (v.values() if isinstance(v, dict) else v)]
+        if isinstance(v, dict):
+            node = {"type": "object", "properties": dict(zip(v, children)), "required": list(v),
+                    "additionalProperties": False}
+        else:
+            node = {"type": "array", "prefixItems": children, "items": False, "minItems": len(v)}
+        for d in [node] + children:  # synthetic: memoised by identity, not by pointer (shared by all the values)
+            self._origin[id(d)] = {}
+            self._keep.append(d)
+        return self.schema(node, pointer)
 
     @staticmethod
     def _is_note(key) -> bool:
@@ -396,8 +466,17 @@ class ScalarsMixin:
         excluded = self._not_numbers(node, pointer, True)
         if excluded:
             regex = self._int_regex_excluding(lo, hi, excluded)
-            return self.term(regex) if regex is not None else self.never()
-        if lo is None and hi is None:
-            return self.term(r"-?(?:0|[1-9][0-9]*)")
-        return self.term(rx.int_range_regex(lo, hi))
+        elif lo is None and hi is None:
+            regex = r"-?(?:0|[1-9][0-9]*)"
+        else:
+            regex = rx.int_range_regex(lo, hi)
+        if self.integral_floats:
+            # integral floats, exact up to 2^53: their canonical text is the integer's followed by ".0"
+            lo_f, hi_f = max(lo, -2 ** 53) if lo is not None else -2 ** 53, min(hi, 2 ** 53) if hi is not None \
+                else 2 ** 53
+            floats = self._int_regex_excluding(lo_f, hi_f, excluded) if lo_f <= hi_f else None
+            if floats is not None:
+                zero = lo_f <= 0 <= hi_f and 0 not in excluded
+                regex = "|".join(f"(?:{x})" for x in (regex, floats + r"\.0", "-0\\.0" if zero else None) if x)
+        return self.term(regex) if regex is not None else self.never()
 

@@ -60,10 +60,11 @@ def _parse(text: str, where: str):
     return value
 
 
-def validate_instance(schema, instance, *, registry=None) -> list[str]:
+def validate_instance(schema, instance, *, registry=None, formats: str = "assert") -> list[str]:
     """Validate ``instance`` with ``jsonschema`` (draft 2020-12); the errors' JSON pointers.
 
-    Formats are assertions, checked as the compiler reads them (:func:`corral.validate.format_checker`).
+    Formats are assertions (``formats="assert"``), checked as the compiler reads them
+    (:func:`corral.validate.format_checker`), or annotations (``formats="annotate"``, draft 2020-12's default).
     ``registry`` holds remote documents for ``$ref`` (a mapping URI -> schema, or a ``referencing.Registry``).
     """
     import jsonschema
@@ -82,5 +83,6 @@ def validate_instance(schema, instance, *, registry=None) -> list[str]:
                 for uri, doc in dict(registry).items()
             )
         kwargs["registry"] = registry
-    validator = jsonschema.Draft202012Validator(schema, format_checker=format_checker(), **kwargs)
+    checker = format_checker() if formats == "assert" else None
+    validator = jsonschema.Draft202012Validator(schema, format_checker=checker, **kwargs)
     return ["/" + "/".join(str(p) for p in e.absolute_path) for e in validator.iter_errors(instance)]
