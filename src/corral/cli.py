@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sampler: lcd (masked decoding, default), awrs (same law, by rejection), smc (particles; "
                           "samples the model conditioned on the constraint)")
     gen.add_argument("--particles", type=int, default=None, metavar="N", help="number of SMC particles (16)")
+    gen.add_argument("--resampling", default="stratified",
+                     choices=("stratified", "systematic", "multinomial", "residual", "optimal"),
+                     help="SMC resampling; optimal lists every allowed token (exact for small languages)")
     gen.add_argument("--draft", default=None, metavar="D",
                      help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, "
                           "model, or a draft model folder sharing the target's vocabulary; same output law")
@@ -99,6 +102,7 @@ def _run_generate(args) -> int:
         seed=args.seed,
         method=args.method,
         particles=args.particles,
+        resampling=args.resampling,
         draft=args.draft,
         draft_length=_draft_length(args.draft_length),
         whitespace=int(args.whitespace) if args.whitespace.isdigit() else args.whitespace,

@@ -369,8 +369,11 @@ def generate(
     ess_threshold : float
         ``method="smc"``: resample when ``ESS < ess_threshold * particles`` (in ``[0, 1]``; 0 = importance
         sampling).
-    resampling : {"stratified", "systematic", "multinomial", "residual"}
-        ``method="smc"``: the resampling scheme.
+    resampling : {"stratified", "systematic", "multinomial", "residual", "optimal"}
+        ``method="smc"``: the resampling scheme. ``"optimal"`` lists every allowed token of every particle (one
+        mask per particle and step instead of AWRS) and keeps at most ``particles`` children by Fearnhead-Clifford
+        resampling: the lowest-variance choice, exact when the language has at most ``particles`` outputs
+        (:mod:`corral.samplers.smc_optimal`); not with ``draft=`` or ``critic=``.
     critic : callable, optional
         ``method="smc"``: ``critic(token_ids, done) -> float``, a log potential (twist): the target becomes
         ``π(y) exp(critic(y, True))``; intermediate values only steer resampling.
@@ -492,6 +495,8 @@ def generate(
         out, extra = _run_awrs(seq, matcher, lm, int(max_tokens), temperature, seed)
     else:
         proposal = None
+        if draft is not None and resampling == "optimal":
+            raise ValueError("resampling='optimal' expands every token itself: it takes no draft=")
         if draft is not None:
             from corral.samplers.speculative import SpeculativeProposal
 
@@ -563,8 +568,10 @@ def _check_method(method, particles, temperature, top_k, top_p, ess_threshold, r
         raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
     from corral.samplers.resampling import RESAMPLERS
 
-    if resampling not in RESAMPLERS:
-        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of {', '.join(RESAMPLERS)}")
+    if resampling not in RESAMPLERS and resampling != "optimal":
+        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
+    if resampling == "optimal" and critic is not None:
+        raise ValueError("resampling='optimal' takes no critic=")
     if critic is not None and not callable(critic):
         raise ValueError("critic must be a callable (token_ids, done) -> float")
     return int(particles)

@@ -309,7 +309,11 @@ def smc(
     ess_threshold : float
         Resample when ``ESS < ess_threshold · N``; in ``[0, 1]``; 0 never resamples (importance sampling), 1
         resamples whenever the weights are not all equal.
-    resampling : {"stratified", "systematic", "multinomial", "residual"}
+    resampling : {"stratified", "systematic", "multinomial", "residual", "optimal"}
+        ``"optimal"``: every allowed token of every particle is listed (one full mask per particle and step, no
+        AWRS) and Fearnhead-Clifford resampling keeps at most ``N`` children without replacement; see
+        :mod:`corral.samplers.smc_optimal` (far lower variance: exact when the language has at most ``N``
+        outputs). ``ess_threshold``, ``max_rejects`` and ``proposal``/``critic`` do not apply.
     proposal : Proposal, optional
         Default: :class:`AWRSProposal` (one AWRS token per step, batched forward).
     critic : callable, optional
@@ -337,8 +341,15 @@ def smc(
         raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
     if not (0.0 <= ess_threshold <= 1.0):
         raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
+    if resampling == "optimal":
+        if proposal is not None or critic is not None:
+            raise ValueError("resampling='optimal' expands every allowed token itself: no proposal= or critic=")
+        from corral.samplers.smc_optimal import smc_optimal
+
+        return smc_optimal(model, prompt_ids, matcher, particles=particles, max_tokens=max_tokens,
+                           temperature=temperature, seed=seed, eos_token_ids=eos_token_ids)
     if resampling not in RESAMPLERS:
-        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of {', '.join(RESAMPLERS)}")
+        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
     if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
         raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
     t0 = time.perf_counter()
