@@ -98,7 +98,7 @@ def test_integral_floats_limits():
     assert not accepts({"type": "integer", "not": {"const": 3}}, "3.0", integral_floats=True)
 
 
-@pytest.mark.parametrize("value", [0, 1, -2, -2.0, 1.5, 9007199254740992, 10 ** 16, 2.5e-07])
+@pytest.mark.parametrize("value", [0, 1, -2, -2.0, 1.5, 9007199254740992, 10 ** 16, 2.5e-07, 2 ** 60, 10 ** 400])
 def test_number_spellings_equal_the_value(value):
     """Each spelling parses to a value jsonschema finds equal; ``const`` accepts exactly those with the option."""
     spellings = number_spellings(value)

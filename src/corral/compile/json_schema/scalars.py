@@ -47,12 +47,17 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _integral(v) -> bool:
+    """Whether the number ``v`` has an integral value (ints of any size included)."""
+    return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+
+
 def number_spellings(v) -> list[str]:
     """The canonical texts (``json.dumps``) of the JSON numbers equal to ``v`` for jsonschema: ``v``'s own, and for
     an integral value both the integer and the float spelling when each is exactly equal (``1``, ``1.0``; ``0``,
     ``0.0``, ``-0.0``; ``1e+16``)."""
     out = [json.dumps(v)]
-    if float(v).is_integer():
+    if _integral(v):
         out.append(json.dumps(int(v)))
         try:
             if float(v) == v:
@@ -150,7 +155,7 @@ class ScalarsMixin:
         allowed = set(types) | ({"integer"} if "number" in types else set())
         keep = [(v, d) for v, d in lists[0] if all(d in {e for _, e in other} for other in lists[1:])]
         keep = [(v, d) for v, d in keep if _type_of(v) in allowed or (
-            self.integral_floats and "integer" in allowed and _is_number(v) and float(v).is_integer())]
+            self.integral_floats and "integer" in allowed and _is_number(v) and _integral(v))]
         rest = {k: v for k, v in node.items() if k not in ("type", "enum", "const") and not self._is_note(k)}
         if rest:
             keep = [(v, d) for v, d in keep if self.instance_valid(rest, pointer, v, node)]
@@ -173,7 +178,7 @@ class ScalarsMixin:
             return (self.any_order and len(v) > 1) or any(self._spelled_apart(x) for x in v.values())
         if isinstance(v, list):
             return any(self._spelled_apart(x) for x in v)
-        return self.integral_floats and _is_number(v) and float(v).is_integer()
+        return self.integral_floats and _is_number(v) and _integral(v)
 
     def _literal_symbol(self, v, pointer: str) -> str:
         """A symbol for every spelling of the value ``v`` that the options allow (numbers: :func:`number_spellings`;
