@@ -16,7 +16,9 @@ printed beside them.
 Part 2 (embedded model). Constraint checks per token of AWRS on the embedded model (``HFModel.load()``) with JSON
 schemas (``schemas/person.json`` and two inline schemas), with rejections and full-mask fallbacks per token.
 
-genlm-control's AWRS-SMC is compared when it is importable; otherwise the reason is printed.
+genlm-control's AWRS-SMC (``benchmarks/genlm_baseline.py``: the same ToyModel wrapped as a genlm-backend LM, the
+same languages) is compared when it is importable, or through ``--genlm-python`` (a separate venv); otherwise the
+reason is printed.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from corral.samplers.exact import enumerate_laws, tv  # noqa: E402
 from corral.samplers.smc import smc  # noqa: E402
 
 GENLM_NOTE = (
-    "genlm-control not installed: `pip install --dry-run genlm-control -c constraints.txt` keeps torch 2.13.0 but "
-    "pulls ~45 packages into the shared venv (bitsandbytes with its CUDA kernels, numba/llvmlite, scipy, pandas, "
-    "matplotlib, ipython), so it was not installed; its AWRS-SMC column is left out."
+    "genlm-control's AWRS-SMC (benchmarks/genlm_baseline.py) runs when genlm-control is importable here (it is in "
+    "the `bench` extras) or in the interpreter given by --genlm-python / $CORRAL_GENLM_PYTHON (a separate venv: "
+    "it pulls ~45 packages incl. bitsandbytes, numba, scipy, pandas)."
 )
 
 COLOR_SCHEMA = {
@@ -247,12 +249,34 @@ def run_embedded(quick: bool):
     return rows
 
 
-def genlm_status() -> str:
+def genlm_rows(quick: bool, python: str | None) -> tuple[list, str]:
+    """genlm-control's AWRS-SMC rows (benchmarks/genlm_baseline.py), here or in another interpreter."""
+    import os
+    import subprocess
+    import tempfile
+
     try:
         import genlm.control  # noqa: F401
-    except Exception:
-        return GENLM_NOTE
-    return "genlm-control is importable, but the comparison adapter is not written yet (see benchmarks/README.md)."
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from genlm_baseline import genlm_rows as rows_here
+
+        return rows_here(quick), "genlm-control rows: run in this interpreter."
+    except ImportError:
+        pass
+    python = python or os.environ.get("CORRAL_GENLM_PYTHON")
+    if not python:
+        return [], GENLM_NOTE
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "genlm.json"
+        cmd = [python, str(ROOT / "benchmarks" / "genlm_baseline.py"), "--json", str(out)] + (["--quick"] if quick
+                                                                                               else [])
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            return [], f"genlm-control run failed ({python}): {proc.stderr.strip()[-500:]}"
+        data = json.loads(out.read_text())
+    rows = data["rows"] if isinstance(data, dict) else data
+    return rows, f"genlm-control rows: run with {python}."
 
 
 def markdown(exact_rows, emb_rows, note) -> str:
@@ -261,6 +285,8 @@ def markdown(exact_rows, emb_rows, note) -> str:
            "checks/token |", "|---|---|---|---|---|---|---|---|---|"]
     for r in exact_rows:
         cpt = "mask" if r["checks_per_token"] is None else f"{r['checks_per_token']:.2f}"
+        if r["sampler"].startswith("genlm"):
+            cpt = "n/a"
         if "masks_per_token" in r:
             cpt = f"{r['masks_per_token']:.2f} masks (E Ẑ/Z {r['z_ratio']:.3f})"
         floor = "" if r["floor"] is None else f"{r['floor']:.3f}"
@@ -284,11 +310,15 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     parser.add_argument("--skip-embedded", action="store_true", help="only the exact toy-model part")
+    parser.add_argument("--genlm-python", default=None, metavar="PYTHON",
+                        help="an interpreter where genlm-control is installed (default: $CORRAL_GENLM_PYTHON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     exact_rows = run_exact(args.quick)
+    extra, note = genlm_rows(args.quick, args.genlm_python)
+    order = {r["constraint"]: i for i, r in enumerate(exact_rows)}
+    exact_rows = sorted(exact_rows + extra, key=lambda r: order.get(r["constraint"], len(order)))
     emb_rows = [] if args.skip_embedded else run_embedded(args.quick)
-    note = genlm_status()
     print(markdown(exact_rows, emb_rows, note))
     if args.json:
         Path(args.json).write_text(json.dumps({"exact": exact_rows, "embedded": emb_rows, "genlm_control": note},

@@ -108,10 +108,32 @@ class ToyAsyncLM(AsyncLM):
         return torch.stack([self.model.logprobs_of(list(ids)) for ids in token_ids_list])
 
 
-def prompted_llm(model) -> PromptedLLM:
-    """The ToyModel as a genlm ``PromptedLLM`` starting at ``bos`` (as ``enumerate_laws`` and ``model.start()``)."""
+class Float64PromptedLLM(PromptedLLM):
+    """``PromptedLLM`` whose next-token log-weights stay float64 (stock ``PromptedLLM`` casts them to float32).
+
+    With float32 weights, genlm-control's ``recursive_awrs`` trips its own assertion
+    ``not last or log_q >= -error_tolerance`` (token.py) on the JSON-schema model: after rejecting every other
+    allowed token, the float32 rejected mass leaves ``log q`` of the last one below ``-1e-5``. Our ToyModel is
+    float64 (``complete``/``prefix`` of the stock class are already float64), so we keep the rows float64."""
+
+    async def logw_next(self, context):
+        ids = self.encode_tokens(context)
+        lp = self._maybe_temper(await self.model.next_token_logprobs(self.prompt_ids + ids, lora_name=self.lora_name))
+        return self.make_lazy_weights(self._process_logw_next_batch(lp.unsqueeze(0))[0])
+
+    async def batch_logw_next(self, contexts):
+        ids = [self.encode_tokens(c) for c in contexts]
+        lp = self._maybe_temper(await self.model.batch_next_token_logprobs(
+            [self.prompt_ids + i for i in ids], lora_name=self.lora_name))
+        return self.make_lazy_weights(self._process_logw_next_batch(lp))
+
+
+def prompted_llm(model, float64: bool = True) -> PromptedLLM:
+    """The ToyModel as a genlm ``PromptedLLM`` starting at ``bos`` (as ``enumerate_laws`` and ``model.start()``).
+    ``float64=False``: the stock class (float32 next-token weights)."""
     lm = ToyAsyncLM(model)
-    return PromptedLLM(lm, prompt_ids=[model.bos_token_id], eos_byte_strings=[lm.eos_bytes])
+    cls = Float64PromptedLLM if float64 else PromptedLLM
+    return cls(lm, prompt_ids=[model.bos_token_id], eos_byte_strings=[lm.eos_bytes])
 
 
 def byte_condition(kind: str):
@@ -207,11 +229,14 @@ async def _smc_runs(llm, cond, n: int, runs: int, eos_id: int, ess_threshold: fl
                 avg[k] = avg.get(k, 0.0) + float(w)
     wall = (time.perf_counter() - t0) / runs
     total = sum(avg.values())
+    if total <= 0:
+        raise RuntimeError(f"N={n}: all {runs} SMC runs ended with every particle at weight 0")
     return {k: v / total for k, v in avg.items()}, wall, n_dead
 
 
 def genlm_rows(quick: bool = False, runs: int | None = None, particles=PARTICLES, ess_threshold: float = 0.5,
-               resampling: str = "multinomial", check_json_schema: bool = False, verbose: bool = True) -> list[dict]:
+               resampling: str = "multinomial", check_json_schema: bool = False, verbose: bool = True,
+               float64: bool = True) -> list[dict]:
     """Rows in the format of faithfulness.py's exact rows for genlm-control's AWRS-SMC, N in ``particles``.
 
     ``runs`` SMC runs per (constraint, N); ``None``: the run counts of faithfulness.py's "SMC N=n" rows,
@@ -222,7 +247,7 @@ def genlm_rows(quick: bool = False, runs: int | None = None, particles=PARTICLES
         model, compiled = F.guided_model(toks, grammar, seed=seed)
         ell, pi, log_z = enumerate_laws(model, compiled, max_tokens=MAX_TOKENS)
         exact_tv = tv(ell, pi)
-        llm = prompted_llm(model)
+        llm = prompted_llm(model, float64=float64)
         eos_id = model.eos_token_id
         byte_pot, note = byte_condition(kind)
         cond = token_condition(byte_pot, llm)
@@ -243,7 +268,8 @@ def genlm_rows(quick: bool = False, runs: int | None = None, particles=PARTICLES
             q, wall, n_dead = asyncio.run(_smc_runs(llm, cond, n, n_runs, eos_id, ess_threshold, resampling))
             rows.append({**base, "sampler": f"genlm-control AWRS-SMC N={n}", "outputs": n_runs, "tv": tv(q, pi),
                          "kl": F.kl(q, pi), "ms_per_output": 1e3 * wall, "dead_runs": n_dead,
-                         "ess_threshold": ess_threshold, "resampling": resampling})
+                         "ess_threshold": ess_threshold, "resampling": resampling,
+                         "weights_dtype": "float64" if float64 else "float32"})
             if verbose:
                 r = rows[-1]
                 print(f"    N={n:3d} runs={n_runs}: TV={r['tv']:.3f} KL={r['kl']:.4f} (TV(ℓ,π)={exact_tv:.3f}) "
@@ -261,7 +287,9 @@ def markdown(rows) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=None, help="SMC runs per (constraint, N) (default: as faithfulness.py, max(25, 12800 // N); 1600 // N with --quick)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="SMC runs per (constraint, N) (default: as faithfulness.py, max(25, 12800 // N); "
+                             "max(25, 1600 // N) with --quick)")
     parser.add_argument("--quick", action="store_true", help="fewer runs (smoke run)")
     parser.add_argument("--particles", type=int, nargs="+", default=list(PARTICLES))
     parser.add_argument("--ess-threshold", type=float, default=0.5)
@@ -270,11 +298,14 @@ def main(argv=None) -> int:
                         help="genlm-control's resampling method (its default: multinomial)")
     parser.add_argument("--check-json-schema", action="store_true",
                         help="also show that genlm's JsonSchema potential accepts more than our language here")
+    parser.add_argument("--float32", action="store_true",
+                        help="stock PromptedLLM (float32 next-token weights; can trip an AWRS assertion)")
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = genlm_rows(args.quick, runs=args.runs, particles=args.particles, ess_threshold=args.ess_threshold,
-                      resampling=args.resampling, check_json_schema=args.check_json_schema)
+                      resampling=args.resampling, check_json_schema=args.check_json_schema,
+                      float64=not args.float32)
     print(markdown(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
