@@ -170,10 +170,32 @@ def test_any_order_layouts_and_const():
     assert not accepts(schema, dump(x))
 
 
+def test_any_order_on_large_objects_tracks_required_names():
+    """More than MAX_ANY_ORDER names: any order, only the required names tracked (declared names may repeat: the
+    last value wins and every value is valid, so the text still validates)."""
+    names = [f"k{i}" for i in range(MAX_ANY_ORDER + 3)]
+    schema = {"type": "object", "properties": {n: {"type": "integer"} for n in names}, "required": ["k3", "k7"],
+              "additionalProperties": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cg = CompiledGrammar(schema_to_grammar(schema, property_order="any"), VOCAB)
+    rng = random.Random(0)
+    for _ in range(30):
+        x = {n: rng.randint(0, 9) for n in rng.sample(names, rng.randint(0, len(names)))}
+        items = list(x.items())
+        rng.shuffle(items)
+        text = dump(dict(items))
+        assert cg.accepts(text.encode()) == valid(schema, x), text
+    assert cg.accepts(b'{"k3":1,"k0":2,"k0":3,"k7":4}')  # parses to a valid object
+    assert not cg.accepts(b'{"k3":1,"k0":"x","k7":4}') and not cg.accepts(b'{"k3":1,"k0":2}')
+
+
 def test_any_order_falls_back_with_a_warning_on_large_objects():
-    """More than MAX_ANY_ORDER names: schema order, and a SchemaNarrowedWarning naming the object."""
+    """Large objects with minProperties (repeats would make the parsed object smaller than the text): schema
+    order, and a SchemaNarrowedWarning naming the object."""
     names = [f"k{i}" for i in range(MAX_ANY_ORDER + 1)]
-    schema = {"type": "object", "properties": {"inner": {"type": "object", "properties": {n: {} for n in names}}}}
+    schema = {"type": "object", "properties": {"inner": {"type": "object", "properties": {n: {} for n in names},
+                                                          "minProperties": 1, "additionalProperties": False}}}
     with pytest.warns(SchemaNarrowedWarning, match="/properties/inner"):
         g = schema_to_grammar(schema, property_order="any")
     cg = CompiledGrammar(g, VOCAB)
@@ -182,6 +204,21 @@ def test_any_order_falls_back_with_a_warning_on_large_objects():
         warnings.simplefilter("error")
         schema_to_grammar({"type": "object", "properties": {n: {} for n in names[:MAX_ANY_ORDER]}},
                           property_order="any")
+
+
+def test_draft_keywords_follow_the_schema_draft():
+    """Under draft-04/06, if/then/else are unknown keywords (annotations); draft-04's boolean exclusiveMinimum
+    modifies minimum; validate_instance uses the schema's draft too."""
+    from corral.compile.json_schema import validate_instance
+
+    d4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "string",
+          "if": {"minLength": 1}, "then": {"maxLength": 2}}
+    assert accepts(d4, '"abc"') and validate_instance(d4, "abc") == []
+    d7 = {**d4, "$schema": "http://json-schema.org/draft-07/schema#"}
+    assert not accepts(d7, '"abc"') and validate_instance(d7, "abc")
+    bound = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer", "minimum": 3,
+             "exclusiveMinimum": True}
+    assert not accepts(bound, "3") and accepts(bound, "4")
 
 
 def test_option_values_are_checked():

@@ -16,6 +16,7 @@ __all__ = ["ObjectsMixin"]
 MAX_KEY_CLASSES = 64
 MAX_DEPENDENT_NAMES = 12
 MAX_ANY_ORDER = 10  # property_order="any": the grammar has a nonterminal per subset of the declared names
+MAX_ANY_ORDER_TRACKED = 8  # larger objects: a nonterminal per subset of the required (and dependency) names
 
 
 def _conj(parts):
@@ -147,11 +148,17 @@ class ObjectsMixin:
                 position[a] >= i for a, bs in dreq.items() if x in bs)
 
         if self.any_order and len(names) > 1:
+            tracked = set(required) | relevant
             if len(names) <= MAX_ANY_ORDER:
                 self.rule(n, self.lit("{"), self._any_order(names, values, classes, required, dreq, lo, hi))
                 return n
+            if lo == 0 and len(tracked) <= MAX_ANY_ORDER_TRACKED:
+                self.rule(n, self.lit("{"), self._any_order(names, values, classes, required, dreq, lo, hi,
+                                                            tracked=tracked))
+                return n
+            why = "minProperties" if lo else f"more than {MAX_ANY_ORDER_TRACKED} required names"
             self.narrowed.append((pointer, f"property_order='any': {len(names)} property names (more than "
-                                           f"{MAX_ANY_ORDER}) keep the schema order"))
+                                           f"{MAX_ANY_ORDER}) and {why}: the schema order is kept"))
         memo: dict = {}
 
         def seq(i: int, started: bool, c: int, state: frozenset) -> str:
@@ -175,12 +182,18 @@ class ObjectsMixin:
         self.rule(n, self.lit("{"), seq(0, False, 0, frozenset()))
         return n
 
-    def _any_order(self, names, values, classes, required, dreq, lo: int, hi: int | None) -> str:
-        """Members after ``{`` in any order: one nonterminal per (set of declared names used, started, count).
+    def _any_order(self, names, values, classes, required, dreq, lo: int, hi: int | None,
+                   tracked: set | None = None) -> str:
+        """Members after ``{`` in any order: one nonterminal per (set of tracked names used, started, count).
 
-        Each declared name appears at most once; the object may close once every required name is used, every
-        dependentRequired of a used name is used and the count reaches ``lo``; keys of ``classes`` (outside the
-        declared names) may come anywhere.
+        ``tracked=None`` (objects of at most MAX_ANY_ORDER names): every declared name is tracked and appears at
+        most once. Otherwise only ``tracked`` (the required and dependentRequired names) are remembered and every
+        declared name may also repeat: a repeated key keeps its last value (``json.loads``), which is valid since
+        every value is, so the text still validates (sound; complete for every key order of a text without
+        repeats); the caller ensures ``lo == 0``, since repeats make the parsed object smaller than the text. The
+        object may close once every required name is used, every dependentRequired of a used name is used and
+        the count of members written reaches ``lo``; keys of ``classes`` (outside the declared names) may come
+        anywhere.
         """
         cap = max(lo, hi or 0)
         memo: dict = {}
@@ -196,9 +209,10 @@ class ObjectsMixin:
                 self.rule(s, *self.p_close("}", started))
             if hi is None or c < hi:
                 for name, value in zip(names, values):
-                    if name not in used and value is not None:
-                        self.rule(s, *self.p_sep(started), *self.p_key(name), value,
-                                  state(used | {name}, True, min(c + 1, cap)))
+                    if value is None or (tracked is None and name in used):
+                        continue
+                    after = used | {name} if tracked is None or name in tracked else used
+                    self.rule(s, *self.p_sep(started), *self.p_key(name), value, state(after, True, min(c + 1, cap)))
                 for key_term, value in classes:
                     self.rule(s, *self.p_sep(started), key_term, *self.p_colon(), value,
                               state(used, True, min(c + 1, cap)))

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import ptr
 
-__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary"]
+__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
@@ -41,6 +41,27 @@ def without_keywords(node, keywords: frozenset):
     return out
 
 
+def draft04_bounds(node):
+    """A copy of the draft-04 schema ``node`` with boolean ``exclusiveMinimum``/``exclusiveMaximum`` (modifiers of
+    ``minimum``/``maximum``) rewritten as the numeric keywords of later drafts, in every subschema."""
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: draft04_bounds(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [draft04_bounds(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            value = draft04_bounds(value)
+        out[key] = value
+    for ex, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(ex), bool):
+            if out.pop(ex) and bound in out:
+                out[ex] = out.pop(bound)
+    return out
+
+
 _VOCAB = "https://json-schema.org/draft/2020-12/vocab/"
 # Keywords of the 2020-12 vocabularies a custom meta-schema may leave out (then they are annotations).
 VOCABULARY_KEYWORDS = {
@@ -60,14 +81,28 @@ VOCABULARY_KEYWORDS = {
 }
 
 
+_LATER_THAN_2019 = frozenset({"prefixItems"})
+_LATER_THAN_07 = _LATER_THAN_2019 | {"dependentRequired", "dependentSchemas", "minContains", "maxContains",
+                                     "unevaluatedItems", "unevaluatedProperties"}
+_LATER_THAN_06 = _LATER_THAN_07 | {"if", "then", "else"}
+_LATER_THAN_04 = _LATER_THAN_06 | {"const", "contains", "propertyNames"}
+# Keywords that a draft does not define: under that draft's $schema they are unknown, hence annotations.
+UNKNOWN_IN_DRAFT = {"draft-04": _LATER_THAN_04, "draft-06": _LATER_THAN_06, "draft-07": _LATER_THAN_07,
+                    "2019-09": _LATER_THAN_2019}
+
+
 def dropped_by_vocabulary(root, registry) -> frozenset:
-    """Keywords that the root's ``$schema`` makes annotations: none for the standard meta-schemas; for a custom
-    meta-schema found in ``registry``, the keywords of the standard vocabularies its ``$vocabulary`` leaves out.
+    """Keywords that the root's ``$schema`` makes annotations: for a standard meta-schema, the keywords its draft
+    does not define (``if``/``then``/``else`` under draft-04 and draft-06, ``dependentRequired`` under draft-07,
+    ...: :data:`UNKNOWN_IN_DRAFT`); for a custom meta-schema found in ``registry``, the keywords of the standard
+    vocabularies its ``$vocabulary`` leaves out.
 
     Raises SchemaError (unsupported) for an unknown meta-schema, or one requiring a vocabulary not listed above."""
     uri = root.get("$schema", "") if isinstance(root, dict) else ""
-    if not uri or uri in KNOWN_METASCHEMAS:
+    if not uri:
         return frozenset()
+    if uri in KNOWN_METASCHEMAS:
+        return next((kws for draft, kws in UNKNOWN_IN_DRAFT.items() if draft in uri), frozenset())
     meta = None
     if isinstance(uri, str) and registry is not None:
         for key in (uri, uri.rstrip("#")):

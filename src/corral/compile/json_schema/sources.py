@@ -61,7 +61,8 @@ def _parse(text: str, where: str):
 
 
 def validate_instance(schema, instance, *, registry=None, formats: str = "assert") -> list[str]:
-    """Validate ``instance`` with ``jsonschema`` (draft 2020-12); the errors' JSON pointers.
+    """Validate ``instance`` with ``jsonschema`` (the draft of the schema's ``$schema``, default 2020-12); the
+    errors' JSON pointers.
 
     Formats are assertions (``formats="assert"``), checked as the compiler reads them
     (:func:`corral.validate.format_checker`), or annotations (``formats="annotate"``, draft 2020-12's default).
@@ -84,5 +85,6 @@ def validate_instance(schema, instance, *, registry=None, formats: str = "assert
             )
         kwargs["registry"] = registry
     checker = format_checker() if formats == "assert" else None
-    validator = jsonschema.Draft202012Validator(schema, format_checker=checker, **kwargs)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = cls(schema, format_checker=checker, **kwargs)
     return ["/" + "/".join(str(p) for p in e.absolute_path) for e in validator.iter_errors(instance)]
