@@ -262,3 +262,15 @@ def test_custom_metaschema_vocabularies():
     assert CompiledGrammar(g, VOCAB).accepts(b'{"n":"text"}')
     with pytest.raises(SchemaError, match="vocabulary"):
         schema_to_grammar({"$schema": "http://example.test/custom"}, registry=reg)
+
+
+def test_local_unevaluated_keywords():
+    """unevaluatedProperties / unevaluatedItems in a subschema without in-place applicators are exact rewrites;
+    with an applicator beside them they stay unsupported."""
+    obj = {"type": "object", "properties": {"a": {"type": "integer"}}, "unevaluatedProperties": {"type": "string"}}
+    assert accepts(obj, '{"a":1,"b":"x"}') and not accepts(obj, '{"a":1,"b":2}')
+    arr = {"type": "array", "prefixItems": [{"type": "integer"}], "unevaluatedItems": False}
+    assert accepts(arr, "[1]") and not accepts(arr, "[1,2]")
+    with pytest.raises(SchemaError) as e:
+        schema_to_grammar({"allOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False})
+    assert e.value.keyword == "unevaluatedProperties" and e.value.kind == "unsupported"

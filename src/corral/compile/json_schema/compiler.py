@@ -81,7 +81,8 @@ from corral.compile.json_schema.arrays import ArraysMixin
 from corral.compile.json_schema.layout import LayoutMixin
 from corral.compile.json_schema.logic import LogicMixin, Sub
 from corral.compile.json_schema.objects import ObjectsMixin
-from corral.compile.json_schema.refs import RefsMixin, draft04_bounds, dropped_by_vocabulary, without_keywords
+from corral.compile.json_schema.refs import (RefsMixin, draft04_bounds, dropped_by_vocabulary, local_unevaluated,
+                                            without_keywords)
 from corral.compile.json_schema.scalars import ScalarsMixin
 from corral.compile.json_schema.vocab import (ANNOTATIONS, KNOWN, MAX_COUNT, MAX_NUMBER_BOUND, NUMBER, SUPPORTED,
                                               TYPES, is_annotation, ptr as _ptr)
@@ -112,7 +113,7 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
         self.integral_floats = bool(integral_floats)
         self.narrowed: list[tuple[str, str]] = []  # (pointer, reason) where an option could not be honoured
         drop = dropped_by_vocabulary(root, registry) | ({"format"} if formats == "annotate" else set())
-        root = without_keywords(root, frozenset(drop))
+        root = local_unevaluated(without_keywords(root, frozenset(drop)))
         if isinstance(root, dict) and any(f"draft-0{k}/" in str(root.get("$schema", "")) for k in (3, 4)):
             root = draft04_bounds(root)
         self.root = root

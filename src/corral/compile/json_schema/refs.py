@@ -7,7 +7,8 @@ from urllib.parse import unquote, urldefrag, urljoin
 from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import ptr
 
-__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds"]
+__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
+           "local_unevaluated"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
@@ -59,6 +60,45 @@ def draft04_bounds(node):
         if isinstance(out.get(ex), bool):
             if out.pop(ex) and bound in out:
                 out[ex] = out.pop(bound)
+    return out
+
+
+# Keywords that evaluate properties or items of the instance in place (their annotations reach unevaluated*).
+_IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef", "$recursiveRef",
+             "dependentSchemas", "dependencies", "extends")
+
+
+def local_unevaluated(node):
+    """A copy of ``node`` where ``unevaluatedProperties``/``unevaluatedItems`` of every subschema without in-place
+    applicators is rewritten exactly: there only the node's own ``properties``/``patternProperties``/
+    ``additionalProperties`` (``prefixItems``/``items``/``additionalItems``/``contains``) evaluate, so
+    ``unevaluatedProperties: S`` is ``additionalProperties: S`` (nothing, beside ``additionalProperties``), and
+    ``unevaluatedItems: S`` is ``items: S`` after ``prefixItems`` (nothing, beside ``items`` or ``contains``)."""
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: local_unevaluated(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [local_unevaluated(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            value = local_unevaluated(value)
+        out[key] = value
+    if any(k in out for k in _IN_PLACE):
+        return out
+    if "unevaluatedProperties" in out:
+        extra = out.pop("unevaluatedProperties")
+        out.setdefault("additionalProperties", extra)
+    if "unevaluatedItems" in out:
+        extra = out.pop("unevaluatedItems")
+        items = out.get("items")
+        if isinstance(items, list):  # draft 2019-09 tuple form
+            out.setdefault("additionalItems", extra)
+        elif "items" not in out and "contains" not in out:
+            out["items"] = extra
+        elif "items" not in out:  # contains marks the items it matches as evaluated: not local
+            out["unevaluatedItems"] = extra
     return out
 
 
@@ -195,7 +235,7 @@ class RefsMixin:
                 except Exception:  # noqa: BLE001 - referencing raises its own Unresolvable errors
                     continue
                 doc = getattr(found, "contents", found)
-                doc = without_keywords(doc, self._drop_keywords)
+                doc = local_unevaluated(without_keywords(doc, self._drop_keywords))
                 break
         if doc is None:
             raise SchemaError(f"$ref {ref!r}: unknown resource {uri!r} (pass it in registry=)", pointer=pointer,
