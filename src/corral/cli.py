@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--lenient", action="store_true",
                      help="with --schema: drop unsupported keywords with a warning instead of failing")
     gen.add_argument("--property-order", choices=("schema", "any"), default="schema",
-                     help="with --schema: object keys in schema order (default) or in any order, each once")
+                     help="with --schema: object keys in schema order (default) or in any order")
     gen.add_argument("--integral-floats", action="store_true",
                      help="with --schema: also accept 1.0 where an integer is allowed (jsonschema counts it)")
     gen.add_argument("--formats", choices=("assert", "annotate"), default="assert",

@@ -398,7 +398,8 @@ def generate(
         ``schema=`` only: remote documents for ``$ref`` (URI -> schema).
     property_order, integral_floats, formats
         ``schema=`` only: passed to :func:`~corral.compile.json_schema.schema_to_grammar`. ``property_order="any"``
-        lets the model write an object's keys in any order (each once); ``integral_floats=True`` accepts ``1.0``
+        lets the model write an object's keys in any order (each once; in objects of more than 10 names a declared
+        name may repeat, see ``schema_to_grammar``); ``integral_floats=True`` accepts ``1.0``
         where an integer is allowed; ``formats="annotate"`` makes ``format`` an annotation (also when validating
         the output).
     draft_length : "adaptive" or int

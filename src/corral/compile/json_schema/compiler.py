@@ -24,8 +24,9 @@ Choices that make the output canonical (documented narrowings, never widenings):
 * ``format`` is dropped everywhere with ``formats="annotate"``; a root ``$schema`` naming a custom meta-schema is
   honoured through its ``$vocabulary`` (found in ``registry``): keywords of the standard vocabularies it leaves out
   are annotations; an unknown meta-schema or a required unknown vocabulary is unsupported.
-* With ``property_order="any"``, an object's keys come in any order, each declared name at most once (exact);
-  objects with more than 10 declared names fall back to the schema order below, with a
+* With ``property_order="any"``, an object's keys come in any order, each declared name at most once for objects
+  of at most 10 names; larger objects track only their required names and let declared names repeat (the last
+  value wins and is valid); with ``minProperties`` they fall back to the schema order below, with a
   :class:`SchemaNarrowedWarning`. By default, object properties appear in schema order (each optional one may be absent), then the names that ``required`` or
   ``dependentRequired`` mention but ``properties`` does not (in order of first mention), followed by the other
   keys, if ``patternProperties``/``additionalProperties`` allow them (those keys are distinct from the declared
@@ -364,10 +365,12 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         not provably disjoint becomes ``anyOf``). Invalid and unsatisfiable schemas still raise.
     property_order : {"schema", "any"}
         ``"schema"`` (default): declared properties appear in schema order (see the module docstring).
-        ``"any"``: the properties of an object may appear in any order, each at most once (``const``/``enum``
-        objects too), which is exact for validation; an object with more than ``MAX_ANY_ORDER`` (10) declared or
-        required names keeps the schema order there (the any-order grammar grows as 2^n), with one
-        :class:`SchemaNarrowedWarning` listing those objects.
+        ``"any"``: the properties of an object may appear in any order (``const``/``enum`` objects too), which is
+        exact for validation. Objects of at most 10 names: each name at most once (a nonterminal per subset of
+        names). Larger objects: only the required and dependentRequired names are tracked (at most 8) and a
+        declared name may repeat (``json.loads`` keeps the last value, valid like every value, so the text still
+        validates); with ``minProperties`` (repeats would shrink the parsed object) or more tracked names, the
+        schema order is kept there, with one :class:`SchemaNarrowedWarning` listing those objects.
     integral_floats : bool
         ``False`` (default): ``type: integer`` and integer ``const``/``enum`` values are spelled as integer
         literals only. ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``: what
