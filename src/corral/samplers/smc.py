@@ -274,6 +274,34 @@ class SMCResult:
         return self.particles[int(rng.choice(len(w), p=w))]
 
 
+def check_counts(particles, max_tokens) -> None:
+    """ValueError unless ``particles`` and ``max_tokens`` are integers >= 1."""
+    if isinstance(particles, bool) or int(particles) != particles or particles < 1:
+        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+    if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+
+
+def check_temperature(temperature) -> None:
+    """ValueError unless ``temperature`` is finite and > 0."""
+    if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
+
+
+def prompt_and_horizon(model, prompt_ids, max_tokens: int) -> tuple[list[int], int]:
+    """The prompt (BOS when empty) and the most tokens a particle may take (``max_tokens``, cut by the context);
+    GenerationError when the prompt fills the context."""
+    prompt = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
+    horizon = int(max_tokens)
+    if model.max_length is not None:
+        horizon = min(horizon, model.max_length - len(prompt) + 1)
+        if horizon < 1:
+            from corral.errors import GenerationError
+
+            raise GenerationError(f"the prompt has {len(prompt)} tokens; the context holds {model.max_length}")
+    return prompt, horizon
+
+
 def smc(
     model,
     prompt_ids,
@@ -335,10 +363,7 @@ def smc(
     ValueError
         Bad ``particles``, ``max_tokens``, ``ess_threshold``, ``temperature`` or ``resampling``.
     """
-    if isinstance(particles, bool) or int(particles) != particles or particles < 1:
-        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
-    if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
-        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+    check_counts(particles, max_tokens)
     if not (0.0 <= ess_threshold <= 1.0):
         raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
     if resampling == "optimal":
@@ -350,8 +375,7 @@ def smc(
                            temperature=temperature, seed=seed, eos_token_ids=eos_token_ids)
     if resampling not in RESAMPLERS:
         raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
-    if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
+    check_temperature(temperature)
     t0 = time.perf_counter()
     n = int(particles)
     eos = frozenset(model.eos_token_ids if eos_token_ids is None else eos_token_ids)
@@ -360,14 +384,7 @@ def smc(
     def fresh_stream() -> int:
         return int(rng.integers(0, 2**63))
 
-    prompt = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
-    horizon = int(max_tokens)
-    if model.max_length is not None:
-        horizon = min(horizon, model.max_length - len(prompt) + 1)
-        if horizon < 1:
-            from corral.errors import GenerationError
-
-            raise GenerationError(f"the prompt has {len(prompt)} tokens; the context holds {model.max_length}")
+    prompt, horizon = prompt_and_horizon(model, prompt_ids, max_tokens)
     if proposal is None:
         proposal = AWRSProposal(temperature=temperature, max_rejects=max_rejects, eos_token_ids=eos)
     proposal.start(model, prompt, n)

@@ -119,27 +119,16 @@ def smc_optimal(
         ``proposal_stats`` has ``children`` (successors listed) and ``kept``.
     """
     from corral.models.batch import make_batch
-    from corral.samplers.smc import Particle, SMCResult
+    from corral.samplers.smc import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 
-    if isinstance(particles, bool) or int(particles) != particles or particles < 1:
-        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
-    if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
-        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
-    if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
+    check_counts(particles, max_tokens)
+    check_temperature(temperature)
     t0 = time.perf_counter()
     n = int(particles)
     eos = sorted(frozenset(model.eos_token_ids if eos_token_ids is None else eos_token_ids))
     eos_set = frozenset(eos)
     rng = np.random.default_rng(seed)
-    prompt = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
-    horizon = int(max_tokens)
-    if model.max_length is not None:
-        horizon = min(horizon, model.max_length - len(prompt) + 1)
-        if horizon < 1:
-            from corral.errors import GenerationError
-
-            raise GenerationError(f"the prompt has {len(prompt)} tokens; the context holds {model.max_length}")
+    prompt, horizon = prompt_and_horizon(model, prompt_ids, max_tokens)
     batch = make_batch(model, prompt, 1)
     live = [Particle([], matcher.fork(), 0.0)]
     done: list = []

@@ -8,7 +8,7 @@ from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import ptr
 
 __all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
-           "local_unevaluated"]
+           "local_unevaluated", "rewrite_schema"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
@@ -23,39 +23,31 @@ KNOWN_METASCHEMAS = frozenset(
                  "draft-04/schema", "schema"))
 
 
-def without_keywords(node, keywords: frozenset):
-    """A copy of the schema ``node`` without ``keywords``, in it and in every subschema (values of the applicator
-    keywords; ``enum``/``const``/``default`` data is left alone)."""
-    if not isinstance(node, dict) or not keywords:
-        return node
-    out = {}
-    for key, value in node.items():
-        if key in keywords:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            value = {name: without_keywords(sub, keywords) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            value = [without_keywords(sub, keywords) for sub in value]
-        elif key in _SCHEMA_ONE:
-            value = without_keywords(value, keywords)
-        out[key] = value
-    return out
-
-
-def draft04_bounds(node):
-    """A copy of the draft-04 schema ``node`` with boolean ``exclusiveMinimum``/``exclusiveMaximum`` (modifiers of
-    ``minimum``/``maximum``) rewritten as the numeric keywords of later drafts, in every subschema."""
+def rewrite_schema(node, fn):
+    """A copy of the schema ``node`` in which every subschema (values of the applicator keywords, innermost first;
+    ``enum``/``const``/``default`` data is left alone) and then ``node`` itself is replaced by ``fn(copy)``."""
     if not isinstance(node, dict):
         return node
     out = {}
     for key, value in node.items():
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            value = {name: draft04_bounds(sub) for name, sub in value.items()}
+            value = {name: rewrite_schema(sub, fn) for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            value = [draft04_bounds(sub) for sub in value]
+            value = [rewrite_schema(sub, fn) for sub in value]
         elif key in _SCHEMA_ONE:
-            value = draft04_bounds(value)
+            value = rewrite_schema(value, fn)
         out[key] = value
+    return fn(out)
+
+
+def without_keywords(node, keywords: frozenset):
+    """A copy of the schema ``node`` without ``keywords``, in it and in every subschema."""
+    if not keywords:
+        return node
+    return rewrite_schema(node, lambda d: {k: v for k, v in d.items() if k not in keywords})
+
+
+def _draft04_node(out: dict) -> dict:
     for ex, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
         if isinstance(out.get(ex), bool):
             if out.pop(ex) and bound in out:
@@ -63,28 +55,18 @@ def draft04_bounds(node):
     return out
 
 
+def draft04_bounds(node):
+    """A copy of the draft-04 schema ``node`` with boolean ``exclusiveMinimum``/``exclusiveMaximum`` (modifiers of
+    ``minimum``/``maximum``) rewritten as the numeric keywords of later drafts, in every subschema."""
+    return rewrite_schema(node, _draft04_node)
+
+
 # Keywords that evaluate properties or items of the instance in place (their annotations reach unevaluated*).
 _IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef", "$recursiveRef",
              "dependentSchemas", "dependencies", "extends")
 
 
-def local_unevaluated(node):
-    """A copy of ``node`` where ``unevaluatedProperties``/``unevaluatedItems`` of every subschema without in-place
-    applicators is rewritten exactly: there only the node's own ``properties``/``patternProperties``/
-    ``additionalProperties`` (``prefixItems``/``items``/``additionalItems``/``contains``) evaluate, so
-    ``unevaluatedProperties: S`` is ``additionalProperties: S`` (nothing, beside ``additionalProperties``), and
-    ``unevaluatedItems: S`` is ``items: S`` after ``prefixItems`` (nothing, beside ``items`` or ``contains``)."""
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
-            value = {name: local_unevaluated(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            value = [local_unevaluated(sub) for sub in value]
-        elif key in _SCHEMA_ONE:
-            value = local_unevaluated(value)
-        out[key] = value
+def _local_unevaluated_node(out: dict) -> dict:
     if any(k in out for k in _IN_PLACE):
         return out
     if "unevaluatedProperties" in out:
@@ -100,6 +82,15 @@ def local_unevaluated(node):
         elif "items" not in out:  # contains marks the items it matches as evaluated: not local
             out["unevaluatedItems"] = extra
     return out
+
+
+def local_unevaluated(node):
+    """A copy of ``node`` where ``unevaluatedProperties``/``unevaluatedItems`` of every subschema without in-place
+    applicators is rewritten exactly: there only the node's own ``properties``/``patternProperties``/
+    ``additionalProperties`` (``prefixItems``/``items``/``additionalItems``/``contains``) evaluate, so
+    ``unevaluatedProperties: S`` is ``additionalProperties: S`` (nothing, beside ``additionalProperties``), and
+    ``unevaluatedItems: S`` is ``items: S`` after ``prefixItems`` (nothing, beside ``items`` or ``contains``)."""
+    return rewrite_schema(node, _local_unevaluated_node)
 
 
 _VOCAB = "https://json-schema.org/draft/2020-12/vocab/"
