@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from corral.samplers.awrs import eos_only, logsumexp, tempered
+from corral.samplers.resampling import ess
 
 __all__ = ["optimal_resample", "smc_optimal"]
 
@@ -185,7 +186,7 @@ def smc_optimal(
         if live:
             batch.select(rows)
             batch.append(feed)
-        res.ess_trace.append(float(len(live) + len(done)))
+        res.ess_trace.append(ess(new_log))  # of the kept children, as SMCResult documents the field
     res.particles = done or stuck
     res.log_z = logsumexp([p.log_weight for p in done]) if done else -math.inf
     res.n_forward = getattr(batch, "n_forward", None)
