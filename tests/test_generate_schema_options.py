@@ -26,6 +26,14 @@ def test_pretty_layout_is_json_dumps_indent_2():
     assert r.text == json.dumps(r.value, indent=2, ensure_ascii=False)
 
 
+def test_spaced_layout_is_json_dumps_default():
+    r = corral.generate("Generate a JSON object describing a person:\n", schema=PERSON, whitespace="spaced", seed=3,
+                        max_tokens=60)
+    assert r.status == "complete"
+    assert r.text == json.dumps(r.value, ensure_ascii=False)
+    assert ", " in r.text and '": ' in r.text
+
+
 def test_free_layout_is_bounded():
     r = corral.generate("A person as JSON:\n", schema=PERSON, whitespace=2, seed=2, max_tokens=80)
     if r.status == "complete":

@@ -213,6 +213,26 @@ def test_pretty_layout(index, x):
         assert not cg.accepts(compact.encode())
 
 
+@pytest.mark.parametrize("index", range(len(LAYOUT_SCHEMAS)))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(x=JSON)
+def test_spaced_layout(index, x):
+    """whitespace="spaced" is exactly json.dumps(x) (", " and ": "), keys in some order allowed by the schema."""
+    schema = LAYOUT_SCHEMAS[index]
+    cg = cg_for(schema, whitespace="spaced")
+    valid = oracle(schema).is_valid(x)
+    if n_orderings(x) > 5000:
+        reject()
+    spaced = [json.dumps(v, ensure_ascii=False) for v in orderings(x)]
+    assert any(cg.accepts(t.encode()) for t in spaced) == valid, (schema, x)
+    compact = _dump(x)
+    if compact not in spaced:
+        assert not cg.accepts(compact.encode())
+    pretty = json.dumps(x, indent=2, ensure_ascii=False)
+    if pretty not in spaced:
+        assert not cg.accepts(pretty.encode())
+
+
 def _spaced(text: str, rng: random.Random, most: int) -> tuple[str, int]:
     """Insert 0..most whitespace chars between the tokens of a compact JSON text; also the longest run used."""
     out, longest, in_str, esc = [], 0, False, False

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, "
                           "model, or a draft model folder sharing the target's vocabulary; same output law")
     gen.add_argument("--whitespace", default="compact", metavar="W",
-                     help="with --schema: compact (default), pretty (json.dumps indent=2), free, or a bound N")
+                     help="with --schema: compact (default), spaced (json.dumps defaults: ', ' and ': '), pretty "
+                          "(json.dumps indent=2), free, or a bound N")
     gen.add_argument("--lenient", action="store_true",
                      help="with --schema: drop unsupported keywords with a warning instead of failing")
     gen.add_argument("--property-order", choices=("schema", "any"), default="schema",

@@ -386,8 +386,9 @@ def generate(
         exact for ``"lcd"`` with any temperature/top-k/top-p) and, with ``"awrs"``/``"smc"``, D2 (Gumbel-coupled
         AWRS: for a fixed seed the output does not depend on the drafter). ``Result.stats`` then holds the
         acceptance rate, mean accepted length, tokens per target forward, and draft and verify time.
-    whitespace : {"compact", "pretty", "free"} or int
-        ``schema=`` only: the JSON layout. ``"compact"`` (default): no whitespace. ``"pretty"``: exactly
+    whitespace : {"compact", "spaced", "pretty", "free"} or int
+        ``schema=`` only: the JSON layout. ``"compact"`` (default): no whitespace. ``"spaced"``: exactly
+        ``json.dumps(x)`` (``", "`` and ``": "``, the layout most models write). ``"pretty"``: exactly
         ``json.dumps(x, indent=2)``. ``"free"`` or ``n``: at most 4 (``n``) whitespace characters between tokens.
         Never unbounded.
     lenient : bool

@@ -347,9 +347,10 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         (provably disjoint alternatives), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors,
         ``$id``-relative and remote URIs; recursion allowed), plus the annotations. See the module docstring for
         the exact language and the cases that are unsupported.
-    whitespace : {"compact", "pretty", "free"} or int
+    whitespace : {"compact", "spaced", "pretty", "free"} or int
         The layout of the generated text. ``"compact"`` (default): no whitespace at all (``separators=(",",
-        ":")``). ``"pretty"``: exactly the layout of ``json.dumps(x, indent=2, ensure_ascii=False)`` (a newline
+        ":")``). ``"spaced"``: exactly ``json.dumps(x, ensure_ascii=False)`` with its default separators (``", "``
+        between members and elements, ``": "`` after keys, nothing else). ``"pretty"``: exactly the layout of ``json.dumps(x, indent=2, ensure_ascii=False)`` (a newline
         and two spaces per nesting level before each member, ``", "`` → ``",\\n"``, ``": "`` after keys, ``{}``
         and ``[]`` for empty containers); values nested more than :attr:`MAX_PRETTY_DEPTH` (32) levels deep are
         not generated in this layout (a documented narrowing: the layout ties indentation to depth, which a

@@ -13,13 +13,16 @@ DEFAULT_FREE_WHITESPACE = 4
 
 
 class LayoutMixin:
-    """Punctuation by layout: ``compact`` (none), ``pretty`` (``json.dumps(indent=2)``), ``free`` (bounded)."""
+    """Punctuation by layout: ``compact`` (none), ``spaced`` (``json.dumps(x)``: ``", "`` and ``": "``), ``pretty``
+    (``json.dumps(indent=2)``), ``free`` (bounded)."""
 
     MAX_PRETTY_DEPTH = 32
 
     def _init_layout(self, whitespace) -> None:
         if whitespace == "compact":
             self.ws, self.ws_max = "compact", 0
+        elif whitespace == "spaced":
+            self.ws, self.ws_max = "spaced", 0
         elif whitespace == "pretty":
             self.ws, self.ws_max = "pretty", 0
         elif whitespace == "free":
@@ -27,8 +30,8 @@ class LayoutMixin:
         elif isinstance(whitespace, int) and not isinstance(whitespace, bool) and whitespace >= 1:
             self.ws, self.ws_max = "free", whitespace
         else:
-            raise ValueError(f"whitespace={whitespace!r} is not supported: use 'compact', 'pretty', 'free' or an "
-                             "int >= 1 (the most whitespace characters between two tokens)")
+            raise ValueError(f"whitespace={whitespace!r} is not supported: use 'compact', 'spaced', 'pretty', "
+                             "'free' or an int >= 1 (the most whitespace characters between two tokens)")
         self.depth = 0
         self._any_values: dict[int, str] = {}
         self._ws_nt: str | None = None
@@ -49,6 +52,8 @@ class LayoutMixin:
         """Symbols before a member or element of the container being built (``started``: not the first)."""
         if self.ws == "compact":
             return [self.lit(",")] if started else []
+        if self.ws == "spaced":
+            return [self.lit(", ")] if started else []
         if self.ws == "pretty":
             return [self.lit(("," if started else "") + self._ind(self.depth + 1))]
         return [self._wsp(), self.lit(","), self._wsp()] if started else [self._wsp()]
@@ -66,6 +71,8 @@ class LayoutMixin:
         text = json.dumps(name, ensure_ascii=False)
         if self.ws == "compact":
             return [self.lit(text + ":")]
+        if self.ws == "spaced":
+            return [self.lit(text + ": ")]
         if self.ws == "pretty":
             return [self.lit(text + ": ")]
         return [self.lit(text), self._wsp(), self.lit(":"), self._wsp()]
@@ -74,7 +81,7 @@ class LayoutMixin:
         """Symbols between a key terminal and its value."""
         if self.ws == "compact":
             return [self.lit(":")]
-        if self.ws == "pretty":
+        if self.ws in ("pretty", "spaced"):
             return [self.lit(": ")]
         return [self._wsp(), self.lit(":"), self._wsp()]
 
@@ -90,6 +97,8 @@ class LayoutMixin:
         """Symbols spelling one JSON value literally in the current layout."""
         if self.ws == "compact":
             return [self.lit(json.dumps(value, separators=(",", ":"), ensure_ascii=False))]
+        if self.ws == "spaced":
+            return [self.lit(json.dumps(value, ensure_ascii=False))]
         if self.ws == "pretty":
             text = json.dumps(value, indent=2, ensure_ascii=False)
             return [self.lit(text.replace("\n", self._ind(self.depth)))]
