@@ -13,8 +13,10 @@ resampling (``resampling="optimal"``: every allowed token listed, Fearnhead-Clif
 token instead of checks, and mean Ẑ/Z), with wall time per output and constraint checks per token. ``TV(ℓ, π)`` exact and the noise floor (mean TV of the same number of exact draws from π) are
 printed beside them.
 
-Part 2 (embedded model). Constraint checks per token of AWRS on the embedded model (``HFModel.load()``) with JSON
-schemas (``schemas/person.json`` and two inline schemas), with rejections and full-mask fallbacks per token.
+Part 2 (embedded model). Constraint checks per token of AWRS (max_rejects 8 and 32) and of AWRS-SMC (N = 8) on the
+embedded model (``HFModel.load()``) with JSON schemas (``schemas/person.json`` and two inline schemas), each with its
+task prompt and with a generic one, in the three exact layouts (compact, spaced = ``json.dumps`` defaults, pretty),
+with rejections and full-mask fallbacks per token (``--embedded-only`` runs just this part).
 
 genlm-control's AWRS-SMC (``benchmarks/genlm_baseline.py``: the same ToyModel wrapped as a genlm-backend LM, the
 same languages) is compared when it is importable, or through ``--genlm-python`` (a separate venv); otherwise the
@@ -215,23 +217,27 @@ EVENT_SCHEMA = {
 }
 
 
-def run_embedded(quick: bool):
+def run_embedded(quick: bool, smc_particles: int = 8):
+    """AWRS (and AWRS-SMC) constraint checks per token on the embedded model, per schema, prompt, layout and K."""
     from corral.compile.json_schema import resolve_schema, schema_to_grammar
     from corral.generate import compile_constraint, load_model
+    from corral.samplers.smc import smc
 
     lm = load_model()
-    cases = [
-        ("person.json", resolve_schema(str(ROOT / "schemas" / "person.json"))[0],
-         "Generate a JSON object describing a person:\n"),
-        ("person.json", resolve_schema(str(ROOT / "schemas" / "person.json"))[0], "Answer in JSON:\n"),
+    person = resolve_schema(str(ROOT / "schemas" / "person.json"))[0]
+    cases = [  # (schema, prompt): the task's own prompt (as the model was trained), then a generic one
+        ("person.json", person, "Generate a JSON object describing a person:\n"),
+        ("product (inline)", PRODUCT_SCHEMA, "Generate a JSON object describing a product:\n"),
+        ("event (inline)", EVENT_SCHEMA, "Generate a JSON object describing an event:\n"),
+        ("person.json", person, "Answer in JSON:\n"),
         ("product (inline)", PRODUCT_SCHEMA, "Answer in JSON:\n"),
-        ("event (inline)", EVENT_SCHEMA, "Answer in JSON:\n"),
     ]
     n_seq = 4 if quick else 12
     rows = []
-    for (name, schema, prompt), layout in itertools.product(cases, ("compact", "pretty")):
+    for (name, schema, prompt), layout in itertools.product(cases, ("compact", "spaced", "pretty")):
         compiled = compile_constraint(lm.vocab, grammar=schema_to_grammar(schema, whitespace=layout))
         ids = lm.encode(prompt)
+        base = {"schema": name, "layout": layout, "prompt": prompt.strip()}
         for k in (8, 32):
             c = r = f = t = 0
             complete = 0
@@ -242,9 +248,18 @@ def run_embedded(quick: bool):
                 c, r, f, t = c + out.n_checks, r + out.n_rejects, f + out.n_fallbacks, t + len(out.tokens)
                 complete += out.status == "complete"
             wall = time.perf_counter() - t0
-            rows.append({"schema": name, "layout": layout, "prompt": prompt.strip(), "max_rejects": k, "sequences": n_seq,
-                         "complete": complete, "tokens": t, "checks_per_token": c / t, "rejects_per_token": r / t,
+            rows.append({**base, "sampler": "AWRS", "max_rejects": k, "sequences": n_seq, "complete": complete,
+                         "tokens": t, "checks_per_token": c / t, "rejects_per_token": r / t,
                          "fallbacks_per_token": f / t, "tokens_per_s": t / wall})
+        t0 = time.perf_counter()
+        res = smc(lm, ids, compiled.matcher(), particles=smc_particles, max_tokens=128, seed=0, max_rejects=32)
+        wall = time.perf_counter() - t0
+        complete = sum(1 for p in res.particles if p.status == "complete")
+        rows.append({**base, "sampler": f"AWRS-SMC N={smc_particles}", "max_rejects": 32, "sequences": smc_particles,
+                     "complete": complete, "tokens": res.n_tokens, "checks_per_token": res.checks_per_token,
+                     "rejects_per_token": res.n_rejects / max(res.n_tokens, 1),
+                     "fallbacks_per_token": res.n_fallbacks / max(res.n_tokens, 1),
+                     "tokens_per_s": res.n_tokens / wall})
         print(f"  done: {name} / {layout} / {prompt.strip()}", file=sys.stderr)
     return rows
 
@@ -295,10 +310,11 @@ def markdown(exact_rows, emb_rows, note) -> str:
     out += ["", "SMC rows: `outputs` = runs; TV/KL of the run-averaged posterior (the law of one draw from the "
             "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS rows.",
             "", "## AWRS constraint checks per token on the embedded model (JSON schemas)", "",
-            "| schema | layout | prompt | max_rejects | sequences (complete) | tokens | checks/token | rejects/token | "
-            "fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "| schema | layout | prompt | sampler | max_rejects | sequences (complete) | tokens | checks/token | "
+            "rejects/token | fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in emb_rows:
-        out.append(f"| {r['schema']} | {r['layout']} | {r['prompt']} | {r['max_rejects']} | {r['sequences']} ({r['complete']}) | "
+        out.append(f"| {r['schema']} | {r['layout']} | {r['prompt']} | {r['sampler']} | {r['max_rejects']} | "
+                   f"{r['sequences']} ({r['complete']}) | "
                    f"{r['tokens']} | {r['checks_per_token']:.2f} | {r['rejects_per_token']:.2f} | "
                    f"{r['fallbacks_per_token']:.3f} | {r['tokens_per_s']:.1f} |")
     out += ["", note]
@@ -310,14 +326,17 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
     parser.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
     parser.add_argument("--skip-embedded", action="store_true", help="only the exact toy-model part")
+    parser.add_argument("--embedded-only", action="store_true", help="only the embedded-model part")
     parser.add_argument("--genlm-python", default=None, metavar="PYTHON",
                         help="an interpreter where genlm-control is installed (default: $CORRAL_GENLM_PYTHON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    exact_rows = run_exact(args.quick)
-    extra, note = genlm_rows(args.quick, args.genlm_python)
-    order = {r["constraint"]: i for i, r in enumerate(exact_rows)}
-    exact_rows = sorted(exact_rows + extra, key=lambda r: order.get(r["constraint"], len(order)))
+    exact_rows, note = [], "(exact part skipped)"
+    if not args.embedded_only:
+        exact_rows = run_exact(args.quick)
+        extra, note = genlm_rows(args.quick, args.genlm_python)
+        order = {r["constraint"]: i for i, r in enumerate(exact_rows)}
+        exact_rows = sorted(exact_rows + extra, key=lambda r: order.get(r["constraint"], len(order)))
     emb_rows = [] if args.skip_embedded else run_embedded(args.quick)
     print(markdown(exact_rows, emb_rows, note))
     if args.json:

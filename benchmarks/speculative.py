@@ -66,6 +66,40 @@ CONFIGS = [
 ]
 
 
+def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
+    """Median milliseconds of the passes that bound any speedup: a one-token target pass, a (k+1)-token target pass
+    (verification) and a one-token draft pass (lean runner), all incremental on a KV cache after a short prompt."""
+    from corral.drafters.model import LeanGPT2
+
+    lean = LeanGPT2(draft_model) if LeanGPT2.supports(draft_model) else draft_model
+    ids = target.encode("Generate a JSON object describing a person:\n")
+    filler = target.encode('{"name": "Ada Lovelace", "age": 36}')
+
+    def timed(model, block, scored):
+        times = []
+        seq = model.start(ids)
+        seq.logprobs()
+        for i in range(reps):
+            toks = [filler[(i * block + j) % len(filler)] for j in range(block)]
+            t0 = time.perf_counter()
+            if scored:
+                seq.extend_scored(toks)
+            else:
+                seq.extend(toks)
+                seq.logprobs()
+            times.append(time.perf_counter() - t0)
+            if len(seq.tokens) > 400:
+                seq = model.start(ids)
+                seq.logprobs()
+        return 1e3 * statistics.median(times)
+
+    one = timed(target, 1, False)
+    block = timed(target, k + 1, True)
+    drafted = timed(lean, 1, False)
+    return {"k": k, "target_1_ms": one, "target_block_ms": block, "draft_1_ms": drafted,
+            "block_over_one": block / one, "draft_over_target": drafted / one}
+
+
 def main(argv=None) -> int:
     """Run the benchmark and print a Markdown table (and write JSON with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,7 +118,7 @@ def main(argv=None) -> int:
     from corral.compile.json_schema import schema_to_grammar
     from corral.drafters import make_drafter
     from corral.generate import compile_constraint
-    from corral.models.hf import HFModel
+    from corral.models.hf import HFModel, default_model_path
     from corral.samplers.masking import sample_sequence
     from corral.samplers.speculative import speculative_sample_sequence
 
@@ -183,6 +217,21 @@ def main(argv=None) -> int:
     print(f"embedded target/draft pair, CPU, 1 torch thread, temperature {args.temperature}, "
           f"max_tokens {args.max_tokens}, {seeds} seed(s) x {len(next(iter(tasks.values()))['prompts'][:1 if args.quick else None])} prompts per task")
     print_table(header, rows)
+    prof = cost_profile(target, HFModel.load(str(default_model_path("draft"))))
+    ceiling = {}
+    for task in tasks:
+        key = f"{task}/spec-model-k4"
+        if key in summary:  # tokens per round at k = 4, over the cost of one round, in one-token passes
+            tpr = summary[key]["tokens_per_target_forward"]
+            ceiling[task] = tpr / (prof["block_over_one"] + prof["k"] * prof["draft_over_target"])
+    print(f"\ncost profile (median of {40} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
+          f"{prof['k'] + 1} tokens (verification) {prof['target_block_ms']:.2f} ms = {prof['block_over_one']:.2f}x, "
+          f"draft 1 token {prof['draft_1_ms']:.2f} ms = {prof['draft_over_target']:.2f}x of a target pass")
+    if ceiling:
+        print("speedup ceiling of the draft model at k = 4 from these costs alone (tokens per round / round cost; "
+              "constraint work excluded): " + ", ".join(f"{t} {c:.2f}x" for t, c in ceiling.items()))
+    summary["cost_profile"] = prof
+    summary["draft_model_ceiling_k4"] = ceiling
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "settings": vars(args),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def plackett_luce_orders(logp: np.ndarray, cand: list[int]):
         yield perm, prob
 
 
-def enumerate_step(logw, valid, *, max_rejects=None, pruned_key=50.0):
+def enumerate_step(logw, valid, *, max_rejects=None, pruned_key=50.0, groups=None, strict=True):
     """Exact ``E[Ẑ 1{y=t}]`` (vector over t), ``P(y=None)``, and the expected check count."""
     logw = np.asarray(logw, dtype=np.float64)
     size = logw.size
@@ -43,7 +44,9 @@ def enumerate_step(logw, valid, *, max_rejects=None, pruned_key=50.0):
         keys = np.full(size, pruned_key)  # pruned tokens get the largest keys: they must still be skipped
         for rank, y in enumerate(perm):
             keys[y] = -float(rank)
-        st = awrs_step(logw, lambda t: bool(valid[t]), keys=keys, max_rejects=max_rejects, full_mask=full_mask)
+        check_group = None if groups is None else (lambda t: None if valid[t] else groups[t])
+        st = awrs_step(logw, lambda t: bool(valid[t]), keys=keys, max_rejects=max_rejects, full_mask=full_mask,
+                       check_group=check_group)
         checks += prob * st.n_checks
         if st.token is None:
             assert st.log_z == -math.inf
@@ -52,7 +55,7 @@ def enumerate_step(logw, valid, *, max_rejects=None, pruned_key=50.0):
         assert valid[st.token]
         # the returned token is the argmax of the keys over the valid candidates
         best = max((t for t in cand if valid[t]), key=lambda t: keys[t])
-        assert st.token == best
+        assert st.token == best or not strict
         expect[st.token] += prob * math.exp(st.log_z - logsumexp(logw))
     return expect, p_none, checks
 
@@ -81,17 +84,26 @@ def random_instance(rng, size, *, prune=False, eos_only=False, none_valid=False)
     return logw, valid
 
 
-@pytest.mark.parametrize("variant", ["plain", "prune", "eos_only", "fallback0", "fallback1", "fallback2"])
+def random_groups(rng, valid):
+    """For each invalid token, a fixed random set of invalid tokens containing it (what ``check_group`` returns)."""
+    bad = np.flatnonzero(~np.asarray(valid, dtype=bool))
+    return {int(t): np.array(sorted({int(t)} | {int(u) for u in bad if rng.random() < 0.5}), dtype=np.int64)
+            for t in bad}
+
+
+@pytest.mark.parametrize("variant", ["plain", "prune", "eos_only", "fallback0", "fallback1", "fallback2",
+                                     "groups", "groups_prune", "groups_fallback1"])
 def test_proper_weighting_by_enumeration(variant):
-    rng = np.random.default_rng(hash(variant) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(variant.encode()))
     worst = 0.0
     for _ in range(15):
         size = int(rng.integers(1 if variant == "plain" else 3, 7))
-        logw, valid = random_instance(rng, size, prune=variant == "prune" or (variant.startswith("fallback")
-                                                                               and rng.random() < 0.5),
+        logw, valid = random_instance(rng, size, prune=variant.endswith("prune") or ("fallback" in variant
+                                                                                    and rng.random() < 0.5),
                                       eos_only=variant == "eos_only")
-        max_rejects = int(variant[-1]) if variant.startswith("fallback") else None
-        expect, p_none, _ = enumerate_step(logw, valid, max_rejects=max_rejects)
+        max_rejects = int(variant[-1]) if "fallback" in variant else None
+        groups = random_groups(rng, valid) if variant.startswith("groups") else None
+        expect, p_none, _ = enumerate_step(logw, valid, max_rejects=max_rejects, groups=groups)
         err = float(np.abs(expect - target(logw, valid)).max())
         worst = max(worst, err)
         assert err < 1e-12, (variant, logw, valid, expect, target(logw, valid))
@@ -216,3 +228,22 @@ def test_errors():
         awrs_step(np.zeros(3), lambda t: True, max_rejects=2)
     with pytest.raises(ValueError):
         awrs_step(np.zeros(3), lambda t: True, keys=np.zeros(4))
+
+
+def test_groups_save_checks_and_a_group_holding_a_valid_token_breaks_weighting():
+    """Dropping known-invalid groups never costs checks; a group that wrongly holds a valid token is caught."""
+    rng = np.random.default_rng(7)
+    worst_bad = 0.0
+    for _ in range(20):
+        size = int(rng.integers(4, 7))
+        logw, valid = random_instance(rng, size)
+        groups = random_groups(rng, valid)
+        _, _, plain = enumerate_step(logw, valid)
+        _, _, grouped = enumerate_step(logw, valid, groups=groups)
+        assert grouped <= plain + 1e-12
+        good = np.flatnonzero(valid)
+        if len(good) >= 2 and groups:
+            wrong = {t: np.append(g, good[0]) for t, g in groups.items()}  # negative control
+            expect, _, _ = enumerate_step(logw, valid, groups=wrong, strict=False)
+            worst_bad = max(worst_bad, float(np.abs(expect - target(logw, valid)).max()))
+    assert worst_bad > 1e-3

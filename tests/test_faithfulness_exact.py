@@ -219,7 +219,7 @@ def test_tv_to_pi_falls_with_particles(setup):
     """
     model, compiled, ell, pi, _ = setup
     gen = torch.Generator().manual_seed(9)
-    runs = 60
+    runs = 120  # the run-averaged posterior at N = 4 is noisy: 60 runs put it near the ref/4 bound
     law_tv, run_tv, lcd_tv = {}, {}, {}
     for n in (4, 16, 64):
         avg, per = {}, []

@@ -76,6 +76,13 @@ def assert_step_invariants(m, all_tokens: bool = True, rng: random.Random | None
         ids = list(allowed[:300]) + rng.sample(range(m.vocab_size), min(300, m.vocab_size))
     for t in ids:
         assert mask[t] == m.check(int(t)), f"mask/check disagree on token {t}"
+    # check_group: None iff allowed; otherwise a group of disallowed tokens holding t (AWRS drops it unchecked)
+    for t in list(ids)[:: max(1, len(ids) // 60)]:
+        g = m.check_group(int(t))
+        if mask[t]:
+            assert g is None, f"check_group rejects allowed token {t}"
+        else:
+            assert g is not None and int(t) in g.tolist() and not mask[g].any(), f"bad group for token {t}"
     for e in m.compiled.vocab.eos_token_ids:
         assert mask[e] == m.is_complete()
     return mask

@@ -19,6 +19,7 @@ definition, and tests assert ``mask()[t] == check(t)`` along random walks.
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from typing import Iterable
 
@@ -111,6 +112,8 @@ class CompiledGrammar:
         self._mask_cache: OrderedDict = OrderedDict()
         self._mask_cache_size = mask_cache_size
         self._boundaries: dict = {}
+        self._sorted = None
+        self._out = [d.transitions >= 0 for d in dfas]  # [state, byte]: the byte continues the lexeme
         self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
@@ -158,10 +161,16 @@ class CompiledGrammar:
 
     def _feed(self, state: _State, data: bytes, parent=None, token=None) -> _State:
         """The state after ``data`` (possibly with no threads: not viable)."""
+        return self._run(state, data, parent, token)[0]
+
+    def _run(self, state: _State, data: bytes, parent=None, token=None) -> tuple[_State, int]:
+        """``(state after data, n)``: ``n`` is the length of the shortest prefix of ``data`` after which no lexeme
+        thread is left (no byte can follow it), or ``-1`` if threads survive all of ``data``."""
         threads = state.threads
         here = state.here
         n_t = self.n_terminals
-        for b in data:
+        dead_at = -1
+        for i, b in enumerate(data):
             new: dict = {}
             here_set: set = set()
             for (t, s), origins in threads.items():
@@ -184,9 +193,50 @@ class CompiledGrammar:
                     cur = new.get((t, 0))
                     new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
             threads = new
-            if not threads and not here:
-                break
-        return _State(threads, here, parent, token)
+            if not threads:
+                if dead_at < 0:
+                    dead_at = i + 1
+                if not here:
+                    break
+        return _State(threads, here, parent, token), dead_at
+
+    def _prefix_index(self):
+        """Token ids with bytes (EOS ids excluded) sorted by their bytes, and the sorted bytes (built once)."""
+        if self._sorted is None:
+            tb = self.vocab.token_bytes
+            eos = set(int(t) for t in self.eos_ids)
+            ids = sorted((i for i in range(self.size) if tb[i] and i not in eos), key=lambda i: tb[i])
+            self._sorted = (np.array(ids, dtype=np.int64), [tb[i] for i in ids])
+        return self._sorted
+
+    def invalid_group(self, state: _State, data: bytes) -> np.ndarray | None:
+        """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is viable.
+
+        Feeding ``data`` kills every lexeme thread at some byte ``data[n-1]``; the threads alive after ``Q =
+        data[:n-1]`` allow a set of next bytes (the union of their DFA rows), so every token that starts with ``Q``
+        followed by a byte outside that set is invalid too (``data`` among them). One feed of ``data``, plus one of
+        ``Q`` and a vectorised selection.
+        """
+        nxt, n = self._run(state, data)
+        if n < 0 or nxt.viable and n == len(data):
+            return None
+        if n == len(data) and nxt.threads:  # pragma: no cover - a dead token always loses its threads
+            return np.zeros(0, dtype=np.int64)
+        q = data[:n - 1]
+        before = self._run(state, q)[0] if q else state
+        allowed = np.zeros(256, dtype=bool)
+        for t, s in before.threads:
+            allowed |= self._out[t][s]
+        ids, keys = self._prefix_index()
+        if q:
+            lo = bisect.bisect_left(keys, q)
+            end = q.rstrip(b"\xff")
+            hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
+            cand = ids[lo:hi]
+        else:
+            cand = ids
+        cand = cand[self.vocab.lengths[cand] >= n]
+        return cand[~allowed[self.vocab.byte_matrix[cand, n - 1]]]
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         key = state.key
@@ -334,6 +384,25 @@ class Matcher:
     def check(self, token: int) -> bool:
         """Whether ``token`` is allowed now. Does not change the state."""
         return self._next_state(int(token)) is not None
+
+    def check_group(self, token: int) -> np.ndarray | None:
+        """Like :meth:`check` (one feed of the token's bytes), but on rejection also the tokens it proves invalid.
+
+        Returns ``None`` if ``token`` is allowed; otherwise int64 ids of tokens that are not allowed now either:
+        ``token`` and every token sharing the prefix of its bytes after which the text cannot go on (AWRS drops
+        them without checking them; see :func:`corral.samplers.awrs.awrs_step`). No state change.
+        """
+        token = int(token)
+        st = self._state
+        tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
+        if token in self._eos or not tb or st.terminated:
+            return None if self._next_state(token) is not None else np.array([token], dtype=np.int64)
+        group = self.compiled.invalid_group(st, tb)
+        if group is None:
+            return None
+        if not group.size or token not in group:  # (a token equal to a complete prefix is never rejected)
+            group = np.append(group, token)
+        return group
 
     def mask(self) -> np.ndarray:
         """bool [vocab_size]: ``mask()[t] == check(t)`` for every token. Read-only array; no state change."""

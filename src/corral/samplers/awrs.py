@@ -133,21 +133,33 @@ def gumbel_keys(stream: int, position: int, size: int) -> np.ndarray:
 _philox = threading.local()
 
 
-def _visit_order(work: np.ndarray, n: int):
+def _visit_order(work: np.ndarray, n: int, removed: np.ndarray | None = None):
     """Yield the ``n`` candidate indices of ``work`` (entries ``> -inf``) by decreasing value, ties by index.
 
     ``work`` is consumed (visited entries are set to ``-inf``). Small arrays are sorted at once; large ones are
     visited in geometrically growing ``argpartition`` chunks, so a step that accepts early touches ``O(V)`` once.
+    Indices flagged in ``removed`` (which the consumer may update while iterating) are skipped.
     """
+    for chunk in _order_chunks(work, n):
+        if removed is None:
+            yield from chunk.tolist()
+            continue
+        for y in chunk[~removed[chunk]].tolist():
+            if not removed[y]:
+                yield y
+
+
+def _order_chunks(work: np.ndarray, n: int):
+    """The visit order of :func:`_visit_order` as consecutive index arrays."""
     if n <= 0:
         return
     size = work.size
     if size <= _SMALL_V or n <= _FIRST_CHUNK:
         if n == size:
-            yield from np.lexsort((np.arange(size), -work)).tolist()
+            yield np.lexsort((np.arange(size), -work))
             return
         idx = np.flatnonzero(work > -np.inf)
-        yield from idx[np.lexsort((idx, -work[idx]))].tolist()
+        yield idx[np.lexsort((idx, -work[idx]))]
         return
     k = _FIRST_CHUNK
     left = n
@@ -160,7 +172,7 @@ def _visit_order(work: np.ndarray, n: int):
         top = top[np.lexsort((top, -work[top]))]
         work[top] = -np.inf
         left -= top.size
-        yield from top.tolist()
+        yield top
         k *= 4
 
 
@@ -172,6 +184,7 @@ def awrs_step(
     rng: np.random.Generator | None = None,
     max_rejects: int | None = None,
     full_mask: Callable[[], np.ndarray] | None = None,
+    check_group: Callable[[int], np.ndarray | None] | None = None,
 ) -> AWRSStep:
     """One AWRS step: an exact draw from the constrained law and a properly weighted estimate of its normaliser.
 
@@ -195,6 +208,13 @@ def awrs_step(
         After this many rejections, switch to the exact fallback (requires ``full_mask``). ``None``: never.
     full_mask : callable, optional
         ``full_mask() -> bool [V]``: the valid tokens (``mask()[t] == check(t)``), used by the fallback.
+    check_group : callable, optional
+        ``check_group(token) -> None`` if the token is valid, else an int array of tokens that are all invalid and
+        include it (``Matcher.check_group``: every token sharing the rejected token's dead byte prefix). Used
+        instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass, and
+        its members are never checked. The token is the same as with ``check``; the weight stays properly
+        weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
+        ``E[Ẑ 1{y=t}] = p(t) c(t)``; see tests/test_awrs.py). Only checked tokens count as checks and rejections.
 
     Returns
     -------
@@ -238,27 +258,50 @@ def awrs_step(
     work[~cand] = -np.inf
     keys_kept = work.copy() if max_rejects is not None else None  # the fallback's argmax needs the original keys
 
-    order = _visit_order(work, n_cand)
-    n_checks = 0
+    removed = np.zeros(size, dtype=bool) if check_group is not None else None
+    order = _visit_order(work, n_cand, removed)
+    n_checks = n_rejects = 0
     rejected: list[int] = []
     rej_mass = 0.0
+
+    def valid(t: int) -> bool:
+        nonlocal rej_mass
+        if check_group is None:
+            return bool(check(t))
+        group = check_group(t)
+        if group is None:
+            return True
+        group = np.asarray(group, dtype=np.int64).reshape(-1)
+        group = group[(group >= 0) & (group < size)]
+        new = group[cand[group] & ~removed[group]]
+        removed[new] = True
+        rejected.extend(new.tolist())
+        rej_mass += float(np.exp(logp[new]).sum())
+        if t not in new:  # a caller's group must hold the rejected token; count it anyway
+            removed[t] = True
+            rejected.append(t)
+            rej_mass += math.exp(float(logp[t]))
+        return False
+
     y = next(order, None)
     while y is not None:
-        if max_rejects is not None and len(rejected) >= max_rejects:
-            return _fallback(logp, log_z0, cand, keys_kept, full_mask, n_checks, len(rejected))
+        if max_rejects is not None and n_rejects >= max_rejects:
+            return _fallback(logp, log_z0, cand, keys_kept, full_mask, n_checks, n_rejects)
         n_checks += 1
-        if check(y):
+        if valid(y):
             succ = next(order, None)
             if succ is None:
                 est = _log_rest(logp, cand, rejected, rej_mass)
             else:
                 n_checks += 1
-                est = _log_rest(logp, cand, rejected, rej_mass) if check(succ) else float(logp[y])
-            return AWRSStep(int(y), log_z0 + est, n_checks, len(rejected), False)
-        rejected.append(y)
-        rej_mass += math.exp(float(logp[y]))
+                est = _log_rest(logp, cand, rejected, rej_mass) if valid(succ) else float(logp[y])
+            return AWRSStep(int(y), log_z0 + est, n_checks, n_rejects, False)
+        n_rejects += 1
+        if check_group is None:
+            rejected.append(y)
+            rej_mass += math.exp(float(logp[y]))
         y = next(order, None)
-    return AWRSStep(None, -math.inf, n_checks, len(rejected), False)
+    return AWRSStep(None, -math.inf, n_checks, n_rejects, False)
 
 
 def _log_rest(logp: np.ndarray, cand: np.ndarray, rejected: list[int], rej_mass: float) -> float:
@@ -420,6 +463,7 @@ def awrs_sample_sequence(
         horizon = min(horizon, limit - len(seq.tokens) + 1)
     out = AWRSSequence()
     full_mask = getattr(matcher, "mask", None)
+    check_group = getattr(matcher, "check_group", None)
     t0 = time.perf_counter()
     for pos in range(max(horizon, 0)):
         lp = as_float64(seq.logprobs())
@@ -434,7 +478,7 @@ def awrs_sample_sequence(
         else:
             keys = logw + rng.gumbel(size=logw.size)
         st = awrs_step(logw, matcher.check, keys=keys, max_rejects=max_rejects if full_mask else None,
-                       full_mask=full_mask)
+                       full_mask=full_mask, check_group=check_group)
         if pos == 0:
             out.first_token_s = time.perf_counter() - t0
         out.n_checks += st.n_checks

@@ -166,7 +166,8 @@ class AWRSProposal:
             keys = logw + gumbel_keys(p.stream, len(p.tokens), logw.size)
             mask = getattr(p.matcher, "mask", None)
             st = awrs_step(logw, p.matcher.check, keys=keys,
-                           max_rejects=self.max_rejects if mask is not None else None, full_mask=mask)
+                           max_rejects=self.max_rejects if mask is not None else None, full_mask=mask,
+                           check_group=getattr(p.matcher, "check_group", None))
             if st.token is None:
                 out.append(Extension([], -math.inf, 0.0, st.n_checks, st.n_rejects, int(st.fallback)))
                 feed.append(self._eos_list[0])

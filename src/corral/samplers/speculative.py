@@ -525,7 +525,8 @@ def d2_round(seq, matcher, drafter, policy, *, max_drafts: int, position: int, s
         lp = as_float64(rows[i])
         lw = lp if greedy else lp / float(temperature)
         st = awrs_step(lw, matcher.check, keys=keys_for(lw, position + i),
-                       max_rejects=max_rejects if full_mask is not None else None, full_mask=full_mask)
+                       max_rejects=max_rejects if full_mask is not None else None, full_mask=full_mask,
+                       check_group=getattr(matcher, "check_group", None))
         if st.token is None:
             res.dead = True
             res.delta_logw = -math.inf

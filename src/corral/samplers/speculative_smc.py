@@ -89,7 +89,8 @@ class SpeculativeProposal:
                 lp = seq.logprobs()
                 full = tempered(lp, self.temperature)
                 logw = eos_only(full, self._eos_list)
-                st = awrs_step(logw, p.matcher.check, keys=logw + gumbel_keys(p.stream, len(p.tokens), logw.size))
+                st = awrs_step(logw, p.matcher.check, keys=logw + gumbel_keys(p.stream, len(p.tokens), logw.size),
+                               check_group=getattr(p.matcher, "check_group", None))
                 if st.token is None:
                     out.append(Extension([], -math.inf, 0.0, st.n_checks, st.n_rejects))
                     continue
