@@ -113,7 +113,7 @@ class CompiledGrammar:
         self._mask_cache_size = mask_cache_size
         self._boundaries: dict = {}
         self._sorted = None
-        self._out = [d.transitions >= 0 for d in dfas]  # [state, byte]: the byte continues the lexeme
+        self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
         self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
@@ -201,42 +201,57 @@ class CompiledGrammar:
         return _State(threads, here, parent, token), dead_at
 
     def _prefix_index(self):
-        """Token ids with bytes (EOS ids excluded) sorted by their bytes, and the sorted bytes (built once)."""
+        """Token ids with bytes (EOS ids excluded) sorted by their bytes, the sorted bytes, and their first bytes."""
         if self._sorted is None:
             tb = self.vocab.token_bytes
             eos = set(int(t) for t in self.eos_ids)
-            ids = sorted((i for i in range(self.size) if tb[i] and i not in eos), key=lambda i: tb[i])
-            self._sorted = (np.array(ids, dtype=np.int64), [tb[i] for i in ids])
+            ids = np.array(sorted((i for i in range(self.size) if tb[i] and i not in eos), key=lambda i: tb[i]),
+                           dtype=np.int64)
+            self._sorted = (ids, [tb[i] for i in ids.tolist()], self.vocab.byte_matrix[ids, 0])
         return self._sorted
+
+    def _next_bytes(self, state: _State) -> np.ndarray:
+        """bool ``[256]``: the bytes some lexeme thread of ``state`` can take (any other byte kills every thread)."""
+        allowed = np.zeros(256, dtype=bool)
+        rows = self._rows
+        for t, s in state.threads:
+            row = rows.get((t, s))
+            if row is None:
+                row = rows[(t, s)] = self.dfas[t].transitions[s] >= 0
+            allowed |= row
+        return allowed
 
     def invalid_group(self, state: _State, data: bytes) -> np.ndarray | None:
         """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is viable.
 
-        Feeding ``data`` kills every lexeme thread at some byte ``data[n-1]``; the threads alive after ``Q =
-        data[:n-1]`` allow a set of next bytes (the union of their DFA rows), so every token that starts with ``Q``
-        followed by a byte outside that set is invalid too (``data`` among them). One feed of ``data``, plus one of
-        ``Q`` and a vectorised selection.
+        Feeding ``data`` byte by byte visits states ``S_0 = state, S_1, ...`` until every lexeme thread dies at
+        byte ``n - 1``. At each ``S_i`` the live threads allow a set of next bytes (the union of their DFA rows);
+        every token that starts with ``data[:i]`` followed by a byte outside that set is invalid, and so is
+        ``data``. The groups of different ``i`` are disjoint. One feed of ``data`` and a vectorised selection.
         """
         nxt, n = self._run(state, data)
         if n < 0 or nxt.viable and n == len(data):
             return None
-        if n == len(data) and nxt.threads:  # pragma: no cover - a dead token always loses its threads
-            return np.zeros(0, dtype=np.int64)
-        q = data[:n - 1]
-        before = self._run(state, q)[0] if q else state
-        allowed = np.zeros(256, dtype=bool)
-        for t, s in before.threads:
-            allowed |= self._out[t][s]
-        ids, keys = self._prefix_index()
-        if q:
-            lo = bisect.bisect_left(keys, q)
-            end = q.rstrip(b"\xff")
-            hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
-            cand = ids[lo:hi]
-        else:
-            cand = ids
-        cand = cand[self.vocab.lengths[cand] >= n]
-        return cand[~allowed[self.vocab.byte_matrix[cand, n - 1]]]
+        ids, keys, first = self._prefix_index()
+        lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
+        parts = []
+        st = state
+        for i in range(n):
+            allowed = self._next_bytes(st)
+            if not allowed.all():
+                if i == 0:
+                    parts.append(ids[~allowed[first]])
+                else:
+                    q = data[:i]
+                    lo = bisect.bisect_left(keys, q)
+                    end = q.rstrip(b"\xff")
+                    hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
+                    cand = ids[lo:hi]
+                    cand = cand[lengths[cand] > i]
+                    parts.append(cand[~allowed[matrix[cand, i]]])
+            if i < n - 1:
+                st = self._run(st, data[i:i + 1])[0]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         key = state.key
