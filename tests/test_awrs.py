@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 import pytest
 
+from corral.runtime.matcher import Rejection
 from corral.samplers.awrs import AWRSStep, awrs_step, gumbel_keys, logsumexp
 
 MAX_ERR = {"value": 0.0}
@@ -91,8 +92,30 @@ def random_groups(rng, valid):
             for t in bad}
 
 
+def first_byte_groups(rng, valid, logw):
+    """Rejection groups with a first-byte part: tokens get first bytes in {0, 1, 2} (-1 for one EOS-like id), a
+    random set of bytes is dead (its tokens become invalid), and each rejection also names a random invalid set."""
+    size = len(valid)
+    fb = rng.integers(0, 3, size=size).astype(np.int16)
+    fb[size - 1] = -1
+    dead = rng.random(3) < 0.4
+    valid = np.asarray(valid, dtype=bool) & ~((fb >= 0) & dead[np.maximum(fb, 0)])
+    cand = np.flatnonzero(np.asarray(logw) > -np.inf)
+    if not valid[cand].any():  # keep one valid candidate: its first byte is -1 (like EOS) or a live byte
+        c = int(rng.choice(cand))
+        valid[c] = True
+        live = np.flatnonzero(~dead)
+        fb[c] = int(rng.choice(live)) if live.size else -1
+    ids = random_groups(rng, valid)
+    allowed = np.ones(256, dtype=bool)
+    allowed[:3] = ~dead
+    groups = {t: Rejection(g, allowed, fb) for t, g in ids.items()}
+    return valid, groups
+
+
 @pytest.mark.parametrize("variant", ["plain", "prune", "eos_only", "fallback0", "fallback1", "fallback2",
-                                     "groups", "groups_prune", "groups_fallback1"])
+                                     "groups", "groups_prune", "groups_fallback1", "first_bytes",
+                                     "first_bytes_fallback1"])
 def test_proper_weighting_by_enumeration(variant):
     rng = np.random.default_rng(zlib.crc32(variant.encode()))
     worst = 0.0
@@ -103,6 +126,8 @@ def test_proper_weighting_by_enumeration(variant):
                                       eos_only=variant == "eos_only")
         max_rejects = int(variant[-1]) if "fallback" in variant else None
         groups = random_groups(rng, valid) if variant.startswith("groups") else None
+        if variant.startswith("first_bytes"):
+            valid, groups = first_byte_groups(rng, valid, logw)
         expect, p_none, _ = enumerate_step(logw, valid, max_rejects=max_rejects, groups=groups)
         err = float(np.abs(expect - target(logw, valid)).max())
         worst = max(worst, err)
@@ -247,3 +272,39 @@ def test_groups_save_checks_and_a_group_holding_a_valid_token_breaks_weighting()
             expect, _, _ = enumerate_step(logw, valid, groups=wrong, strict=False)
             worst_bad = max(worst_bad, float(np.abs(expect - target(logw, valid)).max()))
     assert worst_bad > 1e-3
+
+
+def test_matcher_rejections_match_their_explicit_groups():
+    """awrs_step with Matcher.check_group (first-byte part kept as a byte table) returns the same token and weight
+    as with the same groups spelled out as ids, along random walks of a JSON Schema grammar on a real vocabulary."""
+    from transformers import AutoTokenizer
+
+    from corral.compile.json_schema import schema_to_grammar
+    from corral.models.hf import default_model_path
+    from corral.runtime.matcher import CompiledGrammar
+    from corral.tokens.vocabulary import Vocabulary
+
+    vocab = Vocabulary.from_huggingface(AutoTokenizer.from_pretrained(str(default_model_path())))
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 8},
+                                               "n": {"type": "integer", "maximum": 130}}, "required": ["name", "n"]}
+    compiled = CompiledGrammar(schema_to_grammar(schema), vocab)
+    rng = np.random.default_rng(3)
+    compared = 0
+    for walk in range(6):
+        m = compiled.matcher()
+        for pos in range(40):
+            logw = rng.normal(size=vocab.size) * 3.0
+            keys = logw + gumbel_keys(walk, pos, vocab.size)
+            a = awrs_step(logw, m.check, keys=keys, check_group=m.check_group)
+            b = awrs_step(logw, m.check, keys=keys, check_group=lambda t: (lambda r: None if r is None
+                                                                           else r.all_ids())(m.check_group(t)))
+            c = awrs_step(logw, m.check, keys=keys)
+            assert a.token == b.token == c.token
+            assert abs(a.log_z - b.log_z) < 1e-9 and a.n_checks == b.n_checks <= c.n_checks
+            compared += 1
+            if a.token is None or m.is_complete() and rng.random() < 0.2:
+                break
+            m.advance(a.token)
+            if m.is_terminated():
+                break
+    assert compared > 60

@@ -82,7 +82,8 @@ def assert_step_invariants(m, all_tokens: bool = True, rng: random.Random | None
         if mask[t]:
             assert g is None, f"check_group rejects allowed token {t}"
         else:
-            assert g is not None and int(t) in g.tolist() and not mask[g].any(), f"bad group for token {t}"
+            ids = g.all_ids()
+            assert int(t) in ids.tolist() and not mask[ids].any(), f"bad group for token {t}"
     for e in m.compiled.vocab.eos_token_ids:
         assert mask[e] == m.is_complete()
     return mask

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
 from corral.tokens.index import TokenIndex, shared_caches
 
-__all__ = ["CompiledGrammar", "Matcher"]
+__all__ = ["CompiledGrammar", "Matcher", "Rejection"]
 
 
 class _State:
@@ -58,6 +58,36 @@ class _State:
     @property
     def viable(self) -> bool:
         return bool(self.threads) or self.complete
+
+
+class Rejection(NamedTuple):
+    """A disallowed token and the tokens its check proves disallowed too (:meth:`Matcher.check_group`).
+
+    The group is ``ids`` plus, when ``first_allowed`` is given, every token whose first byte ``first_byte[t] >= 0``
+    is outside ``first_allowed``; the token itself is always in the group.
+
+    Attributes
+    ----------
+    ids : numpy.ndarray
+        int64 ids (distinct), disallowed.
+    first_allowed : numpy.ndarray or None
+        bool ``[256]``: the bytes a token may start with at this state.
+    first_byte : numpy.ndarray or None
+        int16 ``[vocab size]``: each token's first byte, ``-1`` for EOS ids and tokens without bytes (shared).
+    """
+
+    ids: np.ndarray
+    first_allowed: np.ndarray | None = None
+    first_byte: np.ndarray | None = None
+
+    def all_ids(self) -> np.ndarray:
+        """Every id of the group (sorted, distinct)."""
+        ids = self.ids
+        if self.first_allowed is not None:
+            fb = self.first_byte
+            dead = np.flatnonzero((fb >= 0) & ~self.first_allowed[np.maximum(fb, 0)])
+            ids = np.concatenate([ids, dead])
+        return np.unique(ids)
 
 
 class CompiledGrammar:
@@ -201,13 +231,17 @@ class CompiledGrammar:
         return _State(threads, here, parent, token), dead_at
 
     def _prefix_index(self):
-        """Token ids with bytes (EOS ids excluded) sorted by their bytes, the sorted bytes, and their first bytes."""
+        """Token ids with bytes (EOS ids excluded) sorted by their bytes, the sorted bytes, and ``first_byte``: int16
+        ``[size]``, each token's first byte (``-1`` for EOS ids and tokens without bytes). Built once."""
         if self._sorted is None:
             tb = self.vocab.token_bytes
             eos = set(int(t) for t in self.eos_ids)
             ids = np.array(sorted((i for i in range(self.size) if tb[i] and i not in eos), key=lambda i: tb[i]),
                            dtype=np.int64)
-            self._sorted = (ids, [tb[i] for i in ids.tolist()], self.vocab.byte_matrix[ids, 0])
+            first = np.full(self.size, -1, dtype=np.int16)
+            first[ids] = self.vocab.byte_matrix[ids, 0]
+            first.flags.writeable = False
+            self._sorted = (ids, [tb[i] for i in ids.tolist()], first)
         return self._sorted
 
     def _next_bytes(self, state: _State) -> np.ndarray:
@@ -221,13 +255,14 @@ class CompiledGrammar:
             allowed |= row
         return allowed
 
-    def invalid_group(self, state: _State, data: bytes) -> np.ndarray | None:
+    def invalid_group(self, state: _State, data: bytes) -> "Rejection | None":
         """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is viable.
 
         Feeding ``data`` byte by byte visits states ``S_0 = state, S_1, ...`` until every lexeme thread dies at
         byte ``n - 1``. At each ``S_i`` the live threads allow a set of next bytes (the union of their DFA rows);
         every token that starts with ``data[:i]`` followed by a byte outside that set is invalid, and so is
-        ``data``. The groups of different ``i`` are disjoint. One feed of ``data`` and a vectorised selection.
+        ``data``. Depth 0 is returned as the allowed first bytes (the whole vocabulary is concerned); the deeper
+        groups, disjoint and small, as ids. One feed of ``data`` and a vectorised selection.
         """
         nxt, n = self._run(state, data)
         if n < 0 or nxt.viable and n == len(data):
@@ -235,23 +270,22 @@ class CompiledGrammar:
         ids, keys, first = self._prefix_index()
         lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
         parts = []
+        first_allowed = self._next_bytes(state)
         st = state
-        for i in range(n):
+        for i in range(1, n):
+            st = self._run(st, data[i - 1:i])[0]
             allowed = self._next_bytes(st)
-            if not allowed.all():
-                if i == 0:
-                    parts.append(ids[~allowed[first]])
-                else:
-                    q = data[:i]
-                    lo = bisect.bisect_left(keys, q)
-                    end = q.rstrip(b"\xff")
-                    hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
-                    cand = ids[lo:hi]
-                    cand = cand[lengths[cand] > i]
-                    parts.append(cand[~allowed[matrix[cand, i]]])
-            if i < n - 1:
-                st = self._run(st, data[i:i + 1])[0]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            if allowed.all():
+                continue
+            q = data[:i]
+            lo = bisect.bisect_left(keys, q)
+            end = q.rstrip(b"\xff")
+            hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
+            cand = ids[lo:hi]
+            cand = cand[lengths[cand] > i]
+            parts.append(cand[~allowed[matrix[cand, i]]])
+        deeper = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return Rejection(deeper, first_allowed, first)
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         key = state.key
@@ -400,24 +434,20 @@ class Matcher:
         """Whether ``token`` is allowed now. Does not change the state."""
         return self._next_state(int(token)) is not None
 
-    def check_group(self, token: int) -> np.ndarray | None:
+    def check_group(self, token: int) -> "Rejection | None":
         """Like :meth:`check` (one feed of the token's bytes), but on rejection also the tokens it proves invalid.
 
-        Returns ``None`` if ``token`` is allowed; otherwise int64 ids of tokens that are not allowed now either:
-        ``token`` and every token sharing the prefix of its bytes after which the text cannot go on (AWRS drops
-        them without checking them; see :func:`corral.samplers.awrs.awrs_step`). No state change.
+        Returns ``None`` if ``token`` is allowed; otherwise a :class:`Rejection`: ``token`` and every token that
+        shares a prefix of its bytes and then takes a byte no lexeme thread can take there are not allowed now
+        either (AWRS drops them without checking them; see :func:`corral.samplers.awrs.awrs_step`). No state
+        change.
         """
         token = int(token)
         st = self._state
         tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
         if token in self._eos or not tb or st.terminated:
-            return None if self._next_state(token) is not None else np.array([token], dtype=np.int64)
-        group = self.compiled.invalid_group(st, tb)
-        if group is None:
-            return None
-        if not group.size or token not in group:  # (a token equal to a complete prefix is never rejected)
-            group = np.append(group, token)
-        return group
+            return None if self._next_state(token) is not None else Rejection(np.array([token], dtype=np.int64))
+        return self.compiled.invalid_group(st, tb)
 
     def mask(self) -> np.ndarray:
         """bool [vocab_size]: ``mask()[t] == check(t)`` for every token. Read-only array; no state change."""

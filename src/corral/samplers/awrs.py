@@ -133,20 +133,14 @@ def gumbel_keys(stream: int, position: int, size: int) -> np.ndarray:
 _philox = threading.local()
 
 
-def _visit_order(work: np.ndarray, n: int, removed: np.ndarray | None = None):
+def _visit_order(work: np.ndarray, n: int):
     """Yield the ``n`` candidate indices of ``work`` (entries ``> -inf``) by decreasing value, ties by index.
 
     ``work`` is consumed (visited entries are set to ``-inf``). Small arrays are sorted at once; large ones are
     visited in geometrically growing ``argpartition`` chunks, so a step that accepts early touches ``O(V)`` once.
-    Indices flagged in ``removed`` (which the consumer may update while iterating) are skipped.
     """
     for chunk in _order_chunks(work, n):
-        if removed is None:
-            yield from chunk.tolist()
-            continue
-        for y in chunk[~removed[chunk]].tolist():
-            if not removed[y]:
-                yield y
+        yield from chunk.tolist()
 
 
 def _order_chunks(work: np.ndarray, n: int):
@@ -210,7 +204,8 @@ def awrs_step(
         ``full_mask() -> bool [V]``: the valid tokens (``mask()[t] == check(t)``), used by the fallback.
     check_group : callable, optional
         ``check_group(token) -> None`` if the token is valid, else an int array of tokens that are all invalid and
-        include it (``Matcher.check_group``: every token sharing the rejected token's dead byte prefix). Used
+        include it, or a :class:`~corral.runtime.matcher.Rejection` (``Matcher.check_group``: every token sharing
+        a prefix of the rejected token's bytes and then a dead byte; its first-byte part is applied once a step). Used
         instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass, and
         its members are never checked. The token is the same as with ``check``; the weight stays properly
         weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
@@ -258,50 +253,135 @@ def awrs_step(
     work[~cand] = -np.inf
     keys_kept = work.copy() if max_rejects is not None else None  # the fallback's argmax needs the original keys
 
-    removed = np.zeros(size, dtype=bool) if check_group is not None else None
-    order = _visit_order(work, n_cand, removed)
+    keys_all = work.copy() if check_group is not None else None  # for restarting the order on fewer tokens
+    chunks = _order_chunks(work, n_cand)
+    buffer: list[int] = []
     n_checks = n_rejects = 0
     rejected: list[int] = []
     rej_mass = 0.0
+    drop = _Dropped(size, logp, cand) if check_group is not None else None
 
     def valid(t: int) -> bool:
-        nonlocal rej_mass
-        if check_group is None:
+        nonlocal rej_mass, chunks, buffer
+        if drop is None:
             return bool(check(t))
         group = check_group(t)
         if group is None:
             return True
-        group = np.asarray(group, dtype=np.int64).reshape(-1)
-        group = group[(group >= 0) & (group < size)]
-        new = group[cand[group] & ~removed[group]]
-        removed[new] = True
-        rejected.extend(new.tolist())
-        rej_mass += float(np.exp(logp[new]).sum())
-        if t not in new:  # a caller's group must hold the rejected token; count it anyway
-            removed[t] = True
-            rejected.append(t)
-            rej_mass += math.exp(float(logp[t]))
+        first_before = drop.dead_first is None
+        rej_mass += drop.add(group, t)
+        if first_before and drop.dead_first is not None:
+            # Most of the vocabulary may just have gone: visit the rest in a fresh order over the survivors (every
+            # token visited so far was rejected, hence dropped), instead of cutting chunks of the whole vocabulary.
+            idx = np.flatnonzero(drop.kept())
+            sub = keys_all[idx]
+            chunks = (idx[c] for c in _order_chunks(sub, idx.size))
+            buffer = []
         return False
 
-    y = next(order, None)
+    def visit():
+        """The next candidate in key order that has not been dropped (chunks are filtered as they are cut)."""
+        nonlocal buffer
+        while True:
+            while buffer:
+                t = buffer.pop()
+                if drop is None or not drop.has(t):
+                    return t
+            chunk = next(chunks, None)
+            if chunk is None:
+                return None
+            if drop is not None:
+                chunk = chunk[drop.kept_among(chunk)]
+            buffer = chunk[::-1].tolist()
+
+    def log_rest() -> float:
+        if drop is None:
+            return _log_rest(logp, cand, rejected, rej_mass)
+        if rej_mass < 0.5:
+            return math.log1p(-rej_mass) if rej_mass > 0 else 0.0
+        return logsumexp(logp[drop.kept()])
+
+    y = visit()
     while y is not None:
         if max_rejects is not None and n_rejects >= max_rejects:
             return _fallback(logp, log_z0, cand, keys_kept, full_mask, n_checks, n_rejects)
         n_checks += 1
         if valid(y):
-            succ = next(order, None)
+            succ = visit()
             if succ is None:
-                est = _log_rest(logp, cand, rejected, rej_mass)
+                est = log_rest()
             else:
                 n_checks += 1
-                est = _log_rest(logp, cand, rejected, rej_mass) if valid(succ) else float(logp[y])
+                est = log_rest() if valid(succ) else float(logp[y])
             return AWRSStep(int(y), log_z0 + est, n_checks, n_rejects, False)
         n_rejects += 1
-        if check_group is None:
+        if drop is None:
             rejected.append(y)
             rej_mass += math.exp(float(logp[y]))
-        y = next(order, None)
+        y = visit()
     return AWRSStep(None, -math.inf, n_checks, n_rejects, False)
+
+
+class _Dropped:
+    """The candidates an AWRS step has dropped as invalid (``check_group`` groups), and their probability mass.
+
+    Explicit ids are marked in a boolean row. A :class:`~corral.runtime.matcher.Rejection`'s first-byte part (every
+    token whose first byte no lexeme thread takes, often most of the vocabulary) is kept as a 256-entry table: its
+    mass is summed per first byte in one pass, and visited tokens are tested against it one by one, so a large
+    vocabulary is not rewritten at every rejection.
+    """
+
+    def __init__(self, size: int, logp: np.ndarray, cand: np.ndarray) -> None:
+        self.size, self.logp, self.cand = size, logp, cand
+        self.removed = np.zeros(size, dtype=bool)
+        self.explicit: list[int] = []
+        self.dead_first: np.ndarray | None = None  # bool [256]
+        self.first: np.ndarray | None = None  # int [size]: first byte, -1 for none
+
+    def _first_dead(self, t: int) -> bool:
+        return self.dead_first is not None and self.first[t] >= 0 and bool(self.dead_first[self.first[t]])
+
+    def has(self, t: int) -> bool:
+        """Whether token ``t`` has been dropped."""
+        return bool(self.removed[t]) or self._first_dead(t)
+
+    def add(self, group, t: int) -> float:
+        """Drop ``group`` (an id array or a Rejection) and token ``t``; the mass newly dropped."""
+        mass = 0.0
+        first_allowed = getattr(group, "first_allowed", None)
+        if first_allowed is not None and self.dead_first is None:
+            fb = np.asarray(group.first_byte)
+            first = np.full(self.size, -1, dtype=np.int64)
+            first[:min(fb.size, self.size)] = fb[:self.size]
+            self.first, self.dead_first = first, ~np.asarray(first_allowed, dtype=bool)
+            p = np.where(self.cand, np.exp(self.logp), 0.0)
+            per_byte = np.bincount(first + 1, weights=p, minlength=257)[1:]
+            mass += float(per_byte[self.dead_first].sum())
+            # tokens dropped earlier by id whose first byte is dead were counted twice: take them out again
+            mass -= sum(math.exp(float(self.logp[u])) for u in self.explicit if self._first_dead(u))
+        ids = np.asarray(getattr(group, "ids", group), dtype=np.int64).reshape(-1)
+        ids = np.unique(np.append(ids[(ids >= 0) & (ids < self.size)], t))  # the token itself, in any case
+        ids = ids[self.cand[ids] & ~self.removed[ids]]
+        if self.dead_first is not None:
+            ids = ids[~((self.first[ids] >= 0) & self.dead_first[np.maximum(self.first[ids], 0)])]
+        self.removed[ids] = True
+        self.explicit.extend(ids.tolist())
+        return mass + float(np.exp(self.logp[ids]).sum())
+
+    def kept_among(self, ids: np.ndarray) -> np.ndarray:
+        """bool per id: not dropped."""
+        keep = ~self.removed[ids]
+        if self.dead_first is not None:
+            f = self.first[ids]
+            keep &= ~((f >= 0) & self.dead_first[np.maximum(f, 0)])
+        return keep
+
+    def kept(self) -> np.ndarray:
+        """bool ``[size]``: the candidates not dropped."""
+        keep = self.cand & ~self.removed
+        if self.dead_first is not None:
+            keep &= ~((self.first >= 0) & self.dead_first[np.maximum(self.first, 0)])
+        return keep
 
 
 def _log_rest(logp: np.ndarray, cand: np.ndarray, rejected: list[int], rej_mass: float) -> float:
