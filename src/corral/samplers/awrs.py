@@ -17,6 +17,14 @@ Recursive estimator: after rejecting tokens of total probability ``R`` and accep
 ``y'`` (the next token in key order): ``Ẑ / Z0 = 1 - R`` if ``y'`` is valid or there is none, else ``p(y)``.
 So a step costs at least two checks (accept + successor) except when the accepted token is the last candidate.
 
+Groups of rejections: with ``check_group`` (``Matcher.check_group``), one rejected token also names tokens it proves
+invalid: those that share a prefix of its bytes and then take a byte no lexeme thread can take there (after ``{"``
+where the key must be ``name``, every token not starting with ``n``). They leave the unexamined set at once, their
+mass joins ``R``, and they are never checked. The returned token is unchanged (it is the first *valid* token in key
+order), and the weight stays properly weighted: the recursion ``E f = P(x) f(x) + (1 - P(x)) E[f | X ≠ x]`` holds
+for any unexamined set, so removing known-invalid tokens from it (a set fixed by what was visited, never by unvisited
+keys) keeps ``E[Ẑ 1{y=t}] = p(t) c(t)``. ``tests/test_awrs.py`` enumerates it with random groups.
+
 Exact fallback: after ``max_rejects`` rejections, the full mask is computed once, the token returned is the argmax of
 the keys over the valid tokens (the token the loop would have reached) and ``Ẑ`` is the exact ``Z``.
 
