@@ -275,7 +275,7 @@ def test_groups_save_checks_and_a_group_holding_a_valid_token_breaks_weighting()
 
 
 def test_matcher_rejections_match_their_explicit_groups():
-    """awrs_step with Matcher.check_group (first-byte part kept as a byte table) returns the same token and weight
+    """awrs_step with Matcher.check_group (and Matcher.implied) (first-byte part kept as a byte table) returns the same token and weight
     as with the same groups spelled out as ids, along random walks of a JSON Schema grammar on a real vocabulary."""
     from transformers import AutoTokenizer
 
@@ -299,8 +299,10 @@ def test_matcher_rejections_match_their_explicit_groups():
             b = awrs_step(logw, m.check, keys=keys, check_group=lambda t: (lambda r: None if r is None
                                                                            else r.all_ids())(m.check_group(t)))
             c = awrs_step(logw, m.check, keys=keys)
-            assert a.token == b.token == c.token
+            d = awrs_step(logw, m.check, keys=keys, check_group=m.check_group, implied=m.implied)
+            assert a.token == b.token == c.token == d.token
             assert abs(a.log_z - b.log_z) < 1e-9 and a.n_checks == b.n_checks <= c.n_checks
+            assert d.log_z == a.log_z and d.n_checks <= a.n_checks  # a known-valid successor is not checked
             compared += 1
             if a.token is None or m.is_complete() and rng.random() < 0.2:
                 break

@@ -84,6 +84,12 @@ def assert_step_invariants(m, all_tokens: bool = True, rng: random.Random | None
         else:
             ids = g.all_ids()
             assert int(t) in ids.tolist() and not mask[ids].any(), f"bad group for token {t}"
+    # implied(a, b): b's bytes are a prefix of a's, so b is allowed whenever a is
+    allowed_ids = np.flatnonzero(mask)
+    for a in allowed_ids[:: max(1, len(allowed_ids) // 20)].tolist():
+        for b in range(m.vocab_size):
+            if m.implied(a, b):
+                assert mask[b], f"token {b} implied by allowed token {a} but not allowed"
     for e in m.compiled.vocab.eos_token_ids:
         assert mask[e] == m.is_complete()
     return mask

@@ -449,6 +449,19 @@ class Matcher:
             return None if self._next_state(token) is not None else Rejection(np.array([token], dtype=np.int64))
         return self.compiled.invalid_group(st, tb)
 
+    def implied(self, valid_token: int, other: int) -> bool:
+        """``True`` if ``other`` is allowed whenever ``valid_token`` is: its bytes are a non-empty prefix of
+        ``valid_token``'s (a text that can be completed after the longer bytes can be after the shorter), neither
+        being EOS. ``False`` means "unknown". No state change."""
+        if valid_token in self._eos or other in self._eos:
+            return False
+        tb = self.compiled.vocab.token_bytes
+        size = self.compiled.size
+        if not (0 <= valid_token < size and 0 <= other < size):
+            return False
+        a, b = tb[valid_token], tb[other]
+        return bool(a) and bool(b) and a.startswith(b)
+
     def mask(self) -> np.ndarray:
         """bool [vocab_size]: ``mask()[t] == check(t)`` for every token. Read-only array; no state change."""
         return self.compiled._mask(self._state)

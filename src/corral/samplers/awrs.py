@@ -50,6 +50,7 @@ __all__ = [
     "awrs_sample_sequence",
     "gumbel_keys",
     "logsumexp",
+    "matcher_hooks",
 ]
 
 #: Rejections after which :func:`awrs_sample_sequence` and the SMC proposal switch to the exact full mask.
@@ -187,6 +188,7 @@ def awrs_step(
     max_rejects: int | None = None,
     full_mask: Callable[[], np.ndarray] | None = None,
     check_group: Callable[[int], np.ndarray | None] | None = None,
+    implied: Callable[[int, int], bool] | None = None,
 ) -> AWRSStep:
     """One AWRS step: an exact draw from the constrained law and a properly weighted estimate of its normaliser.
 
@@ -213,7 +215,11 @@ def awrs_step(
     check_group : callable, optional
         ``check_group(token) -> None`` if the token is valid, else an int array of tokens that are all invalid and
         include it, or a :class:`~corral.runtime.matcher.Rejection` (``Matcher.check_group``: every token sharing
-        a prefix of the rejected token's bytes and then a dead byte; its first-byte part is applied once a step). Used
+        a prefix of the rejected token's bytes and then a dead byte; its first-byte part is applied once a step).
+    implied : callable, optional
+        ``implied(valid_token, other) -> bool``: ``True`` only if ``other`` is valid whenever ``valid_token`` is
+        (``Matcher.implied``: ``other``'s bytes are a prefix of ``valid_token``'s, and viability is prefix-closed).
+        The successor of an accepted token is then known valid without a check. Same token, same weight. Used
         instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass, and
         its members are never checked. The token is the same as with ``check``; the weight stays properly
         weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
@@ -318,6 +324,8 @@ def awrs_step(
             succ = visit()
             if succ is None:
                 est = log_rest()
+            elif implied is not None and implied(y, succ):
+                est = log_rest()
             else:
                 n_checks += 1
                 est = log_rest() if valid(succ) else float(logp[y])
@@ -390,6 +398,14 @@ class _Dropped:
         if self.dead_first is not None:
             keep &= ~((self.first >= 0) & self.dead_first[np.maximum(self.first, 0)])
         return keep
+
+
+def matcher_hooks(matcher) -> dict:
+    """The optional :func:`awrs_step` arguments a matcher supports (``check_group``, ``implied``), as keywords.
+
+    Every caller in corral passes the same hooks, so AWRS, SMC and D2 verification make identical steps.
+    """
+    return {name: getattr(matcher, name) for name in ("check_group", "implied") if hasattr(matcher, name)}
 
 
 def _log_rest(logp: np.ndarray, cand: np.ndarray, rejected: list[int], rej_mass: float) -> float:
@@ -551,7 +567,7 @@ def awrs_sample_sequence(
         horizon = min(horizon, limit - len(seq.tokens) + 1)
     out = AWRSSequence()
     full_mask = getattr(matcher, "mask", None)
-    check_group = getattr(matcher, "check_group", None)
+    hooks = matcher_hooks(matcher)
     t0 = time.perf_counter()
     for pos in range(max(horizon, 0)):
         lp = as_float64(seq.logprobs())
@@ -566,7 +582,7 @@ def awrs_sample_sequence(
         else:
             keys = logw + rng.gumbel(size=logw.size)
         st = awrs_step(logw, matcher.check, keys=keys, max_rejects=max_rejects if full_mask else None,
-                       full_mask=full_mask, check_group=check_group)
+                       full_mask=full_mask, **hooks)
         if pos == 0:
             out.first_token_s = time.perf_counter() - t0
         out.n_checks += st.n_checks

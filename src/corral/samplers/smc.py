@@ -26,7 +26,7 @@ from typing import Callable, Hashable, Protocol
 
 import numpy as np
 
-from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, tempered
+from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, matcher_hooks, tempered
 from corral.samplers.resampling import RESAMPLERS, ess, normalized_weights, resample
 
 __all__ = ["AWRSProposal", "Extension", "Particle", "Proposal", "SMCResult", "smc"]
@@ -167,7 +167,7 @@ class AWRSProposal:
             mask = getattr(p.matcher, "mask", None)
             st = awrs_step(logw, p.matcher.check, keys=keys,
                            max_rejects=self.max_rejects if mask is not None else None, full_mask=mask,
-                           check_group=getattr(p.matcher, "check_group", None))
+                           **matcher_hooks(p.matcher))
             if st.token is None:
                 out.append(Extension([], -math.inf, 0.0, st.n_checks, st.n_rejects, int(st.fallback)))
                 feed.append(self._eos_list[0])

@@ -463,7 +463,7 @@ def d2_round(seq, matcher, drafter, policy, *, max_drafts: int, position: int, s
     -------
     RoundResult
     """
-    from corral.samplers.awrs import as_float64, awrs_step, gumbel_keys
+    from corral.samplers.awrs import as_float64, awrs_step, gumbel_keys, matcher_hooks
 
     stats = SpecStats() if stats is None else stats
     greedy = not temperature
@@ -526,7 +526,7 @@ def d2_round(seq, matcher, drafter, policy, *, max_drafts: int, position: int, s
         lw = lp if greedy else lp / float(temperature)
         st = awrs_step(lw, matcher.check, keys=keys_for(lw, position + i),
                        max_rejects=max_rejects if full_mask is not None else None, full_mask=full_mask,
-                       check_group=getattr(matcher, "check_group", None))
+                       **matcher_hooks(matcher))
         if st.token is None:
             res.dead = True
             res.delta_logw = -math.inf

@@ -80,7 +80,7 @@ class SpeculativeProposal:
 
     def extend(self, particles, budgets):
         """One speculative round per particle (or the forced-EOS step at budget 1)."""
-        from corral.samplers.awrs import awrs_step, eos_only, gumbel_keys, tempered
+        from corral.samplers.awrs import awrs_step, eos_only, gumbel_keys, matcher_hooks, tempered
         from corral.samplers.smc import Extension
 
         out = []
@@ -90,7 +90,7 @@ class SpeculativeProposal:
                 full = tempered(lp, self.temperature)
                 logw = eos_only(full, self._eos_list)
                 st = awrs_step(logw, p.matcher.check, keys=logw + gumbel_keys(p.stream, len(p.tokens), logw.size),
-                               check_group=getattr(p.matcher, "check_group", None))
+                               **matcher_hooks(p.matcher))
                 if st.token is None:
                     out.append(Extension([], -math.inf, 0.0, st.n_checks, st.n_rejects))
                     continue
