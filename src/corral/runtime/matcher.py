@@ -193,9 +193,11 @@ class CompiledGrammar:
         """The state after ``data`` (possibly with no threads: not viable)."""
         return self._run(state, data, parent, token)[0]
 
-    def _run(self, state: _State, data: bytes, parent=None, token=None) -> tuple[_State, int]:
+    def _run(self, state: _State, data: bytes, parent=None, token=None, trace: list | None = None
+             ) -> tuple[_State, int]:
         """``(state after data, n)``: ``n`` is the length of the shortest prefix of ``data`` after which no lexeme
-        thread is left (no byte can follow it), or ``-1`` if threads survive all of ``data``."""
+        thread is left (no byte can follow it), or ``-1`` if threads survive all of ``data``. With ``trace``, the
+        lexeme threads after each byte are appended to it."""
         threads = state.threads
         here = state.here
         n_t = self.n_terminals
@@ -223,6 +225,8 @@ class CompiledGrammar:
                     cur = new.get((t, 0))
                     new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
             threads = new
+            if trace is not None:
+                trace.append(threads)
             if not threads:
                 if dead_at < 0:
                     dead_at = i + 1
@@ -244,11 +248,11 @@ class CompiledGrammar:
             self._sorted = (ids, [tb[i] for i in ids.tolist()], first)
         return self._sorted
 
-    def _next_bytes(self, state: _State) -> np.ndarray:
-        """bool ``[256]``: the bytes some lexeme thread of ``state`` can take (any other byte kills every thread)."""
+    def _next_bytes(self, threads) -> np.ndarray:
+        """bool ``[256]``: the bytes some of the lexeme ``threads`` can take (any other byte kills every thread)."""
         allowed = np.zeros(256, dtype=bool)
         rows = self._rows
-        for t, s in state.threads:
+        for t, s in threads:
             row = rows.get((t, s))
             if row is None:
                 row = rows[(t, s)] = self.dfas[t].transitions[s] >= 0
@@ -262,19 +266,18 @@ class CompiledGrammar:
         byte ``n - 1``. At each ``S_i`` the live threads allow a set of next bytes (the union of their DFA rows);
         every token that starts with ``data[:i]`` followed by a byte outside that set is invalid, and so is
         ``data``. Depth 0 is returned as the allowed first bytes (the whole vocabulary is concerned); the deeper
-        groups, disjoint and small, as ids. One feed of ``data`` and a vectorised selection.
+        groups, disjoint and small, as ids. One feed of ``data`` (its threads traced) and a vectorised selection.
         """
-        nxt, n = self._run(state, data)
+        trace: list = []
+        nxt, n = self._run(state, data, trace=trace)
         if n < 0 or nxt.viable and n == len(data):
             return None
         ids, keys, first = self._prefix_index()
         lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
         parts = []
-        first_allowed = self._next_bytes(state)
-        st = state
+        first_allowed = self._next_bytes(state.threads)
         for i in range(1, n):
-            st = self._run(st, data[i - 1:i])[0]
-            allowed = self._next_bytes(st)
+            allowed = self._next_bytes(trace[i - 1])  # the threads after data[:i]
             if allowed.all():
                 continue
             q = data[:i]
