@@ -63,8 +63,8 @@ class _State:
 class Rejection(NamedTuple):
     """A disallowed token and the tokens its check proves disallowed too (:meth:`Matcher.check_group`).
 
-    The group is ``ids`` plus, when ``first_allowed`` is given, every token whose first byte ``first_byte[t] >= 0``
-    is outside ``first_allowed``; the token itself is always in the group.
+    The group is ``ids``, the arrays of ``parts``, and, when ``first_allowed`` is given, every token whose first byte
+    ``first_byte[t] >= 0`` is outside ``first_allowed``; the token itself is always in the group.
 
     Attributes
     ----------
@@ -74,15 +74,19 @@ class Rejection(NamedTuple):
         bool ``[256]``: the bytes a token may start with at this state.
     first_byte : numpy.ndarray or None
         int16 ``[vocab size]``: each token's first byte, ``-1`` for EOS ids and tokens without bytes (shared).
+    parts : tuple of numpy.ndarray
+        Disjoint read-only id arrays (one per depth of the rejected token's bytes), cached by the compiled grammar:
+        the same object comes back for the same prefix and threads, so a sampler may skip a part it has applied.
     """
 
     ids: np.ndarray
     first_allowed: np.ndarray | None = None
     first_byte: np.ndarray | None = None
+    parts: tuple = ()
 
     def all_ids(self) -> np.ndarray:
         """Every id of the group (sorted, distinct)."""
-        ids = self.ids
+        ids = np.concatenate([self.ids, *self.parts]) if self.parts else self.ids
         if self.first_allowed is not None:
             fb = self.first_byte
             dead = np.flatnonzero((fb >= 0) & ~self.first_allowed[np.maximum(fb, 0)])
@@ -144,6 +148,7 @@ class CompiledGrammar:
         self._boundaries: dict = {}
         self._sorted = None
         self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
+        self._group_cache: OrderedDict = OrderedDict()  # (prefix, threads after it) -> ids dead one byte later
         self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
@@ -276,19 +281,29 @@ class CompiledGrammar:
         lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
         parts = []
         first_allowed = self._next_bytes(state.threads)
+        cache = self._group_cache
         for i in range(1, n):
-            allowed = self._next_bytes(trace[i - 1])  # the threads after data[:i]
-            if allowed.all():
-                continue
             q = data[:i]
-            lo = bisect.bisect_left(keys, q)
-            end = q.rstrip(b"\xff")
-            hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
-            cand = ids[lo:hi]
-            cand = cand[lengths[cand] > i]
-            parts.append(cand[~allowed[matrix[cand, i]]])
-        deeper = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        return Rejection(deeper, first_allowed, first)
+            key = (q, frozenset(trace[i - 1]))  # the group depends on q and the threads after it, nothing else
+            part = cache.get(key)
+            if part is None:
+                allowed = self._next_bytes(trace[i - 1])
+                if allowed.all():
+                    part = ids[:0]
+                else:
+                    lo = bisect.bisect_left(keys, q)
+                    end = q.rstrip(b"\xff")
+                    hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
+                    cand = ids[lo:hi]
+                    cand = cand[lengths[cand] > i]
+                    part = cand[~allowed[matrix[cand, i]]]
+                part.flags.writeable = False
+                cache[key] = part
+                if len(cache) > 4096:
+                    cache.popitem(last=False)
+            if part.size:
+                parts.append(part)
+        return Rejection(np.zeros(0, dtype=np.int64), first_allowed, first, tuple(parts))
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         key = state.key

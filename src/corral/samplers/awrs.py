@@ -353,6 +353,7 @@ class _Dropped:
         self.explicit: list[int] = []
         self.dead_first: np.ndarray | None = None  # bool [256]
         self.first: np.ndarray | None = None  # int [size]: first byte, -1 for none
+        self.applied: dict = {}  # id(part) -> part, for the cached parts of Rejections
 
     def _first_dead(self, t: int) -> bool:
         return self.dead_first is not None and self.first[t] >= 0 and bool(self.dead_first[self.first[t]])
@@ -375,14 +376,23 @@ class _Dropped:
             mass += float(per_byte[self.dead_first].sum())
             # tokens dropped earlier by id whose first byte is dead were counted twice: take them out again
             mass -= sum(math.exp(float(self.logp[u])) for u in self.explicit if self._first_dead(u))
+        for part in getattr(group, "parts", ()):  # disjoint, cached arrays: one the step has applied is skipped
+            if id(part) not in self.applied:
+                self.applied[id(part)] = part  # (kept alive, so its id is not reused during the step)
+                mass += self._drop(part[part < self.size])
         ids = np.asarray(getattr(group, "ids", group), dtype=np.int64).reshape(-1)
         ids = np.unique(np.append(ids[(ids >= 0) & (ids < self.size)], t))  # the token itself, in any case
+        return mass + self._drop(ids)
+
+    def _drop(self, ids: np.ndarray) -> float:
+        """Drop the distinct ``ids`` not dropped yet; their mass."""
         ids = ids[self.cand[ids] & ~self.removed[ids]]
         if self.dead_first is not None:
             ids = ids[~((self.first[ids] >= 0) & self.dead_first[np.maximum(self.first[ids], 0)])]
         self.removed[ids] = True
-        self.explicit.extend(ids.tolist())
-        return mass + float(np.exp(self.logp[ids]).sum())
+        if self.dead_first is None:  # needed only to correct the first-byte mass, once it comes
+            self.explicit.extend(ids.tolist())
+        return float(np.exp(self.logp[ids]).sum())
 
     def kept_among(self, ids: np.ndarray) -> np.ndarray:
         """bool per id: not dropped."""
