@@ -20,6 +20,7 @@ definition, and tests assert ``mask()[t] == check(t)`` along random walks.
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections import OrderedDict
 from typing import Iterable, NamedTuple
 
@@ -58,6 +59,9 @@ class _State:
     @property
     def viable(self) -> bool:
         return bool(self.threads) or self.complete
+
+
+_PREFIX_INDEX: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> CompiledGrammar._prefix_index
 
 
 class Rejection(NamedTuple):
@@ -241,7 +245,10 @@ class CompiledGrammar:
 
     def _prefix_index(self):
         """Token ids with bytes (EOS ids excluded) sorted by their bytes, the sorted bytes, and ``first_byte``: int16
-        ``[size]``, each token's first byte (``-1`` for EOS ids and tokens without bytes). Built once."""
+        ``[size]``, each token's first byte (``-1`` for EOS ids and tokens without bytes). Built once per
+        vocabulary object and shared by every grammar compiled against it."""
+        if self._sorted is None:
+            self._sorted = _PREFIX_INDEX.get(self.vocab)
         if self._sorted is None:
             tb = self.vocab.token_bytes
             eos = set(int(t) for t in self.eos_ids)
@@ -250,7 +257,7 @@ class CompiledGrammar:
             first = np.full(self.size, -1, dtype=np.int16)
             first[ids] = self.vocab.byte_matrix[ids, 0]
             first.flags.writeable = False
-            self._sorted = (ids, [tb[i] for i in ids.tolist()], first)
+            self._sorted = _PREFIX_INDEX[self.vocab] = (ids, [tb[i] for i in ids.tolist()], first)
         return self._sorted
 
     def _next_bytes(self, threads) -> np.ndarray:

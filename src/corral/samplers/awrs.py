@@ -216,14 +216,14 @@ def awrs_step(
         ``check_group(token) -> None`` if the token is valid, else an int array of tokens that are all invalid and
         include it, or a :class:`~corral.runtime.matcher.Rejection` (``Matcher.check_group``: every token sharing
         a prefix of the rejected token's bytes and then a dead byte; its first-byte part is applied once a step).
+        Used instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass,
+        and its members are never checked. The token is the same as with ``check``; the weight stays properly
+        weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
+        ``E[Ẑ 1{y=t}] = p(t) c(t)``; see tests/test_awrs.py). Only checked tokens count as checks and rejections.
     implied : callable, optional
         ``implied(valid_token, other) -> bool``: ``True`` only if ``other`` is valid whenever ``valid_token`` is
         (``Matcher.implied``: ``other``'s bytes are a prefix of ``valid_token``'s, and viability is prefix-closed).
-        The successor of an accepted token is then known valid without a check. Same token, same weight. Used
-        instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass, and
-        its members are never checked. The token is the same as with ``check``; the weight stays properly
-        weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
-        ``E[Ẑ 1{y=t}] = p(t) c(t)``; see tests/test_awrs.py). Only checked tokens count as checks and rejections.
+        The successor of an accepted token is then known valid without a check. Same token, same weight.
 
     Returns
     -------
@@ -265,9 +265,8 @@ def awrs_step(
         if bad.any():
             work[bad] = _TINY
     work[~cand] = -np.inf
-    keys_kept = work.copy() if max_rejects is not None else None  # the fallback's argmax needs the original keys
-
-    keys_all = work.copy() if check_group is not None else None  # for restarting the order on fewer tokens
+    # the original keys: for the fallback's argmax, and for restarting the visit order on fewer tokens
+    keys_kept = work.copy() if max_rejects is not None or check_group is not None else None
     chunks = _order_chunks(work, n_cand)
     buffer: list[int] = []
     n_checks = n_rejects = 0
@@ -288,7 +287,7 @@ def awrs_step(
             # Most of the vocabulary may just have gone: visit the rest in a fresh order over the survivors (every
             # token visited so far was rejected, hence dropped), instead of cutting chunks of the whole vocabulary.
             idx = np.flatnonzero(drop.kept())
-            sub = keys_all[idx]
+            sub = keys_kept[idx]
             chunks = (idx[c] for c in _order_chunks(sub, idx.size))
             buffer = []
         return False
@@ -322,9 +321,7 @@ def awrs_step(
         n_checks += 1
         if valid(y):
             succ = visit()
-            if succ is None:
-                est = log_rest()
-            elif implied is not None and implied(y, succ):
+            if succ is None or (implied is not None and implied(y, succ)):
                 est = log_rest()
             else:
                 n_checks += 1
@@ -355,27 +352,32 @@ class _Dropped:
         self.first: np.ndarray | None = None  # int [size]: first byte, -1 for none
         self.applied: dict = {}  # id(part) -> part, for the cached parts of Rejections
 
-    def _first_dead(self, t: int) -> bool:
-        return self.dead_first is not None and self.first[t] >= 0 and bool(self.dead_first[self.first[t]])
+    def _first_dead(self, ids):
+        """bool per id (or for one id): dropped by the first-byte table (``False`` before it came)."""
+        if self.dead_first is None:
+            return np.zeros(np.shape(ids), dtype=bool)
+        f = self.first[ids]
+        return (f >= 0) & self.dead_first[np.maximum(f, 0)]
 
     def has(self, t: int) -> bool:
         """Whether token ``t`` has been dropped."""
-        return bool(self.removed[t]) or self._first_dead(t)
+        return bool(self.removed[t]) or bool(self._first_dead(t))
 
     def add(self, group, t: int) -> float:
         """Drop ``group`` (an id array or a Rejection) and token ``t``; the mass newly dropped."""
         mass = 0.0
         first_allowed = getattr(group, "first_allowed", None)
         if first_allowed is not None and self.dead_first is None:
-            fb = np.asarray(group.first_byte)
-            first = np.full(self.size, -1, dtype=np.int64)
-            first[:min(fb.size, self.size)] = fb[:self.size]
+            first = np.asarray(group.first_byte)
+            if first.size != self.size:  # (logits wider or narrower than the vocabulary)
+                first = np.concatenate([first[:self.size], np.full(max(0, self.size - first.size), -1, first.dtype)])
             self.first, self.dead_first = first, ~np.asarray(first_allowed, dtype=bool)
             p = np.where(self.cand, np.exp(self.logp), 0.0)
             per_byte = np.bincount(first + 1, weights=p, minlength=257)[1:]
             mass += float(per_byte[self.dead_first].sum())
             # tokens dropped earlier by id whose first byte is dead were counted twice: take them out again
             mass -= sum(math.exp(float(self.logp[u])) for u in self.explicit if self._first_dead(u))
+            self.explicit = []
         for part in getattr(group, "parts", ()):  # disjoint, cached arrays: one the step has applied is skipped
             if id(part) not in self.applied:
                 self.applied[id(part)] = part  # (kept alive, so its id is not reused during the step)
@@ -387,8 +389,7 @@ class _Dropped:
     def _drop(self, ids: np.ndarray) -> float:
         """Drop the distinct ``ids`` not dropped yet; their mass."""
         ids = ids[self.cand[ids] & ~self.removed[ids]]
-        if self.dead_first is not None:
-            ids = ids[~((self.first[ids] >= 0) & self.dead_first[np.maximum(self.first[ids], 0)])]
+        ids = ids[~self._first_dead(ids)]
         self.removed[ids] = True
         if self.dead_first is None:  # needed only to correct the first-byte mass, once it comes
             self.explicit.extend(ids.tolist())
@@ -396,18 +397,11 @@ class _Dropped:
 
     def kept_among(self, ids: np.ndarray) -> np.ndarray:
         """bool per id: not dropped."""
-        keep = ~self.removed[ids]
-        if self.dead_first is not None:
-            f = self.first[ids]
-            keep &= ~((f >= 0) & self.dead_first[np.maximum(f, 0)])
-        return keep
+        return ~self.removed[ids] & ~self._first_dead(ids)
 
     def kept(self) -> np.ndarray:
         """bool ``[size]``: the candidates not dropped."""
-        keep = self.cand & ~self.removed
-        if self.dead_first is not None:
-            keep &= ~((self.first >= 0) & self.dead_first[np.maximum(self.first, 0)])
-        return keep
+        return self.cand & self.kept_among(np.arange(self.size))
 
 
 def matcher_hooks(matcher) -> dict:
