@@ -241,3 +241,19 @@ def _alphabet_for(name: str) -> str:
         "csv": 'ab1,"\n\r ',
         "smiles": "CNOcno()=#123[]H+-@",
     }[name]
+
+
+def test_prefix_group_cache_is_bounded_and_stays_exact():
+    """With a tiny id budget the prefix-group cache evicts (keeping at most the newest entry over budget), and the
+    groups check_group returns stay exact along a random walk."""
+    text = (GRAMMARS_DIR / "json.lark").read_text()
+    vocab = synthetic_vocab("".join(sorted(set(_alphabet_for("json")))), seed=4)
+    cg = CompiledGrammar(Grammar.from_lark(text), vocab)
+    cg._GROUP_CACHE_IDS = 8
+    rng = random.Random(4)
+    for _ in range(3):
+        m = cg.matcher()
+        random_walk(m, rng, steps=20, p_eos=0.3)  # assert_step_invariants checks every group against the mask
+        assert len(cg._group_cache) <= 1 or cg._group_cache_ids <= 8
+        assert cg._group_cache_ids == sum(p.size for p in cg._group_cache.values())
+    assert cg._group_cache, "the walk never computed a prefix group"

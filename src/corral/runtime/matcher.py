@@ -153,6 +153,7 @@ class CompiledGrammar:
         self._sorted = None
         self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
         self._group_cache: OrderedDict = OrderedDict()  # (prefix, threads after it) -> ids dead one byte later
+        self._group_cache_ids = 0  # total ids held by _group_cache
         self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
@@ -306,8 +307,9 @@ class CompiledGrammar:
                     part = cand[~allowed[matrix[cand, i]]]
                 part.flags.writeable = False
                 cache[key] = part
-                if len(cache) > 4096:
-                    cache.popitem(last=False)
+                self._group_cache_ids += part.size
+                while len(cache) > 1 and (len(cache) > 4096 or self._group_cache_ids > self._GROUP_CACHE_IDS):
+                    self._group_cache_ids -= cache.popitem(last=False)[1].size
             if part.size:
                 parts.append(part)
         return Rejection(np.zeros(0, dtype=np.int64), first_allowed, first, tuple(parts))
@@ -336,6 +338,9 @@ class CompiledGrammar:
                 self._boundaries.clear()
             self._boundaries[here] = b
         return b
+
+    # The prefix-group cache of invalid_group holds at most this many ids in all (16 MB of int64).
+    _GROUP_CACHE_IDS = 2_000_000
 
     # Lexeme ends with at least this many tokens reuse the boundary's whole mask instead of exploring remainders.
     _REUSE_MIN_ENDS = 512
