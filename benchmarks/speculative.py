@@ -17,6 +17,8 @@ Configurations (each on every task x prompt x seed, interleaved so background lo
 Every speculative configuration samples exactly the law of `constrained` (D1: the same law as masked decoding;
 D2: the same law, and for a given stream the very tokens of non-speculative AWRS); ``tests/test_speculative.py``
 checks this. Timings use one torch thread. The first run of every configuration is a warm-up and is not counted.
+After the table, a cost profile (one-token and (k+1)-token target passes, one-token draft pass) and the speedup
+ceiling it implies for the draft model at k = 4 given the measured tokens per target forward.
 
 Usage::
 
@@ -96,7 +98,7 @@ def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
     one = timed(target, 1, False)
     block = timed(target, k + 1, True)
     drafted = timed(lean, 1, False)
-    return {"k": k, "target_1_ms": one, "target_block_ms": block, "draft_1_ms": drafted,
+    return {"k": k, "reps": reps, "target_1_ms": one, "target_block_ms": block, "draft_1_ms": drafted,
             "block_over_one": block / one, "draft_over_target": drafted / one}
 
 
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
         if key in summary:  # tokens per round at k = 4, over the cost of one round, in one-token passes
             tpr = summary[key]["tokens_per_target_forward"]
             ceiling[task] = tpr / (prof["block_over_one"] + prof["k"] * prof["draft_over_target"])
-    print(f"\ncost profile (median of {40} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
+    print(f"\ncost profile (median of {prof['reps']} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
           f"{prof['k'] + 1} tokens (verification) {prof['target_block_ms']:.2f} ms = {prof['block_over_one']:.2f}x, "
           f"draft 1 token {prof['draft_1_ms']:.2f} ms = {prof['draft_over_target']:.2f}x of a target pass")
     if ceiling:
