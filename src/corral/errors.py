@@ -27,6 +27,7 @@ __all__ = [
     "SchemaError",
     "ModelError",
     "GenerationError",
+    "warn_caller",
 ]
 
 
@@ -141,3 +142,25 @@ class ModelError(CorralError, ValueError):
 
 class GenerationError(CorralError):
     """Generation cannot proceed (for example, the prompt is longer than the model's context)."""
+
+
+def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning attributed to the first stack frame outside the ``corral`` package.
+
+    A warning raised deep inside a compiler then points at the user's line (``generate(...)``,
+    ``schema_to_grammar(...)``), whatever the depth of the call inside corral.
+
+    Parameters
+    ----------
+    message : str
+    category : Warning subclass
+    """
+    import os
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

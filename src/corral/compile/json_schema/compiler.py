@@ -74,10 +74,9 @@ Choices that make the output canonical (documented narrowings, never widenings):
 from __future__ import annotations
 
 import re
-import warnings
 
 from corral.compile.grammar import Grammar, Rule, Terminal
-from corral.errors import GrammarError, SchemaError
+from corral.errors import GrammarError, SchemaError, warn_caller
 from corral.compile.json_schema.arrays import ArraysMixin
 from corral.compile.json_schema.layout import LayoutMixin
 from corral.compile.json_schema.logic import LogicMixin, Sub
@@ -405,11 +404,11 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     builder.rule("start", top)
     if builder.relaxed:
         listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in builder.relaxed)
-        warnings.warn(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
-                      SchemaRelaxedWarning, stacklevel=2)
+        warn_caller(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
+                    SchemaRelaxedWarning)
     if builder.narrowed:
         listing = "; ".join(f"{p or '/'}: {why}" for p, why in builder.narrowed)
-        warnings.warn(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning, stacklevel=2)
+        warn_caller(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning)
     try:
         return Grammar(builder.rules, builder.terminals, "start")
     except GrammarError as exc:
