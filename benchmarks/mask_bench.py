@@ -20,7 +20,7 @@ counted as incomplete.  One thread per engine.
 
 Usage (from the repository root)::
 
-    python benchmarks/mask_bench.py [--tokenizer PATH] [--grammar grammars/json.lark] [--samples FILE ...]
+    python benchmarks/mask_bench.py [--tokenizer PATH] [--grammar src/corral/grammars/json.lark] [--samples FILE ...]
                                     [--engines corral,llguidance,xgrammar,xgrammar-lark] [--json OUT] [--quick]
 
 See benchmarks/README.md for the columns.
@@ -50,7 +50,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CORRAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_TOKENIZER = SHARED_DIR / "tokenizers" / "llama3"
-DEFAULT_GRAMMAR = REPO_ROOT / "grammars" / "json.lark"
+DEFAULT_GRAMMAR = REPO_ROOT / "src" / "corral" / "grammars" / "json.lark"
 DEFAULT_SAMPLE_DIR = SHARED_DIR / "data" / "grammars" / "outlines" / "tests" / "cfg_samples" / "json"
 ALL_ENGINES = ("corral", "llguidance", "xgrammar", "xgrammar-lark")
 

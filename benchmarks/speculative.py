@@ -45,11 +45,11 @@ TASKS = {
                     "Describe a person as JSON:\n"],
     },
     "lark-sql": {
-        "grammar": REPO_ROOT / "grammars" / "sql.lark",
+        "grammar": REPO_ROOT / "src" / "corral" / "grammars" / "sql.lark",
         "prompts": ["Write an SQL query:\n", "Write an SQL query that lists users:\n", "SQL:\n"],
     },
     "lark-arith": {
-        "grammar": REPO_ROOT / "grammars" / "arithmetic.lark",
+        "grammar": REPO_ROOT / "src" / "corral" / "grammars" / "arithmetic.lark",
         "prompts": ["Write an arithmetic expression:\n", "Compute:\n", "Expression:\n"],
     },
 }

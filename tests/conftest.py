@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("CORRAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
 TOKENIZERS_DIR = Path(os.environ.get("CORRAL_TOKENIZERS_DIR", SHARED_DIR / "tokenizers"))
 DATA_DIR = Path(os.environ.get("CORRAL_DATA_DIR", SHARED_DIR / "data"))
-GRAMMARS_DIR = REPO_ROOT / "grammars"
+GRAMMARS_DIR = REPO_ROOT / "src" / "corral" / "grammars"
 
 
 def shared_path(*parts: str, base: Path = SHARED_DIR) -> Path:

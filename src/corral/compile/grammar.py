@@ -580,15 +580,21 @@ def _lark_terminal_body(term: Terminal) -> str:
 
 
 def shipped_grammars_dir() -> Path | None:
-    """The folder of the grammars shipped with corral (``<repo>/grammars``), or ``None`` if it is missing.
+    """The folder of the grammars shipped inside the package (``corral/grammars``), or ``None`` if it is missing.
+
+    Read through :mod:`importlib.resources`, so it is found in an installed wheel as in a source checkout.
 
     Returns
     -------
     Path or None
     """
-    import corral
+    from importlib import resources
 
-    path = Path(corral.__file__).resolve().parents[2] / "grammars"
+    try:
+        folder = resources.files("corral") / "grammars"
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - corral is always importable here
+        return None
+    path = Path(str(folder))
     return path if path.is_dir() else None
 
 
@@ -610,7 +616,7 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
     ----------
     grammar : str, Path or Grammar
         A :class:`Grammar` (returned as is), Lark text, a path to a ``.lark`` file, or the name of a shipped
-        grammar (``"json"`` is ``<repo>/grammars/json.lark``).
+        grammar (``"json"`` is ``corral/grammars/json.lark`` inside the package).
     start : str, optional
         The start rule (default ``"start"``); ignored for a :class:`Grammar`.
 
@@ -636,14 +642,11 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
     text = grammar.strip()
     if "\n" not in text and ":" not in text.replace("\\", "/").split("/")[-1]:
         tried = []
-        if re.fullmatch(r"[A-Za-z0-9_.\-]+", text) and not text.endswith(".lark"):
+        if re.fullmatch(r"[A-Za-z0-9_\-]+", text):
             folder = shipped_grammars_dir()
-            import corral
-
-            candidate = (folder or Path(corral.__file__).resolve().parents[2] / "grammars") / f"{text}.lark"
-            if candidate.is_file():
-                return load_lark_file(candidate, start=start)
-            tried.append(f"shipped grammar {candidate}")
+            if folder is not None and (folder / f"{text}.lark").is_file():
+                return load_lark_file(folder / f"{text}.lark", start=start)
+            tried.append(f"shipped grammar {text!r}")
         path = Path(text).expanduser()
         if path.is_file():
             return load_lark_file(path, start=start)
