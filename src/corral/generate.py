@@ -95,7 +95,6 @@ class Result:
 def clear_caches() -> None:
     """Forget every cached model, compiled grammar and drafter."""
     with _lock:
-        _drafters.clear()
         _models.clear()
         _grammars.clear()
         _compiled.clear()
@@ -502,7 +501,7 @@ def generate(
         if draft is not None:
             from corral.samplers.speculative import SpeculativeProposal
 
-            proposal = SpeculativeProposal(lambda: _drafter(draft, lm, fresh=True), verify="d2",
+            proposal = SpeculativeProposal(lambda: _drafter(draft, lm), verify="d2",
                                            draft_length=draft_length, temperature=float(temperature), seed=seed,
                                            eos_token_ids=lm.eos_token_ids)
         out, extra = _run_smc(lm, prompt_ids, matcher, int(max_tokens), temperature, seed, particles,
@@ -599,24 +598,20 @@ def _seed_stream(seed) -> int:
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-_drafters: OrderedDict = OrderedDict()
-_DRAFTER_CACHE_SIZE = 8
+def _drafter(draft, lm):
+    """A fresh drafter for ``draft`` on ``lm``, built for this call alone.
 
-
-def _drafter(draft, lm, *, fresh: bool = False):
-    """The drafter for ``draft`` on ``lm``; kept between calls (the n-gram table keeps learning) unless ``fresh``."""
+    Nothing a drafter learns (the n-gram table, the draft model's cache) carries over between calls, so the output
+    for a seed does not depend on what was generated before or in another thread. Building one costs ~1 ms (the
+    embedded draft model itself is loaded once per process).
+    """
     from corral.drafters import make_drafter
 
-    if fresh or not isinstance(draft, (str, type(None))):
-        return make_drafter(draft, lm)
-    key = (draft, id(lm))
-    with _lock:
-        hit = _lru_get(_drafters, key)
-    if hit is None:
-        hit = make_drafter(draft, lm)
-        with _lock:
-            _lru_put(_drafters, key, hit, _DRAFTER_CACHE_SIZE)
-    return hit
+    keywords = ("auto", "ngram", "forced", "fastforward", "model")
+    if isinstance(draft, os.PathLike) or (isinstance(draft, str) and draft not in keywords
+                                          and Path(draft).expanduser().is_dir()):
+        draft = load_model(draft)  # a draft model folder is loaded once, through the model cache
+    return make_drafter(draft, lm)
 
 
 def _run_speculative(seq, compiled, lm, drafter, method, draft_length, max_tokens, temperature, top_k, top_p,
