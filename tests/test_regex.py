@@ -418,3 +418,52 @@ def test_no_cased_code_points_beyond_scan_limit():
     import _sre
 
     assert not any(_sre.unicode_iscased(c) for c in range(R._CASE_SCAN_END, 0x110000))
+
+
+# ----------------------------------------------------------------------------- regexes matching the empty string
+
+NULLABLE = ["[a-z]*", "(ab)?", "x?y?", "(a|bc)*d?", "a*|b+"]
+
+
+@pytest.mark.parametrize("pattern", NULLABLE)
+def test_regex_matching_the_empty_string_compiles_exactly(pattern):
+    """``Grammar.from_regex`` of a regex that matches "" is compiled (EOS allowed at once), and the language is
+    exactly the regex's: every string over the alphabet up to length 4, and the matcher's invariants on walks."""
+    import random
+
+    from test_matcher import random_walk, synthetic_vocab
+
+    from corral.compile.grammar import Grammar
+    from corral.runtime.matcher import CompiledGrammar
+
+    alphabet = "abcdxyz"
+    cg = CompiledGrammar(Grammar.from_regex(pattern), synthetic_vocab(alphabet))
+    assert cg.matcher().is_complete()
+    for n in range(5):
+        for chars in itertools.product(alphabet, repeat=n):
+            s = "".join(chars)
+            assert cg.accepts(s.encode()) == (re.fullmatch(pattern, s) is not None), (pattern, s)
+    for seed in range(3):
+        random_walk(cg.matcher(), random.Random(seed), steps=8)
+
+
+def test_without_empty_string():
+    from corral.automata.operations import without_empty_string
+
+    d = without_empty_string(compile_regex("[a-z]*"))
+    assert not d.fullmatch(b"") and d.fullmatch(b"a") and d.fullmatch(b"abc") and not d.fullmatch(b"A")
+    plain = compile_regex("[a-z]+")
+    assert without_empty_string(plain) is plain
+
+
+@pytest.mark.parametrize("pattern, position", [("a(", 1), ("a{3,1}", 2), ("x**", 2), ("[z-a]", 1)])
+def test_invalid_regex_names_the_pattern_and_position(pattern, position):
+    """``regex=`` errors are RegexErrors about the user's pattern, not about an internal terminal name."""
+    from corral.compile.grammar import Grammar
+
+    with pytest.raises(RegexError) as info:
+        Grammar.from_regex(pattern)
+    assert info.value.pattern == pattern and info.value.position == position
+    assert "REGEX" not in str(info.value) and repr(pattern) in str(info.value)
+    with pytest.raises(RegexError, match="matches no string"):
+        Grammar.from_regex(r"[^\s\S]")

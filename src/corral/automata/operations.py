@@ -8,7 +8,7 @@ import numpy as np
 from corral.automata.dfa import ByteDFA
 
 __all__ = ["dfa_product", "dfa_intersection", "dfa_union", "dfa_difference", "char_transitions", "dfa_to_regex",
-           "has_top_level_alternation", "dfa_between"]
+           "has_top_level_alternation", "dfa_between", "without_empty_string"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -84,6 +84,27 @@ def dfa_union(a: ByteDFA, b: ByteDFA) -> ByteDFA:
 def dfa_difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """The DFA of ``L(a) \\ L(b)`` (a complement relative to the universe ``a``)."""
     return dfa_product(a, b, "diff", f"({a.pattern})-({b.pattern})")
+
+
+def without_empty_string(dfa: ByteDFA) -> ByteDFA:
+    """The DFA of ``L(dfa) \\ {ε}``: a fresh, non-accepting start state with the old start state's transitions.
+
+    Parameters
+    ----------
+    dfa : ByteDFA
+
+    Returns
+    -------
+    ByteDFA
+        Minimal; equal to ``dfa`` when it does not accept the empty string.
+    """
+    if not dfa.matches_empty:
+        return dfa
+    old = dfa.transitions.astype(np.int64)
+    shifted = np.where(old >= 0, old + 1, -1)
+    transitions = np.vstack([shifted[:1], shifted])
+    accepting = np.concatenate([[False], dfa.accepting])
+    return ByteDFA.from_tables(transitions, accepting, f"({dfa.pattern})-(ε)")
 
 
 def char_transitions(dfa: ByteDFA) -> dict[int, dict[int, list[tuple[int, int]]]]:

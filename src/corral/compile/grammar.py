@@ -192,9 +192,25 @@ class Grammar:
         Returns
         -------
         Grammar
+
+        Raises
+        ------
+        RegexError
+            The regex is invalid, uses a construct that cannot be compiled exactly, or matches no string; the error
+            names the pattern and the position.
         """
+        from corral.automata.regex import compile_regex
+        from corral.errors import RegexError
+
         flags = frozenset(flags)
-        compiled = _compile_python(pattern, flags, "REGEX", None)
+        try:
+            compiled = re.compile(_inline_flags(pattern, flags))
+        except re.error as exc:
+            raise RegexError(f"invalid regex: {exc.msg}", pattern=pattern, position=exc.pos) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise RegexError(f"invalid regex: {exc}", pattern=pattern) from None
+        if compile_regex(pattern, flags).is_empty:
+            raise RegexError("the regex matches no string", pattern=pattern)
         rules = [Rule("start", ("REGEX",))]
         if compiled.fullmatch("") is not None:
             rules.append(Rule("start", ()))

@@ -120,29 +120,34 @@ class CompiledGrammar:
     """
 
     def __init__(self, grammar, vocab, *, mask_cache_size: int = 256) -> None:
+        from corral.automata.operations import without_empty_string
         from corral.automata.regex import compile_regex
 
         self.grammar = grammar
         self.vocab = vocab
         names = list(grammar.terminals)
         self.terminal_names = names + [f"{n} (ignored)" for n in grammar.ignore]
-        dfas = []
+        dfas, cache_keys = [], []
         for name in names + list(grammar.ignore):
             term = grammar.terminals[name]
             dfa = compile_regex(term.pattern, term.flags)
             if dfa.is_empty:
                 raise GrammarError(f"terminal {name} matches no string")
+            key = (term.pattern, term.flags)
             if bool(dfa.accepting[0]):
-                raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
+                if not getattr(grammar, "allow_nullable_terminals", False):
+                    raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
+                dfa = without_empty_string(dfa)  # the grammar spells the empty match out (Grammar.from_regex)
+                key = ((term.pattern, "non-empty"), term.flags)
             dfas.append(dfa)
+            cache_keys.append(key)
         self.dfas = dfas
         self.n_terminals = len(names)
         self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
         self._trans = [d.transitions.tolist() for d in dfas]
         self._acc = [d.accepting.tolist() for d in dfas]
         self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
-        terms = [grammar.terminals[n] for n in names + list(grammar.ignore)]
-        caches = shared_caches(vocab.fingerprint, [(t.pattern, t.flags) for t in terms])
+        caches = shared_caches(vocab.fingerprint, cache_keys)
         self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, caches,
                                 fingerprint=vocab.fingerprint)
         self.eos_ids = np.array(sorted(vocab.eos_token_ids), dtype=np.int64)
