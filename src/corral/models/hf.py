@@ -110,25 +110,58 @@ def _load_folder(path: Path, dtype):
     return model, tokenizer
 
 
-def _load_hub(name: str, dtype):
-    transformers = _transformers()
-    attempts = [True] if os.environ.get("HF_HUB_OFFLINE", "").strip() not in ("", "0", "false", "False") else [
-        True,
-        False,
-    ]
-    last: Exception | None = None
-    for local_only in attempts:
+def _hub_reachable(timeout: float = 1.5) -> bool:
+    """Whether the Hugging Face hub (``HF_ENDPOINT``, default huggingface.co) accepts a TCP connection within
+    ``timeout`` seconds (name resolution included: it runs in a daemon thread that is abandoned on time-out)."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname, url.port or (80 if url.scheme == "http" else 443)
+    if not host:
+        return False
+    ok: list[bool] = []
+
+    def probe() -> None:
         try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                name, local_files_only=local_only, **_dtype_kwarg(dtype)
-            )
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(ok)
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip() not in ("", "0", "false", "False")
+
+
+def _load_hub(name: str, dtype):
+    """A hub model: from the local Hugging Face cache, else online when the hub answers (checked within ~2 s)."""
+    transformers = _transformers()
+    last: Exception | None = None
+    for local_only in (True, False):
+        if not local_only and (_hub_offline() or not _hub_reachable()):
+            where = Path(name).expanduser().resolve()
+            raise ModelError(
+                f"model {name!r} is not a local folder (no folder {str(where)!r}) nor in the Hugging Face cache, "
+                "and the hub is not reachable" + (" (HF_HUB_OFFLINE is set)" if _hub_offline() else "")
+            ) from last
+        try:
+            with _quiet_loading():
+                model = transformers.AutoModelForCausalLM.from_pretrained(
+                    name, local_files_only=local_only, **_dtype_kwarg(dtype)
+                )
             tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=local_only)
             return model, tokenizer
         except Exception as exc:  # OSError, HFValidationError, connection errors, ...
             last = exc
-    raise ModelError(
-        f"model {name!r} is neither a local folder nor reachable on the Hugging Face hub ({last})"
-    ) from last
+    raise ModelError(f"model {name!r} is neither a local folder nor loadable from the Hugging Face hub ({last})") \
+        from last
 
 
 def _as_int_set(value) -> set[int]:
