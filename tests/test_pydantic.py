@@ -109,8 +109,8 @@ def _text(obj: BaseModel) -> str:
 @pytest.mark.parametrize("model,objs", INSTANCES, ids=[m.__name__ for m, _ in INSTANCES])
 def test_model_instances_are_accepted(model, objs):
     schema, cls = resolve_schema(model)
-    assert cls is model and schema == model.model_json_schema()
-    cg = CompiledGrammar(schema_to_grammar(model.model_json_schema()), VOCAB)
+    assert cls is model
+    cg = CompiledGrammar(schema_to_grammar(schema), VOCAB)
     for obj in objs:
         text = _text(obj)
         assert cg.accepts(text.encode()), text

@@ -85,14 +85,20 @@ from corral.compile.json_schema.refs import (RefsMixin, draft04_bounds, dropped_
                                             without_keywords)
 from corral.compile.json_schema.scalars import ScalarsMixin
 from corral.compile.json_schema.vocab import (ANNOTATIONS, KNOWN, MAX_COUNT, MAX_NUMBER_BOUND, NUMBER, SUPPORTED,
-                                              TYPES, is_annotation, ptr as _ptr)
+                                              TYPES, is_annotation, is_extension, ptr as _ptr, suggest_keyword)
 
-__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER",
-           "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation"]
+__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning", "ANNOTATIONS",
+           "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation"]
 
 
 class SchemaRelaxedWarning(UserWarning):
     """Issued once by ``schema_to_grammar(..., lenient=True)`` listing the keywords it dropped (and their pointers)."""
+
+
+class SchemaKeywordWarning(UserWarning):
+    """Issued once by ``schema_to_grammar`` listing the unknown keywords that look like misspelt known ones (e.g.
+    ``propertis``), with their pointers and the likely intended keyword: they are ignored as annotations, so the
+    language is probably wider than meant."""
 
 
 class SchemaNarrowedWarning(UserWarning):
@@ -104,7 +110,8 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
     """Accumulates rules and terminals while walking the schema."""
 
     def __init__(self, root, *, whitespace="compact", registry=None, lenient: bool = False,
-                 property_order: str = "schema", integral_floats: bool = False, formats: str = "assert") -> None:
+                 property_order: str = "schema", integral_floats: bool = False, formats: str = "assert",
+                 strict_keywords: bool = False) -> None:
         if property_order not in ("schema", "any"):
             raise ValueError(f"property_order must be 'schema' or 'any', not {property_order!r}")
         if formats not in ("assert", "annotate"):
@@ -112,7 +119,10 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
         self.any_order = property_order == "any"
         self.integral_floats = bool(integral_floats)
         self.narrowed: list[tuple[str, str]] = []  # (pointer, reason) where an option could not be honoured
-        drop = dropped_by_vocabulary(root, registry) | ({"format"} if formats == "annotate" else set())
+        self.strict_keywords = bool(strict_keywords)
+        self.typos: dict[str, tuple[str, str]] = {}  # pointer -> (unknown keyword, suggested keyword)
+        self._by_draft = dropped_by_vocabulary(root, registry)
+        drop = self._by_draft | ({"format"} if formats == "annotate" else set())
         root = local_unevaluated(without_keywords(root, frozenset(drop)))
         if isinstance(root, dict) and any(f"draft-0{k}/" in str(root.get("$schema", "")) for k in (3, 4)):
             root = draft04_bounds(root)
@@ -309,13 +319,31 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
         for key in node:
             if not isinstance(key, str):
                 continue
-            if key not in SUPPORTED and not is_annotation(key):
+            if key not in KNOWN:
+                self._unknown_keyword(node, pointer, key)
+            elif key not in SUPPORTED and not is_annotation(key):
                 raise SchemaError(f"keyword {key!r} is not supported",
                                   pointer=self._kp(node, pointer, key), keyword=key,
                                   kind="unsupported")
         for key in ("$defs", "definitions"):
             if key in node and not isinstance(node[key], dict):
                 raise SchemaError(f"{key} must be an object", pointer=self._kp(node, pointer, key), keyword=key)
+
+    def _unknown_keyword(self, node: dict, pointer: str, key: str) -> None:
+        """Record (or, with ``strict_keywords``, refuse) the unknown keyword ``key`` of ``node``.
+
+        An unknown keyword is an annotation. One that looks like a misspelt known keyword is recorded in
+        :attr:`typos` for the :class:`SchemaKeywordWarning`; with ``strict_keywords``, every one raises, except the
+        conventional extensions (``x-...``, ``discriminator``).
+        """
+        where = self._kp(node, pointer, key)
+        guess = suggest_keyword(key, node[key], self._by_draft)
+        if self.strict_keywords and not is_extension(key):
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            raise SchemaError(f"unknown keyword {key!r}{hint} (strict_keywords=True)", pointer=where, keyword=key,
+                              kind="invalid")
+        if guess is not None:
+            self.typos.setdefault(where, (key, guess))
 
     def _atom(self, node: dict, pointer: str, name: str) -> None:
         """Compile a schema without applicators: one branch per allowed type."""
@@ -328,9 +356,17 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
             self.rule(name, getattr(self, "_t_" + t)(node, pointer))
 
 
+def _typo_message(typos: dict[str, tuple[str, str]]) -> str:
+    """The text of the :class:`SchemaKeywordWarning` for ``typos`` (pointer -> (keyword, suggestion))."""
+    items = ", ".join(f"{kw!r} at {p or '/'} (did you mean {guess!r}?)" for p, (kw, guess) in typos.items())
+    if len(typos) == 1:
+        return f"unknown keyword {items}: ignored as an annotation"
+    return f"unknown keywords {items}: ignored as annotations"
+
+
 def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: bool = False,
                       property_order: str = "schema", integral_floats: bool = False,
-                      formats: str = "assert") -> Grammar:
+                      formats: str = "assert", strict_keywords: bool = False) -> Grammar:
     """Compile a JSON Schema to a grammar of the JSON texts of its valid instances.
 
     Parameters
@@ -380,6 +416,19 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     formats : {"assert", "annotate"}
         ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format``
         is an annotation only, the default of draft 2020-12 (every string satisfies it).
+    strict_keywords : bool
+        ``False`` (default): an unknown keyword (one no draft defines) is an annotation, as the specification says;
+        one that looks like a misspelt known keyword is listed, with its pointer and the likely keyword, in one
+        :class:`SchemaKeywordWarning` (:func:`~corral.compile.json_schema.vocab.suggest_keyword`:
+        :func:`difflib.get_close_matches`, cutoff 0.8, over the known keywords that take a value of its JSON type,
+        except the metadata annotations such as ``title``/``examples`` and the keywords the ``$schema`` draft
+        leaves out; never for ``x-...``, ``discriminator`` or a name with a leading underscore).
+        ``True``: every unknown keyword raises a :class:`~corral.errors.SchemaError` (``kind="invalid"``, so
+        ``lenient`` does not drop it), except the conventional extensions ``x-...`` and ``discriminator`` (OpenAPI,
+        emitted by pydantic). Known annotations (``title``, ``description``, ``$comment``, ``examples``,
+        ``default``, ...) and the keywords of other drafts never count as unknown. Only the subschemas the compiler
+        visits are checked: an unknown keyword in an unreferenced ``$defs`` entry, or one that applies to nothing
+        (e.g. inside an ``items`` beside ``maxItems: 0``), may go unnoticed.
 
     Returns
     -------
@@ -389,19 +438,22 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     Raises
     ------
     SchemaError
-        ``kind="invalid"`` for a malformed schema (or an unknown remote reference), ``"unsatisfiable"`` for one no
-        instance satisfies, and ``"unsupported"`` for a keyword or construct that cannot be compiled exactly, with
-        ``keyword`` and the RFC 6901 ``pointer`` of the offending keyword (prefixed by ``URI#`` inside a remote
-        document).
+        ``kind="invalid"`` for a malformed schema (or an unknown remote reference, or an unknown keyword with
+        ``strict_keywords=True``), ``"unsatisfiable"`` for one no instance satisfies, and ``"unsupported"`` for a
+        keyword or construct that cannot be compiled exactly, with ``keyword`` and the RFC 6901 ``pointer`` of the
+        offending keyword (prefixed by ``URI#`` inside a remote document).
     ValueError
         If ``whitespace`` is not one of the values above.
     """
     if not isinstance(schema, (dict, bool)):
         raise SchemaError("a schema must be an object or a boolean", pointer="")
     builder = _Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient,
-                       property_order=property_order, integral_floats=integral_floats, formats=formats)
+                       property_order=property_order, integral_floats=integral_floats, formats=formats,
+                       strict_keywords=strict_keywords)
     top = builder.schema(builder.root, "")
     builder.rule("start", top)
+    if builder.typos:
+        warn_caller(_typo_message(builder.typos), SchemaKeywordWarning)
     if builder.relaxed:
         listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in builder.relaxed)
         warn_caller(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",

@@ -9,7 +9,7 @@ from corral.errors import SchemaError
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.logic import Sub
 from corral.compile.json_schema.scalars import content_dfa, content_of, key_complement_pattern, regex_of_dfa
-from corral.compile.json_schema.vocab import ptr
+from corral.compile.json_schema.vocab import KNOWN, ptr
 
 __all__ = ["ObjectsMixin"]
 
@@ -47,6 +47,9 @@ class ObjectsMixin:
             return False
         if not isinstance(pnames, dict):
             raise SchemaError("propertyNames must be a schema", pointer=pointer, keyword="propertyNames")
+        for key in pnames:
+            if isinstance(key, str) and key not in KNOWN:
+                self._unknown_keyword(pnames, pointer, key)
         keys = [k for k in pnames if not self._is_note(k)]
         allowed = ("type", "minLength", "maxLength", "pattern", "format", "enum", "const")
         bad = [k for k in keys if k not in allowed]

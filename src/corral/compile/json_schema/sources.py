@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ def resolve_schema(schema) -> tuple[dict | bool, type | None]:
     ----------
     schema : dict, bool, str, os.PathLike or pydantic model class
         A schema object; JSON text; a path to a ``.json`` file; or a pydantic v2 ``BaseModel`` subclass (its
-        ``model_json_schema()`` is used).
+        ``model_json_schema()``, with every model closed: see below).
 
     Returns
     -------
@@ -29,11 +30,22 @@ def resolve_schema(schema) -> tuple[dict | bool, type | None]:
     ------
     SchemaError
         Unreadable file, text that is not JSON, or an object that is not a schema (kind ``invalid``).
+
+    Notes
+    -----
+    pydantic emits no ``additionalProperties`` for a model with its default ``extra="ignore"`` (``true`` for
+    ``extra="allow"``, ``false`` for ``extra="forbid"``), which would let generated text carry invented (and
+    repeated) keys that the parsed model drops. Here every model schema, the root's and those of the nested models
+    (in ``$defs``, wherever they are used: fields, lists, ``Optional``, unions, dict values), gets
+    ``additionalProperties: false`` unless its config has ``extra="allow"`` or the schema already says otherwise
+    (``json_schema_extra``). This is done while pydantic generates the schema (a ``GenerateJsonSchema`` subclass
+    whose ``model_schema`` sees each model class and its config), so only model schemas change: ``dict[str, X]``
+    fields, ``TypedDict`` classes, dataclasses and ``RootModel`` schemas are left as pydantic writes them.
     """
     if isinstance(schema, (dict, bool)):
         return schema, None
     if isinstance(schema, type) and callable(getattr(schema, "model_json_schema", None)):
-        return schema.model_json_schema(), schema
+        return _model_schema(schema), schema
     is_text = isinstance(schema, str) and (schema.lstrip().startswith("{") or schema.strip() in ("true", "false"))
     if isinstance(schema, os.PathLike) or (isinstance(schema, str) and not is_text):
         path = Path(schema)
@@ -48,6 +60,32 @@ def resolve_schema(schema) -> tuple[dict | bool, type | None]:
         f"schema must be a dict, JSON text, a path or a pydantic model class, got {type(schema).__name__}",
         kind="invalid",
     )
+
+
+def _model_schema(model: type) -> dict:
+    """``model.model_json_schema()`` with its models closed (see :func:`resolve_schema`)."""
+    try:
+        return model.model_json_schema(schema_generator=_closing_generator())
+    except (TypeError, ImportError):  # a model_json_schema without schema_generator=, or not from pydantic
+        return model.model_json_schema()
+
+
+@functools.cache
+def _closing_generator() -> type:
+    """A pydantic ``GenerateJsonSchema`` that adds ``additionalProperties: false`` to the schema of every model
+    whose ``extra`` is not ``"allow"``."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class ClosingGenerateJsonSchema(GenerateJsonSchema):
+        def model_schema(self, schema):
+            json_schema = super().model_schema(schema)
+            extra = schema["cls"].model_config.get("extra")
+            if (extra in (None, "ignore") and not schema.get("root_model") and isinstance(json_schema, dict)
+                    and json_schema.get("type") == "object"):
+                json_schema.setdefault("additionalProperties", False)
+            return json_schema
+
+    return ClosingGenerateJsonSchema
 
 
 def _parse(text: str, where: str):

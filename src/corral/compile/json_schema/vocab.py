@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 
 from corral.errors import SchemaError
 
 __all__ = ["ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation",
            "ptr", "esc", "type_of", "dump", "NOT_ENUM", "NOT_PATTERN", "PATTERNS", "NON_INTEGER", "INTERNAL",
-           "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE"]
+           "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE", "METADATA", "EXTENSIONS", "TAKES",
+           "is_extension", "suggest_keyword"]
 
 ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
                          "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor",
@@ -26,6 +28,35 @@ KNOWN = frozenset({
     "disallow",
 }) | ANNOTATIONS
 
+# Annotations whose misspelling changes nothing (neither validity nor reference resolution): never suggested as the
+# intended spelling of an unknown keyword ("example" is not flagged as a typo of "examples").
+METADATA = frozenset({"title", "description", "examples", "default", "$comment", "deprecated", "readOnly",
+                      "writeOnly", "contentEncoding", "contentMediaType", "contentSchema"})
+# Unknown keywords that are extensions by convention, not typos: OpenAPI's "discriminator" (which pydantic emits
+# beside the oneOf of a discriminated union) and every "x-" keyword.
+EXTENSIONS = frozenset({"discriminator"})
+_SCHEMA = frozenset({"object", "boolean"})
+_NUM = frozenset({"integer", "number"})
+# The JSON types of the values each known keyword takes (any value for the others): an unknown keyword is only taken
+# for a misspelling of one whose value it could be ("form": [...] is not a misspelt "format").
+TAKES = {
+    **dict.fromkeys(("not", "if", "then", "else", "additionalProperties", "contains", "propertyNames",
+                     "additionalItems", "unevaluatedItems", "unevaluatedProperties"), _SCHEMA),
+    "items": _SCHEMA | {"array"},
+    **dict.fromkeys(("allOf", "anyOf", "oneOf", "prefixItems", "enum"), frozenset({"array"})),
+    **dict.fromkeys(("properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+                     "dependentRequired", "dependencies", "$vocabulary"), frozenset({"object"})),
+    **dict.fromkeys(("multipleOf", "maximum", "minimum", "maxLength", "minLength", "maxItems", "minItems",
+                     "maxContains", "minContains", "maxProperties", "minProperties", "divisibleBy"), _NUM),
+    **dict.fromkeys(("exclusiveMaximum", "exclusiveMinimum"), _NUM | {"boolean"}),
+    **dict.fromkeys(("uniqueItems", "$recursiveAnchor"), frozenset({"boolean"})),
+    **dict.fromkeys(("$ref", "$dynamicRef", "$recursiveRef", "$dynamicAnchor", "format", "pattern", "$schema", "$id",
+                     "$anchor", "id"), frozenset({"string"})),
+    **dict.fromkeys(("type", "disallow"), frozenset({"string", "array"})),
+    "extends": frozenset({"object", "array"}),
+    "required": frozenset({"array", "boolean"}),
+}
+
 # Internal keywords (tuples, so they never collide with a schema's string keys), made by negation and merging.
 NOT_ENUM = ("corral", "notEnum")  # list of values the instance must differ from
 NOT_PATTERN = ("corral", "notPattern")  # list of ECMAScript patterns a string must not match
@@ -40,6 +71,42 @@ def is_annotation(key) -> bool:
     if not isinstance(key, str):
         return False
     return key in ANNOTATIONS or key not in KNOWN
+
+
+def is_extension(key) -> bool:
+    """Whether the unknown keyword ``key`` is a conventional extension (``x-...``, :data:`EXTENSIONS`)."""
+    return isinstance(key, str) and (key.startswith("x-") or key in EXTENSIONS)
+
+
+def suggest_keyword(key: str, value, exclude=frozenset()) -> str | None:
+    """The known keyword that the unknown keyword ``key`` (with ``value``) probably misspells, or None.
+
+    Parameters
+    ----------
+    key : str
+        A keyword outside :data:`KNOWN`.
+    value : object
+        Its value: only keywords that take such a value (:data:`TAKES`) are suggested.
+    exclude : set of str
+        Keywords not to suggest (those the schema's draft makes annotations).
+
+    Returns
+    -------
+    str or None
+        The closest keyword of ``KNOWN - METADATA - exclude`` by :func:`difflib.get_close_matches` (cutoff 0.8);
+        None for an extension (:func:`is_extension`), a keyword with a leading underscore (the usual way to disable
+        one on purpose: ``_format``) or when none is close.
+    """
+    if is_extension(key) or key.startswith("_"):
+        return None
+    try:
+        kind = type_of(value)
+    except TypeError:
+        return None
+    kinds = {kind, "number"} if kind == "integer" else {kind}
+    candidates = sorted(k for k in KNOWN - METADATA - frozenset(exclude) if kinds & TAKES.get(k, kinds))
+    found = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
+    return found[0] if found else None
 
 
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
