@@ -17,6 +17,9 @@ from corral.errors import GenerationError
 
 __all__ = ["Result", "generate", "clear_caches", "load_model", "compile_constraint"]
 
+#: The JSON layout of ``schema=`` outputs when ``whitespace`` is not given: ``json.dumps``' default separators.
+DEFAULT_LAYOUT = "spaced"
+
 _MODEL_CACHE_SIZE = 4
 _GRAMMAR_CACHE_SIZE = 32
 _COMPILED_CACHE_SIZE = 16
@@ -306,12 +309,13 @@ def generate(
     critic=None,
     draft=None,
     draft_length="adaptive",
-    whitespace="compact",
+    whitespace=None,
     lenient: bool = False,
     registry=None,
     property_order: str = "schema",
     integral_floats: bool = False,
     formats: str = "assert",
+    strict_keywords: bool = False,
 ) -> Result:
     """Generate text from a prompt, optionally constrained to a grammar, a regex or a list of choices.
 
@@ -386,8 +390,8 @@ def generate(
         AWRS: for a fixed seed the output does not depend on the drafter). ``Result.stats`` then holds the
         acceptance rate, mean accepted length, tokens per target forward, and draft and verify time.
     whitespace : {"compact", "spaced", "pretty", "free"} or int
-        ``schema=`` only: the JSON layout. ``"compact"`` (default): no whitespace. ``"spaced"``: exactly
-        ``json.dumps(x)`` (``", "`` and ``": "``, the layout most models write). ``"pretty"``: exactly
+        ``schema=`` only: the JSON layout. ``"spaced"`` (the default, also for ``None``): exactly ``json.dumps(x)``
+        (``", "`` and ``": "``, the layout language models write). ``"compact"``: no whitespace. ``"pretty"``: exactly
         ``json.dumps(x, indent=2)``. ``"free"`` or ``n``: at most 4 (``n``) whitespace characters between tokens.
         Never unbounded.
     lenient : bool
@@ -396,12 +400,13 @@ def generate(
         gets status ``"invalid"`` and no ``value``.
     registry : mapping or referencing.Registry, optional
         ``schema=`` only: remote documents for ``$ref`` (URI -> schema).
-    property_order, integral_floats, formats
+    property_order, integral_floats, formats, strict_keywords
         ``schema=`` only: passed to :func:`~corral.compile.json_schema.schema_to_grammar`. ``property_order="any"``
         lets the model write an object's keys in any order (each once; in objects of more than 10 names a declared
         name may repeat, see ``schema_to_grammar``); ``integral_floats=True`` accepts ``1.0``
         where an integer is allowed; ``formats="annotate"`` makes ``format`` an annotation (also when validating
-        the output).
+        the output); ``strict_keywords=True`` makes an unknown keyword an error (by default it is an annotation,
+        and one that looks like a misspelt keyword, e.g. ``"propertis"``, gets a ``SchemaKeywordWarning``).
     draft_length : "adaptive" or int
         Tokens drafted per round: ``"adaptive"`` stops drafting when the predicted probability that the block
         gets a rejection passes a threshold (learned online; forced tokens count as certain), an int is fixed.
@@ -437,19 +442,19 @@ def generate(
         from corral.compile.json_schema import resolve_schema, schema_to_grammar
 
         schema_dict, schema_model = resolve_schema(schema)
-        grammar = schema_to_grammar(schema_dict, whitespace=whitespace, registry=registry, lenient=bool(lenient),
+        grammar = schema_to_grammar(schema_dict, whitespace=DEFAULT_LAYOUT if whitespace is None else whitespace,
+                                    registry=registry, lenient=bool(lenient),
                                     property_order=property_order, integral_floats=integral_floats,
-                                    formats=formats)
-    elif whitespace != "compact" or lenient or registry is not None or property_order != "schema" \
-            or integral_floats or formats != "assert":
-        raise ValueError("whitespace=, lenient=, registry=, property_order=, integral_floats= and formats= apply "
-                         "to schema= only")
+                                    formats=formats, strict_keywords=strict_keywords)
+    elif whitespace is not None or lenient or registry is not None or property_order != "schema" \
+            or integral_floats or formats != "assert" or strict_keywords:
+        raise ValueError("whitespace=, lenient=, registry=, property_order=, integral_floats=, formats= and "
+                         "strict_keywords= apply to schema= only")
     _constraint_key(grammar, regex, choices)  # argument errors before any loading
     validate_sampling(temperature, top_k, top_p)
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
         raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
-    if seed is not None and (isinstance(seed, bool) or int(seed) != seed):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    _check_seed(seed)
     particles = _check_method(method, particles, temperature, top_k, top_p, ess_threshold, resampling, critic)
 
     import torch
@@ -537,6 +542,16 @@ def generate(
         model_logprob=out.model_logprob,
         **extra,
     )
+
+
+def _check_seed(seed) -> None:
+    """``seed`` must be ``None`` or an integer (a numpy integer too); anything else is a clear ``ValueError``."""
+    import numbers
+
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an integer or None, got {seed!r} ({type(seed).__name__})")
 
 
 _METHODS = ("lcd", "awrs", "smc")
