@@ -3,15 +3,18 @@
 
 Exit codes of ``generate``: 0 when the output is complete, 3 when ``--max-tokens`` ran out first (the text is then
 not valid) or, with ``--lenient``, when the output fails validation, 2 on bad input (the error message is printed to stderr). Exit codes of ``validate``: 0 when every record
-is valid, 1 when a record is invalid or malformed, 2 on bad input (usage, unreadable file, bad schema).
+is valid, 1 when a record is invalid or malformed, 2 on bad input (usage, unreadable file, bad schema); ``validate``
+prints the invalid and malformed records and a summary (``--all``: every record).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import warnings
 
 from corral.errors import CorralError
 
@@ -31,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
     """
     parser = argparse.ArgumentParser(prog="corral", description="Exact constrained generation with language models.")
+    from corral import __version__
+
+    parser.add_argument("--version", action="version", version=f"corral {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = sub.add_parser(
         "generate",
@@ -59,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--draft", default=None, metavar="D",
                      help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, "
                           "model, or a draft model folder sharing the target's vocabulary; same output law")
-    gen.add_argument("--whitespace", default="compact", metavar="W",
-                     help="with --schema: compact (default), spaced (json.dumps defaults: ', ' and ': '), pretty "
+    gen.add_argument("--whitespace", default=None, metavar="W",
+                     help="with --schema: spaced (default: json.dumps' ', ' and ': '), compact, pretty "
                           "(json.dumps indent=2), free, or a bound N")
     gen.add_argument("--lenient", action="store_true",
                      help="with --schema: drop unsupported keywords with a warning instead of failing")
@@ -70,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --schema: also accept 1.0 where an integer is allowed (jsonschema counts it)")
     gen.add_argument("--formats", choices=("assert", "annotate"), default="assert",
                      help="with --schema: format as an assertion (default) or an annotation (draft 2020-12)")
+    gen.add_argument("--strict-keywords", action="store_true",
+                     help="with --schema: an unknown keyword is an error (by default an annotation; a likely "
+                          "misspelling gets a warning)")
     gen.add_argument("--draft-length", default="adaptive", metavar="K",
                      help="tokens drafted per round: adaptive (default) or an integer")
     gen.add_argument("--json", action="store_true", help="print a JSON record with status and timings")
@@ -77,11 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="validate JSON Lines against a JSON Schema",
         description="Validate each line of FILE (JSON Lines; '-' reads stdin) against a JSON Schema, with formats "
-                    "as assertions. Exit status: 0 all valid, 1 some record invalid or malformed, 2 bad input.",
+                    "as assertions. Prints the invalid and malformed records (all records with --all), then a "
+                    "summary line. A line that is not UTF-8 or not JSON is a malformed record (with its column); "
+                    "the rest of the file is still checked. "
+                    "Exit status: 0 all valid, 1 some record invalid or malformed, 2 bad input.",
     )
     val.add_argument("--schema", required=True, metavar="FILE|JSON", help="a JSON Schema file or JSON text")
     val.add_argument("file", metavar="FILE", help="the JSON Lines file ('-' reads stdin)")
-    val.add_argument("--json", action="store_true", help="print one JSON object per record, then a summary")
+    val.add_argument("--all", action="store_true",
+                     help="print every record, valid ones too (default: only the invalid and malformed ones)")
+    val.add_argument("--json", action="store_true",
+                     help="print one JSON object per printed record (only the invalid and malformed ones unless "
+                          "--all), then a {\"summary\": ...} object")
     return parser
 
 
@@ -106,11 +122,12 @@ def _run_generate(args) -> int:
         resampling=args.resampling,
         draft=args.draft,
         draft_length=_draft_length(args.draft_length),
-        whitespace=int(args.whitespace) if args.whitespace.isdigit() else args.whitespace,
+        whitespace=int(args.whitespace) if (args.whitespace or "").isdigit() else args.whitespace,
         lenient=args.lenient,
         property_order=args.property_order,
         integral_floats=args.integral_floats,
         formats=args.formats,
+        strict_keywords=args.strict_keywords,
     )
     if args.json:
         record = {
@@ -121,9 +138,11 @@ def _run_generate(args) -> int:
             "model_logprob": result.model_logprob,
             "timings": result.timings,
         }
+        if args.schema is not None:
+            record["value"] = _jsonable(result.value)
         if args.method != "lcd" or args.draft is not None:
             record.update({"log_z": result.log_z, "posterior": result.posterior, "stats": result.stats})
-        print(json.dumps(record, ensure_ascii=False))
+        print(json.dumps(_strict(record), ensure_ascii=False, allow_nan=False))
     else:
         sys.stdout.write(result.text)
         sys.stdout.write("\n")
@@ -137,6 +156,24 @@ def _run_generate(args) -> int:
               "(raise --max-tokens); the text is not valid", file=sys.stderr)
         return EXIT_LENGTH
     return EXIT_OK
+
+
+def _jsonable(value):
+    """A schema output's value as JSON data (a pydantic instance through ``model_dump``)."""
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else value
+
+
+def _strict(data):
+    """``data`` with every non-finite float (an undefined figure such as an acceptance rate of 0/0) as ``None``,
+    so that the record is strict JSON."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _strict(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_strict(v) for v in data]
+    return data
 
 
 def _draft_length(value: str):
@@ -153,31 +190,21 @@ def _draft_length(value: str):
 
 
 def _run_validate(args) -> int:
-    from corral.validate import iter_validate, make_validator, ValidationReport
+    from corral.validate import format_summary, iter_validate, make_validator
 
     validator = make_validator(args.schema)  # schema errors: exit 2 before any output
     if args.file != "-" and not os.path.isfile(args.file):
         raise ValueError(f"cannot read {args.file!r}: no such file")
-    report = ValidationReport()
+    counts = {"records": 0, "valid": 0, "invalid": 0, "malformed": 0}  # counts only: records are not kept
+    write = sys.stdout.write
     for rec in iter_validate(validator, args.file):
-        report.records.append(rec)
-        if args.json:
-            print(json.dumps(rec.to_json(), ensure_ascii=False))
-        elif rec.status == "malformed":
-            print(f"line {rec.line}: malformed: {rec.parse_error}")
-        elif rec.status == "invalid":
-            print(f"line {rec.line}: invalid")
-            for e in rec.errors:
-                print(f"  at {e['instance'] or '/'}: {e['message']} (schema {e['schema'] or '/'})")
-        else:
-            print(f"line {rec.line}: valid")
-    summary = report.summary()
-    if args.json:
-        print(json.dumps({"summary": summary}))
-    else:
-        print("{records} records: {valid} valid, {invalid} invalid, {malformed} malformed".format(**summary))
+        counts["records"] += 1
+        counts[rec.status] += 1
+        if args.all or rec.status != "valid":
+            write((json.dumps(rec.to_json(), ensure_ascii=False) if args.json else rec.to_text()) + "\n")
+    print(json.dumps({"summary": counts}) if args.json else format_summary(counts))
     sys.stdout.flush()
-    return EXIT_OK if report.ok else EXIT_INVALID
+    return EXIT_OK if counts["valid"] == counts["records"] else EXIT_INVALID
 
 
 def main(argv=None) -> int:
@@ -194,6 +221,18 @@ def main(argv=None) -> int:
         The exit status (argparse usage errors exit with 2 via ``SystemExit``).
     """
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _dispatch(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one ``corral: warning:`` line (no source line: the command line is the caller)."""
+    print(f"corral: warning: {message} ({category.__name__})", file=sys.stderr)
+
+
+def _dispatch(args) -> int:
+    """Run the chosen command; bad input of any documented kind is one ``corral: error:`` line and exit 2."""
     try:
         if args.command == "generate":
             return _run_generate(args)
