@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedInput
 from conftest import GRAMMARS_DIR, shared_path
 from corral.compile.grammar import Grammar, Rule, Terminal, grammar_from_source, list_shipped_grammars
 from corral.compile.lark import load_lark_file
-from corral.errors import GrammarError
+from corral.errors import GrammarError, RegexError
 
 # ---------------------------------------------------------------------------------------------------------------
 # examples for the shipped grammars: (valid, invalid)
@@ -208,7 +208,7 @@ def test_from_regex():
     assert _accepts(parser, "123-abc") and not _accepts(parser, "12-abc")
     nullable = Grammar.from_regex(r"\d*")
     assert Rule("start", ()) in nullable.rules and nullable.allow_nullable_terminals
-    with pytest.raises(GrammarError):
+    with pytest.raises(RegexError, match="position 0 in regex '\\[unclosed'"):
         Grammar.from_regex("[unclosed")
 
 
