@@ -21,16 +21,22 @@ PATTERNS = [
 ]
 
 
-@pytest.mark.parametrize("group_min", [0, 10**9])
-def test_tables_match_direct_runs(group_min):
-    """For every terminal and its first DFA states: same inside set, same (token, offset) lexeme ends."""
-    vocab = Vocabulary.from_huggingface(str(tokenizer_path("gpt2")))
+@pytest.mark.parametrize("tokenizer", ["gpt2", "llama3"])
+@pytest.mark.parametrize("build", ["native", "grouped", "direct"])
+def test_tables_match_direct_runs(build, tokenizer):
+    """For every terminal and its first DFA states: same inside set, same (token, offset) lexeme ends, whether the
+    table comes from the native trie walk or from the numpy build (grouped by byte class, or direct)."""
+    from corral.tokens import native
+
+    if build == "native" and not native.NATIVE:
+        pytest.fail("the native module is not built (pip install -e . builds it)")
+    vocab = Vocabulary.from_huggingface(str(tokenizer_path(tokenizer)))
     dfas = [compile_regex(p) for p in PATTERNS]
-    index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, fingerprint=vocab.fingerprint)
-    index._GROUP_MIN = group_min  # 0: always grouped by byte class; huge: always direct
+    index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, fingerprint=vocab.fingerprint)
+    index._GROUP_MIN = 0 if build == "grouped" else 10**9  # 0: always grouped by byte class; huge: always direct
     for t, dfa in enumerate(dfas):
         for state in range(min(dfa.n_states, 5)):
-            tab = index._build(t, state)
+            tab = index._build(t, state) if build == "native" else index._build_py(t, state)
             inside = np.zeros(index.size, dtype=bool)
             ids = index.candidates
             e_ids, e_offs = index._run(index._trans[t], index._acc[t], ids, np.zeros(len(ids), np.int64), state,

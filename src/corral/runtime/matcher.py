@@ -28,6 +28,7 @@ import numpy as np
 
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
+from corral.runtime.packed import pack_mask
 from corral.tokens.index import TokenIndex, shared_caches
 
 __all__ = ["CompiledGrammar", "Matcher", "Rejection"]
@@ -148,11 +149,12 @@ class CompiledGrammar:
         self._acc = [d.accepting.tolist() for d in dfas]
         self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
         caches = shared_caches(vocab.fingerprint, cache_keys)
-        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, vocab.token_bytes, caches,
+        self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, caches,
                                 fingerprint=vocab.fingerprint)
         self.eos_ids = np.array(sorted(vocab.eos_token_ids), dtype=np.int64)
         self.size = vocab.size
         self._mask_cache: OrderedDict = OrderedDict()
+        self._packed_cache: OrderedDict = OrderedDict()  # state key -> int32 [ceil(V / 32)]
         self._mask_cache_size = mask_cache_size
         self._boundaries: dict = {}
         self._sorted = None
@@ -334,6 +336,20 @@ class CompiledGrammar:
             self._mask_cache.popitem(last=False)
         return m
 
+    def _packed(self, state: _State) -> np.ndarray:
+        """The packed form of :meth:`_mask` (:func:`corral.runtime.packed.pack_mask`), cached like it."""
+        key = state.key
+        p = self._packed_cache.get(key)
+        if p is not None:
+            self._packed_cache.move_to_end(key)
+            return p
+        p = pack_mask(self._mask(state))
+        p.flags.writeable = False
+        self._packed_cache[key] = p
+        if len(self._packed_cache) > self._mask_cache_size:
+            self._packed_cache.popitem(last=False)
+        return p
+
     def _boundary(self, here: frozenset) -> _State:
         """The state right after a lexeme boundary where the parser is in ``here`` (no lexeme in progress)."""
         b = self._boundaries.get(here)
@@ -502,11 +518,9 @@ class Matcher:
         return self.compiled._mask(self._state)
 
     def mask_packed(self) -> np.ndarray:
-        """The mask as int32 words, bit ``t % 32`` of word ``t // 32`` (the xgrammar/vLLM layout)."""
-        m = self.mask()
-        pad = (-len(m)) % 32
-        bits = np.packbits(np.concatenate([m, np.zeros(pad, bool)]).reshape(-1, 32), axis=1, bitorder="little")
-        return bits.view("<u4").astype(np.uint32).view(np.int32).reshape(-1)
+        """The mask as int32 words, bit ``t % 32`` of word ``t // 32`` (the xgrammar/vLLM layout). Read-only
+        array, cached with the mask (packed once per state); no state change."""
+        return self.compiled._packed(self._state)
 
     def advance(self, token: int) -> None:
         """Consume ``token``. Changes the state. Raises ValueError if the token is not allowed."""

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corral.tokens import native
+
 __all__ = ["TokenTable", "TokenIndex", "shared_caches"]
 
 _SHARED: "OrderedDict[tuple, dict]" = OrderedDict()
@@ -76,6 +78,20 @@ class _VocabArrays:
         order = np.argsort(first, kind="stable")
         self.by_first = self.candidates[order]
         self.first_starts = np.searchsorted(first[order], np.arange(257))
+        self._suffix: tuple[np.ndarray, np.ndarray] | None = None
+        self._trie: native.Trie | None = None
+
+    def trie(self) -> "native.Trie":
+        """The vocabulary's token trie (native module), built once per vocabulary."""
+        if self._trie is None:
+            self._trie = native.Trie(self.bm, self.lengths, self.candidates)
+        return self._trie
+
+    def suffix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, starts) of :func:`corral.tokens.native.suffix_ids`, computed once per vocabulary."""
+        if self._suffix is None:
+            self._suffix = native.suffix_ids(self.bm, self.lengths)
+        return self._suffix
 
 
 _VOCAB: "OrderedDict[str, _VocabArrays]" = OrderedDict()
@@ -138,15 +154,13 @@ class TokenIndex:
         uint8 [V, L], token bytes zero padded.
     lengths : np.ndarray
         int [V], token lengths; 0 for tokens outside the constrained vocabulary (never allowed).
-    token_bytes : list of bytes or None, optional
-        The same tokens as Python bytes (faster remainder look-ups); derived from ``byte_matrix`` when omitted.
     caches : list of dict or None, optional
         One dict per terminal holding its tables (and remainder ids) by DFA state. Tables depend only on the
         terminal's regex and the vocabulary, so callers share these dicts between grammars (see
         :func:`shared_caches`): a new grammar then only builds tables for terminals never seen before.
     """
 
-    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray, token_bytes=None, caches=None,
+    def __init__(self, dfas, byte_matrix: np.ndarray, lengths: np.ndarray, caches=None,
                  fingerprint: str | None = None) -> None:
         self.dfas = dfas
         va = _VOCAB.get(fingerprint) if fingerprint is not None else None
@@ -165,17 +179,12 @@ class TokenIndex:
         self.candidates = va.candidates
         self._trans = [np.asarray(d.transitions, dtype=np.int32) for d in dfas]
         self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
+        self._acc8 = [a.astype(np.uint8) for a in self._acc]
         self._fingerprint = fingerprint
         self._classes: list = [None] * len(dfas)  # per terminal: (byte -> class, class transitions, _ClassRows)
         # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
         self._first = [t[0] >= 0 for t in self._trans]
         self._caches = caches if caches is not None else [{} for _ in dfas]
-        self._token_ids: dict[bytes, int] | None = None
-        if token_bytes is None:
-            token_bytes = [None] * self.size
-            for t in self.candidates.tolist():
-                token_bytes[t] = self.bm[t, : self.lengths[t]].tobytes()
-        self._token_bytes = token_bytes
 
     def table(self, terminal: int, state: int) -> TokenTable:
         """The (memoised) table for a lexeme of ``terminal`` whose DFA is in ``state``."""
@@ -195,17 +204,9 @@ class TokenIndex:
         key = ("remainders", state)
         rem = cache.get(key)
         if rem is None:
-            if self._token_ids is None:
-                tb = self._token_bytes
-                self._token_ids = {tb[t]: t for t in self.candidates[::-1].tolist()}
             tab = self.table(terminal, state)
-            get = self._token_ids.get
-            tb = self._token_bytes
-            rem = np.fromiter(
-                (get(tb[t][o:], -1) for t, o in zip(tab.end_ids.tolist(), tab.end_offsets.tolist())),
-                dtype=np.int64,
-                count=len(tab.end_ids),
-            )
+            ids, starts = self._va.suffix()
+            rem = ids[starts[tab.end_ids] + tab.end_offsets].astype(np.int64)
             cache[key] = rem
         return rem
 
@@ -278,38 +279,15 @@ class TokenIndex:
         return got
 
     def _group_rows(self, cls: np.ndarray) -> _ClassRows:
-        """Group the candidate tokens by class sequence.
-
-        Rows are hashed column by column (only over each token's own bytes), grouped by hash, and every token is
-        then compared with its group's representative; on a hash collision the tokens are grouped exactly by
-        sorting whole rows instead.
-        """
+        """Group the candidate tokens by class sequence (exactly, by :func:`corral.tokens.native.class_groups`)."""
         va = self._va
         cand, lens = va.by_len, va.by_len_lengths
         width = len(va.columns)
-        cls64 = cls.astype(np.uint64) + np.uint64(1)
-        h = np.zeros(len(cand), dtype=np.uint64)
-        mult = np.uint64(0x100000001B3)
-        with np.errstate(over="ignore"):
-            for col in va.columns:
-                n = len(col)
-                h[:n] = h[:n] * mult + cls64[col]
-            h ^= lens.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        _, uniq_idx, inverse = np.unique(h, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        rep = uniq_idx[inverse]
-        same = lens[rep] == lens
-        for j, col in enumerate(va.columns):
-            n = len(col)
-            r = rep[:n]
-            ok = r < n  # the representative has a byte at j (else the lengths already differ)
-            same[:n] &= ok & (cls[col] == cls[va.columns[j][np.minimum(r, n - 1)]])
-        if not same.all():  # a hash collision: group exactly (slow, practically never)
-            mat = cls[va.bm[cand, :width]].astype(np.int16)
-            mat[np.arange(width)[None, :] >= lens[:, None]] = -1
-            keys = np.ascontiguousarray(mat).view(np.dtype((np.void, 2 * width))).reshape(-1)
-            _, uniq_idx, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
+        inverse, _ = native.class_groups(va.bm, va.lengths, cand, cls.astype(np.uint8))
+        # Groups are numbered in order of first appearance: the running maximum of the group ids steps up exactly
+        # at each group's first token, its representative.
+        running = np.maximum.accumulate(inverse) if inverse.size else inverse
+        uniq_idx = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if inverse.size else inverse
         order = np.argsort(inverse, kind="stable")
         starts = np.searchsorted(inverse[order], np.arange(len(uniq_idx) + 1))
         rows = cls.astype(np.uint8)[va.bm[cand[uniq_idx], :max(width, 1)]]
@@ -323,6 +301,13 @@ class TokenIndex:
     _GROUP_MIN = 16384
 
     def _build(self, terminal: int, state: int) -> TokenTable:
+        if native.NATIVE:
+            return TokenTable(*native.trie_table(self._va.trie(), self._trans[terminal], self._acc8[terminal], state))
+        return self._build_py(terminal, state)
+
+    def _build_py(self, terminal: int, state: int) -> TokenTable:
+        """The numpy build of a table (the specification of the trie walk): DFA runs over the tokens, grouped by
+        class sequence for large builds."""
         trans = self._trans[terminal]
         live_first = np.nonzero(trans[state] >= 0)[0]
         va = self._va
@@ -460,9 +445,13 @@ class TokenIndex:
             todo = np.nonzero(self._first[t][first] & ~viable)[0]
             if not todo.size:
                 continue
-            e_pos, e_offs = self._run(
-                self._trans[t], self._acc[t], ids[todo], offs[todo], 0, viable_out=viable, pos_map=todo
-            )
+            if native.NATIVE:
+                e_pos, e_offs = native.run_suffixes(self._trans[t], self._acc8[t], self.bm, self.lengths, ids[todo],
+                                                    offs[todo], todo, 0, viable)
+            else:
+                e_pos, e_offs = self._run(
+                    self._trans[t], self._acc[t], ids[todo], offs[todo], 0, viable_out=viable, pos_map=todo
+                )
             if e_pos.size:
                 keep = ~viable[e_pos]
                 e_pos, e_offs = e_pos[keep], e_offs[keep]

@@ -1,0 +1,589 @@
+/* corral._native: the per-vocabulary hot loops of the token index, in C.
+ *
+ * Built by setuptools from this one file (no dependency beyond the Python headers): arrays come in through the
+ * buffer protocol, so numpy's headers are not needed at build time. Every function releases the GIL while it
+ * computes. The Python versions in corral.tokens.native_fallback are the executable specification; the tests
+ * compare the two on real vocabularies.
+ *
+ *   suffix_ids(bm, lengths, starts, out)       token id of every suffix of every token (-1: no such token)
+ *   class_groups(bm, lengths, order, cls, out) group tokens by their sequence of byte classes
+ *   copy_rows(rows, out)                       copy equal-length int32 rows into a [B, W] array
+ *   trie_build(...), trie_table(...)           the token trie, and a (terminal, DFA state)'s table by walking it
+ *   run_suffixes(...)                          a DFA run over token suffixes (the remainders after a lexeme end)
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------------ buffers */
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+static int get_buf(PyObject *obj, Buf *b, int writable, const char *fmt_chars, Py_ssize_t itemsize,
+                   const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    b->held = 0;
+    if (PyObject_GetBuffer(obj, &b->view, flags) < 0) return -1;
+    b->held = 1;
+    const char *f = b->view.format ? b->view.format : "B";
+    if (f[0] == '<' || f[0] == '=' || f[0] == '@') f++;
+    if (b->view.itemsize != itemsize || strchr(fmt_chars, f[0]) == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: expected items of %zd bytes (format one of '%s'), got '%s'", name,
+                     itemsize, fmt_chars, b->view.format ? b->view.format : "B");
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Buf *b) {
+    if (b->held) PyBuffer_Release(&b->view);
+    b->held = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- byte-string hash */
+
+static inline uint64_t fnv1a(const uint8_t *p, int64_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int64_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
+}
+
+static inline uint64_t next_pow2(uint64_t x) {
+    uint64_t p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
+
+/* suffix_ids(bm uint8 [V, W], lengths int64 [V], starts int64 [V], out int32 [sum(lengths)])
+ *
+ * For every token t with lengths[t] > 0 and every offset 0 <= o < lengths[t]: out[starts[t] + o] = the smallest
+ * token id whose bytes are bm[t, o:lengths[t]], or -1. Tokens of length 0 are not in the table. */
+static PyObject *suffix_ids(PyObject *self, PyObject *args) {
+    PyObject *o_bm, *o_len, *o_starts, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_bm, &o_len, &o_starts, &o_out)) return NULL;
+    Buf bm = {0}, len = {0}, st = {0}, out = {0};
+    PyObject *result = NULL;
+    if (get_buf(o_bm, &bm, 0, "BbB?", 1, "bm") < 0 || get_buf(o_len, &len, 0, "qlL", 8, "lengths") < 0 ||
+        get_buf(o_starts, &st, 0, "qlL", 8, "starts") < 0 || get_buf(o_out, &out, 1, "iI", 4, "out") < 0)
+        goto done;
+    if (bm.view.ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "bm must be 2-dimensional");
+        goto done;
+    }
+    {
+        const int64_t V = bm.view.shape[0], W = bm.view.shape[1];
+        const uint8_t *B = (const uint8_t *)bm.view.buf;
+        const int64_t *L = (const int64_t *)len.view.buf, *S = (const int64_t *)st.view.buf;
+        int32_t *O = (int32_t *)out.view.buf;
+        const int64_t n_out = out.view.len / 4;
+        if (len.view.len / 8 != V || st.view.len / 8 != V) {
+            PyErr_SetString(PyExc_ValueError, "lengths and starts must have one entry per row of bm");
+            goto done;
+        }
+        for (int64_t t = 0; t < V; t++) {
+            if (L[t] < 0 || L[t] > W || (L[t] > 0 && (S[t] < 0 || S[t] + L[t] > n_out))) {
+                PyErr_Format(PyExc_ValueError, "bad length or start for token %lld", (long long)t);
+                goto done;
+            }
+        }
+        uint64_t cap = next_pow2((uint64_t)V * 2 + 16);
+        int64_t *slots = (int64_t *)malloc(cap * sizeof(int64_t));
+        if (!slots) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (uint64_t i = 0; i < cap; i++) slots[i] = -1;
+        for (int64_t t = 0; t < V; t++) { /* insert; the smallest id wins for equal bytes */
+            if (L[t] <= 0) continue;
+            const uint8_t *p = B + t * W;
+            uint64_t h = fnv1a(p, L[t]) & (cap - 1);
+            for (;;) {
+                int64_t u = slots[h];
+                if (u < 0) {
+                    slots[h] = t;
+                    break;
+                }
+                if (L[u] == L[t] && memcmp(B + u * W, p, (size_t)L[t]) == 0) break;
+                h = (h + 1) & (cap - 1);
+            }
+        }
+        for (int64_t t = 0; t < V; t++) {
+            const int64_t n = L[t];
+            if (n <= 0) continue;
+            const uint8_t *row = B + t * W;
+            for (int64_t o = 0; o < n; o++) {
+                const uint8_t *p = row + o;
+                const int64_t m = n - o;
+                uint64_t h = fnv1a(p, m) & (cap - 1);
+                int32_t found = -1;
+                for (;;) {
+                    int64_t u = slots[h];
+                    if (u < 0) break;
+                    if (L[u] == m && memcmp(B + u * W, p, (size_t)m) == 0) {
+                        found = (int32_t)u;
+                        break;
+                    }
+                    h = (h + 1) & (cap - 1);
+                }
+                O[S[t] + o] = found;
+            }
+        }
+        Py_END_ALLOW_THREADS
+        free(slots);
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    release(&bm);
+    release(&len);
+    release(&st);
+    release(&out);
+    return result;
+}
+
+/* class_groups(bm uint8 [V, W], lengths int64 [V], order int64 [N], cls uint8 [256], out int64 [N])
+ *
+ * Tokens order[0..N) grouped by their sequence of byte classes cls[bm[t, j]] (j < lengths[t]): out[i] = the
+ * group of order[i], groups numbered 0, 1, ... in order of first appearance. Exact (sequences are compared, not
+ * only hashed). Returns the number of groups. */
+static PyObject *class_groups(PyObject *self, PyObject *args) {
+    PyObject *o_bm, *o_len, *o_order, *o_cls, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOOO", &o_bm, &o_len, &o_order, &o_cls, &o_out)) return NULL;
+    Buf bm = {0}, len = {0}, ord = {0}, cl = {0}, out = {0};
+    PyObject *result = NULL;
+    if (get_buf(o_bm, &bm, 0, "BbB?", 1, "bm") < 0 || get_buf(o_len, &len, 0, "qlL", 8, "lengths") < 0 ||
+        get_buf(o_order, &ord, 0, "qlL", 8, "order") < 0 || get_buf(o_cls, &cl, 0, "BbB?", 1, "cls") < 0 ||
+        get_buf(o_out, &out, 1, "qlL", 8, "out") < 0)
+        goto done;
+    if (bm.view.ndim != 2 || cl.view.len != 256 || out.view.len != ord.view.len) {
+        PyErr_SetString(PyExc_ValueError, "class_groups: bm [V, W], cls [256], out as long as order");
+        goto done;
+    }
+    {
+        const int64_t V = bm.view.shape[0], W = bm.view.shape[1], N = ord.view.len / 8;
+        const uint8_t *B = (const uint8_t *)bm.view.buf, *C = (const uint8_t *)cl.view.buf;
+        const int64_t *L = (const int64_t *)len.view.buf, *O = (const int64_t *)ord.view.buf;
+        int64_t *G = (int64_t *)out.view.buf;
+        for (int64_t i = 0; i < N; i++) {
+            if (O[i] < 0 || O[i] >= V || L[O[i]] < 0 || L[O[i]] > W) {
+                PyErr_Format(PyExc_ValueError, "bad token %lld in order", (long long)O[i]);
+                goto done;
+            }
+        }
+        uint64_t cap = next_pow2((uint64_t)N * 2 + 16);
+        int64_t *slots = (int64_t *)malloc(cap * sizeof(int64_t)); /* index i of a representative, or -1 */
+        uint8_t *seq = (uint8_t *)malloc((size_t)(N ? N : 1) * (size_t)(W ? W : 1));
+        uint64_t *hs = (uint64_t *)malloc((size_t)(N ? N : 1) * sizeof(uint64_t));
+        if (!slots || !seq || !hs) {
+            free(slots);
+            free(seq);
+            free(hs);
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t n_groups = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (uint64_t i = 0; i < cap; i++) slots[i] = -1;
+        for (int64_t i = 0; i < N; i++) {
+            const int64_t t = O[i], n = L[t];
+            uint8_t *s = seq + i * W;
+            for (int64_t j = 0; j < n; j++) s[j] = C[B[t * W + j]];
+            uint64_t h = fnv1a(s, n);
+            hs[i] = h;
+            uint64_t k = h & (cap - 1);
+            for (;;) {
+                int64_t r = slots[k];
+                if (r < 0) {
+                    slots[k] = i;
+                    G[i] = n_groups++;
+                    break;
+                }
+                if (hs[r] == h && L[O[r]] == n && memcmp(seq + r * W, s, (size_t)n) == 0) {
+                    G[i] = G[r];
+                    break;
+                }
+                k = (k + 1) & (cap - 1);
+            }
+        }
+        Py_END_ALLOW_THREADS
+        free(slots);
+        free(seq);
+        free(hs);
+        result = PyLong_FromLongLong(n_groups);
+    }
+done:
+    release(&bm);
+    release(&len);
+    release(&ord);
+    release(&cl);
+    release(&out);
+    return result;
+}
+
+/* copy_rows(rows: sequence of int32 buffers [W], out int32 [>= len(rows), W]): out[i] = rows[i], GIL released. */
+static PyObject *copy_rows(PyObject *self, PyObject *args) {
+    PyObject *o_rows, *o_out;
+    if (!PyArg_ParseTuple(args, "OO", &o_rows, &o_out)) return NULL;
+    PyObject *seq = PySequence_Fast(o_rows, "rows must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Buf out = {0};
+    Buf *bufs = (Buf *)calloc((size_t)(n ? n : 1), sizeof(Buf));
+    PyObject *result = NULL;
+    if (!bufs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (get_buf(o_out, &out, 1, "iI", 4, "out") < 0) goto done;
+    if (out.view.ndim != 2 || out.view.shape[0] < n) {
+        PyErr_SetString(PyExc_ValueError, "out must be [>= len(rows), W]");
+        goto done;
+    }
+    {
+        const Py_ssize_t W = out.view.shape[1];
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (get_buf(PySequence_Fast_GET_ITEM(seq, i), &bufs[i], 0, "iI", 4, "row") < 0) goto done;
+            if (bufs[i].view.len != W * 4) {
+                PyErr_Format(PyExc_ValueError, "row %zd has %zd words, out has %zd", i, bufs[i].view.len / 4, W);
+                goto done;
+            }
+        }
+        char *dst = (char *)out.view.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) memcpy(dst + i * W * 4, bufs[i].view.buf, (size_t)W * 4);
+        Py_END_ALLOW_THREADS
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+done:
+    if (bufs) {
+        for (Py_ssize_t i = 0; i < n; i++) release(&bufs[i]);
+        free(bufs);
+    }
+    release(&out);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------- token trie */
+
+static const uint8_t *g_sort_bm;
+static const int64_t *g_sort_len;
+static int64_t g_sort_w;
+
+static int cmp_tokens(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    const int64_t lx = g_sort_len[x], ly = g_sort_len[y];
+    const int c = memcmp(g_sort_bm + x * g_sort_w, g_sort_bm + y * g_sort_w, (size_t)(lx < ly ? lx : ly));
+    if (c) return c;
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x < y ? -1 : (x > y);
+}
+
+/* trie_build(bm uint8 [V, W], lengths int64 [V], ids int64 [N] (in: candidates, out: sorted by bytes),
+ *            nbyte uint8 [cap], ndepth int32 [cap], nlo int32 [cap], nhi int32 [cap], nfull int32 [cap],
+ *            nskip int32 [cap]) -> M
+ *
+ * Sorts ids by their bytes (ties: by id) and writes the token trie in preorder: node i is the prefix of length
+ * ndepth[i] ending with byte nbyte[i], shared by ids[nlo[i]:nhi[i]], of which the first nfull[i] are exactly that
+ * prefix; nskip[i] is the first node after its subtree. cap >= sum of the lengths suffices. Holds the GIL (qsort
+ * uses module state). */
+static PyObject *trie_build(PyObject *self, PyObject *args) {
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8]))
+        return NULL;
+    Buf bm = {0}, len = {0}, ids = {0}, nb = {0}, nd = {0}, nl = {0}, nh = {0}, nf = {0}, ns = {0};
+    PyObject *result = NULL;
+    int32_t *open = NULL;
+    if (get_buf(o[0], &bm, 0, "BbB?", 1, "bm") < 0 || get_buf(o[1], &len, 0, "qlL", 8, "lengths") < 0 ||
+        get_buf(o[2], &ids, 1, "qlL", 8, "ids") < 0 || get_buf(o[3], &nb, 1, "BbB?", 1, "nbyte") < 0 ||
+        get_buf(o[4], &nd, 1, "iI", 4, "ndepth") < 0 || get_buf(o[5], &nl, 1, "iI", 4, "nlo") < 0 ||
+        get_buf(o[6], &nh, 1, "iI", 4, "nhi") < 0 || get_buf(o[7], &nf, 1, "iI", 4, "nfull") < 0 ||
+        get_buf(o[8], &ns, 1, "iI", 4, "nskip") < 0)
+        goto done;
+    if (bm.view.ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "bm must be 2-dimensional");
+        goto done;
+    }
+    {
+        const int64_t V = bm.view.shape[0], W = bm.view.shape[1], N = ids.view.len / 8, cap = nb.view.len;
+        const uint8_t *B = (const uint8_t *)bm.view.buf;
+        const int64_t *L = (const int64_t *)len.view.buf;
+        int64_t *I = (int64_t *)ids.view.buf;
+        uint8_t *NB = (uint8_t *)nb.view.buf;
+        int32_t *ND = (int32_t *)nd.view.buf, *NL = (int32_t *)nl.view.buf, *NH = (int32_t *)nh.view.buf,
+                *NF = (int32_t *)nf.view.buf, *NS = (int32_t *)ns.view.buf;
+        if (nd.view.len / 4 != cap || nl.view.len / 4 != cap || nh.view.len / 4 != cap || nf.view.len / 4 != cap ||
+            ns.view.len / 4 != cap || len.view.len / 8 != V) {
+            PyErr_SetString(PyExc_ValueError, "trie_build: node arrays of one capacity, lengths one per token");
+            goto done;
+        }
+        int64_t need = 0;
+        for (int64_t k = 0; k < N; k++) {
+            if (I[k] < 0 || I[k] >= V || L[I[k]] <= 0 || L[I[k]] > W) {
+                PyErr_Format(PyExc_ValueError, "trie_build: bad candidate token %lld", (long long)I[k]);
+                goto done;
+            }
+            need += L[I[k]];
+        }
+        if (need > cap || N > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "trie_build: node capacity below the sum of the lengths");
+            goto done;
+        }
+        g_sort_bm = B;
+        g_sort_len = L;
+        g_sort_w = W;
+        qsort(I, (size_t)N, sizeof(int64_t), cmp_tokens);
+        open = (int32_t *)malloc((size_t)(W + 1) * sizeof(int32_t)); /* open[d]: node at depth d on the path */
+        if (!open) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t M = 0, depth = 0; /* depth: how many nodes are open */
+        for (int64_t k = 0; k < N; k++) {
+            const int64_t t = I[k], n = L[t];
+            int64_t lcp = 0;
+            if (k > 0) {
+                const int64_t p = I[k - 1], m = L[p] < n ? L[p] : n;
+                while (lcp < m && B[p * W + lcp] == B[t * W + lcp]) lcp++;
+            }
+            while (depth > lcp) { /* close the nodes the new token leaves */
+                const int32_t c = open[depth];
+                NH[c] = (int32_t)k;
+                NS[c] = (int32_t)M;
+                depth--;
+            }
+            for (int64_t d = lcp; d < n; d++) {
+                NB[M] = B[t * W + d];
+                ND[M] = (int32_t)(d + 1);
+                NL[M] = (int32_t)k;
+                NF[M] = 0;
+                open[d + 1] = (int32_t)M;
+                M++;
+            }
+            depth = n;
+            NF[open[n]]++;
+        }
+        while (depth > 0) {
+            const int32_t c = open[depth];
+            NH[c] = (int32_t)N;
+            NS[c] = (int32_t)M;
+            depth--;
+        }
+        result = PyLong_FromLongLong(M);
+    }
+done:
+    free(open);
+    release(&bm);
+    release(&len);
+    release(&ids);
+    release(&nb);
+    release(&nd);
+    release(&nl);
+    release(&nh);
+    release(&nf);
+    release(&ns);
+    return result;
+}
+
+/* trie_table(nbyte, ndepth, nlo, nhi, nfull, nskip, ids (sorted), trans int32 [S, 256], acc uint8 [S], state,
+ *            inside uint8 [V] (out), end_ids int64 [cap] (out), end_offs int64 [cap] (out)) -> number of ends
+ *
+ * Walks the trie from DFA state `state`: a token whose bytes keep the DFA alive to its end is marked in `inside`;
+ * a token with bytes left after a prefix of length p at which the DFA accepts gets an end (token, p). A dead
+ * branch is skipped whole. Returns -1 if cap is too small (nothing is promised about the outputs then). */
+static PyObject *trie_table(PyObject *self, PyObject *args) {
+    PyObject *o[13];
+    long long state;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOLOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &state, &o[9], &o[10], &o[11]))
+        return NULL;
+    Buf nb = {0}, nd = {0}, nl = {0}, nh = {0}, nf = {0}, ns = {0}, ids = {0}, tr = {0}, ac = {0}, ins = {0},
+        eid = {0}, eof = {0};
+    PyObject *result = NULL;
+    if (get_buf(o[0], &nb, 0, "BbB?", 1, "nbyte") < 0 || get_buf(o[1], &nd, 0, "iI", 4, "ndepth") < 0 ||
+        get_buf(o[2], &nl, 0, "iI", 4, "nlo") < 0 || get_buf(o[3], &nh, 0, "iI", 4, "nhi") < 0 ||
+        get_buf(o[4], &nf, 0, "iI", 4, "nfull") < 0 || get_buf(o[5], &ns, 0, "iI", 4, "nskip") < 0 ||
+        get_buf(o[6], &ids, 0, "qlL", 8, "ids") < 0 || get_buf(o[7], &tr, 0, "iI", 4, "trans") < 0 ||
+        get_buf(o[8], &ac, 0, "BbB?", 1, "acc") < 0 || get_buf(o[9], &ins, 1, "BbB?", 1, "inside") < 0 ||
+        get_buf(o[10], &eid, 1, "qlL", 8, "end_ids") < 0 || get_buf(o[11], &eof, 1, "qlL", 8, "end_offs") < 0)
+        goto done;
+    {
+        const int64_t M = nb.view.len, S = ac.view.len, cap = eid.view.len / 8, V = ins.view.len;
+        const uint8_t *NB = (const uint8_t *)nb.view.buf, *A = (const uint8_t *)ac.view.buf;
+        const int32_t *ND = (const int32_t *)nd.view.buf, *NL = (const int32_t *)nl.view.buf,
+                      *NH = (const int32_t *)nh.view.buf, *NF = (const int32_t *)nf.view.buf,
+                      *NS = (const int32_t *)ns.view.buf, *T = (const int32_t *)tr.view.buf;
+        const int64_t *I = (const int64_t *)ids.view.buf;
+        uint8_t *IN = (uint8_t *)ins.view.buf;
+        int64_t *EI = (int64_t *)eid.view.buf, *EO = (int64_t *)eof.view.buf;
+        if (tr.view.len / 4 != S * 256 || state < 0 || state >= S || eof.view.len / 8 != cap) {
+            PyErr_SetString(PyExc_ValueError, "trie_table: trans [S, 256], acc [S], 0 <= state < S");
+            goto done;
+        }
+        int64_t maxd = 0;
+        for (int64_t i = 0; i < M; i++) maxd = ND[i] > maxd ? ND[i] : maxd;
+        int32_t *qs = (int32_t *)malloc((size_t)(maxd + 1) * sizeof(int32_t));
+        if (!qs) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t n_end = 0, i = 0;
+        int overflow = 0;
+        Py_BEGIN_ALLOW_THREADS
+        qs[0] = (int32_t)state;
+        while (i < M) {
+            const int32_t d = ND[i];
+            const int32_t q = T[(int64_t)qs[d - 1] * 256 + NB[i]];
+            if (q < 0) {
+                i = NS[i];
+                continue;
+            }
+            qs[d] = q;
+            const int32_t lo = NL[i], hi = NH[i], full = lo + NF[i];
+            for (int32_t k = lo; k < full; k++)
+                if (I[k] >= 0 && I[k] < V) IN[I[k]] = 1;
+            if (A[q] && hi > full) {
+                if (n_end + (hi - full) > cap) {
+                    overflow = 1;
+                    break;
+                }
+                for (int32_t k = full; k < hi; k++) {
+                    EI[n_end] = I[k];
+                    EO[n_end] = d;
+                    n_end++;
+                }
+            }
+            i++;
+        }
+        Py_END_ALLOW_THREADS
+        free(qs);
+        result = PyLong_FromLongLong(overflow ? -1 : n_end);
+    }
+done:
+    release(&nb);
+    release(&nd);
+    release(&nl);
+    release(&nh);
+    release(&nf);
+    release(&ns);
+    release(&ids);
+    release(&tr);
+    release(&ac);
+    release(&ins);
+    release(&eid);
+    release(&eof);
+    return result;
+}
+
+/* run_suffixes(trans int32 [S, 256], acc uint8 [S], bm uint8 [V, W], lengths int64 [V], ids int64 [n],
+ *              offs int64 [n], pos int64 [n], state, viable uint8 [P] (out), e_pos int64 [cap] (out),
+ *              e_offs int64 [cap] (out)) -> number of ends, or -1 if cap is too small
+ *
+ * Runs the DFA from `state` over bm[ids[i], offs[i]:lengths[ids[i]]]: alive at the last byte -> viable[pos[i]] = 1;
+ * accepting with bytes left after offset p -> an end (pos[i], p). */
+static PyObject *run_suffixes(PyObject *self, PyObject *args) {
+    PyObject *o[10];
+    long long state;
+    if (!PyArg_ParseTuple(args, "OOOOOOOLOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &state, &o[7],
+                          &o[8], &o[9]))
+        return NULL;
+    Buf tr = {0}, ac = {0}, bm = {0}, len = {0}, ids = {0}, offs = {0}, pos = {0}, via = {0}, ep = {0}, eo = {0};
+    PyObject *result = NULL;
+    if (get_buf(o[0], &tr, 0, "iI", 4, "trans") < 0 || get_buf(o[1], &ac, 0, "BbB?", 1, "acc") < 0 ||
+        get_buf(o[2], &bm, 0, "BbB?", 1, "bm") < 0 || get_buf(o[3], &len, 0, "qlL", 8, "lengths") < 0 ||
+        get_buf(o[4], &ids, 0, "qlL", 8, "ids") < 0 || get_buf(o[5], &offs, 0, "qlL", 8, "offs") < 0 ||
+        get_buf(o[6], &pos, 0, "qlL", 8, "pos") < 0 || get_buf(o[7], &via, 1, "BbB?", 1, "viable") < 0 ||
+        get_buf(o[8], &ep, 1, "qlL", 8, "e_pos") < 0 || get_buf(o[9], &eo, 1, "qlL", 8, "e_offs") < 0)
+        goto done;
+    if (bm.view.ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "bm must be 2-dimensional");
+        goto done;
+    }
+    {
+        const int64_t S = ac.view.len, V = bm.view.shape[0], W = bm.view.shape[1], n = ids.view.len / 8;
+        const int64_t P = via.view.len, cap = ep.view.len / 8;
+        const int32_t *T = (const int32_t *)tr.view.buf;
+        const uint8_t *A = (const uint8_t *)ac.view.buf, *B = (const uint8_t *)bm.view.buf;
+        const int64_t *L = (const int64_t *)len.view.buf, *ID = (const int64_t *)ids.view.buf,
+                      *OF = (const int64_t *)offs.view.buf, *PO = (const int64_t *)pos.view.buf;
+        uint8_t *VI = (uint8_t *)via.view.buf;
+        int64_t *EP = (int64_t *)ep.view.buf, *EO = (int64_t *)eo.view.buf;
+        if (tr.view.len / 4 != S * 256 || state < 0 || state >= S || offs.view.len / 8 != n ||
+            pos.view.len / 8 != n || eo.view.len / 8 != cap || len.view.len / 8 != V) {
+            PyErr_SetString(PyExc_ValueError, "run_suffixes: inconsistent array shapes");
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            if (ID[i] < 0 || ID[i] >= V || OF[i] < 0 || OF[i] >= L[ID[i]] || L[ID[i]] > W || PO[i] < 0 ||
+                PO[i] >= P) {
+                PyErr_Format(PyExc_ValueError, "run_suffixes: bad entry %lld", (long long)i);
+                goto done;
+            }
+        }
+        int64_t c = 0;
+        int overflow = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (int64_t i = 0; i < n && !overflow; i++) {
+            const int64_t t = ID[i], end = L[t];
+            const uint8_t *row = B + t * W;
+            int32_t q = (int32_t)state;
+            for (int64_t off = OF[i]; off < end; off++) {
+                q = T[(int64_t)q * 256 + row[off]];
+                if (q < 0) break;
+                if (off + 1 == end) {
+                    VI[PO[i]] = 1;
+                    break;
+                }
+                if (A[q]) {
+                    if (c >= cap) {
+                        overflow = 1;
+                        break;
+                    }
+                    EP[c] = PO[i];
+                    EO[c] = off + 1;
+                    c++;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+        result = PyLong_FromLongLong(overflow ? -1 : c);
+    }
+done:
+    release(&tr);
+    release(&ac);
+    release(&bm);
+    release(&len);
+    release(&ids);
+    release(&offs);
+    release(&pos);
+    release(&via);
+    release(&ep);
+    release(&eo);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"suffix_ids", suffix_ids, METH_VARARGS, "Token id of every suffix of every token (see the C source)."},
+    {"class_groups", class_groups, METH_VARARGS, "Group tokens by their sequence of byte classes."},
+    {"copy_rows", copy_rows, METH_VARARGS, "Copy int32 rows into a [B, W] array with the GIL released."},
+    {"trie_build", trie_build, METH_VARARGS, "Sort tokens by bytes and write their trie in preorder."},
+    {"trie_table", trie_table, METH_VARARGS, "Token table of one DFA state by a walk of the token trie."},
+    {"run_suffixes", run_suffixes, METH_VARARGS, "Run a DFA over token suffixes (lexeme ends and survivors)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "corral._native",
+                                    "Compiled hot loops of corral's token index (see corral.tokens.native).", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,200 @@
+"""The per-vocabulary hot loops of the token index: compiled (``corral._native``, built from ``_native.c`` by
+``pip install``) with the pure Python versions beside them as the executable specification.
+
+* :func:`suffix_ids`: for every token and every offset in it, the id of the token spelling the rest of its bytes
+  (``-1`` if none): a lexeme that ends inside a token leaves a remainder, and a remainder that is a token lets the
+  mask reuse that token's bit of the next state's mask.
+* :func:`class_groups`: tokens grouped by their sequence of byte classes (tokens a DFA cannot tell apart).
+* :func:`copy_rows`: a batch of packed masks into one array, with the GIL released.
+* :class:`Trie` and :func:`trie_table`: the vocabulary's token trie (built once per vocabulary), walked from a
+  (terminal, DFA state) to give its token table; a dead branch is skipped whole.
+* :func:`run_suffixes`: a DFA run over token remainders (which survive, where lexemes end inside them).
+
+The Python specification of :func:`trie_table` and :func:`run_suffixes` is the numpy DFA run of
+:mod:`corral.tokens.index` (``TokenIndex._run``), which the tests compare with them.
+
+``NATIVE`` says whether the compiled module is in use; ``CORRAL_PURE_PYTHON=1`` in the environment forces the
+Python versions (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie",
+           "trie_table", "run_suffixes"]
+
+try:
+    if os.environ.get("CORRAL_PURE_PYTHON", "") not in ("", "0"):
+        raise ImportError("CORRAL_PURE_PYTHON is set")
+    from corral import _native
+except ImportError:  # pragma: no cover - the extension is built by every install
+    _native = None
+
+NATIVE = _native is not None
+
+
+def suffix_starts(lengths: np.ndarray) -> np.ndarray:
+    """int64 ``[V]``: where each token's run of suffix entries starts in :func:`suffix_ids`' output."""
+    lengths = np.maximum(np.asarray(lengths, dtype=np.int64), 0)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths.size else lengths
+
+
+def suffix_ids(bm: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The token id of every suffix of every token.
+
+    Parameters
+    ----------
+    bm : numpy.ndarray
+        uint8 ``[V, W]``: token bytes, zero padded.
+    lengths : numpy.ndarray
+        int64 ``[V]``: token lengths (0: not a candidate, never found).
+
+    Returns
+    -------
+    (ids, starts)
+        ``ids[starts[t] + o]`` (int32) is the smallest token id whose bytes are ``bm[t, o:lengths[t]]``, or -1,
+        for ``0 <= o < lengths[t]``.
+    """
+    bm = np.ascontiguousarray(bm, dtype=np.uint8)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    starts = suffix_starts(lengths)
+    out = np.empty(int(np.maximum(lengths, 0).sum()), dtype=np.int32)
+    if _native is None:
+        return suffix_ids_py(bm, lengths, starts, out), starts
+    _native.suffix_ids(bm, lengths, starts, out)
+    return out, starts
+
+
+def suffix_ids_py(bm: np.ndarray, lengths: np.ndarray, starts: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The specification of :func:`suffix_ids` (fills and returns ``out``)."""
+    tb = [bm[t, : int(n)].tobytes() if n > 0 else None for t, n in enumerate(lengths.tolist())]
+    ids: dict[bytes, int] = {}
+    for t in range(len(tb) - 1, -1, -1):
+        if tb[t] is not None:
+            ids[tb[t]] = t
+    for t, b in enumerate(tb):
+        if b is not None:
+            s = int(starts[t])
+            out[s: s + len(b)] = [ids.get(b[o:], -1) for o in range(len(b))]
+    return out
+
+
+def class_groups(bm: np.ndarray, lengths: np.ndarray, order: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, int]:
+    """Group the tokens ``order`` by their sequence of byte classes ``cls[bm[t, :lengths[t]]]``.
+
+    Returns
+    -------
+    (groups, n)
+        int64 ``groups[i]``: the group of ``order[i]``, numbered ``0 .. n-1`` in order of first appearance.
+    """
+    bm = np.ascontiguousarray(bm, dtype=np.uint8)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    cls = np.ascontiguousarray(cls, dtype=np.uint8)
+    out = np.empty(len(order), dtype=np.int64)
+    if _native is None:
+        return class_groups_py(bm, lengths, order, cls, out)
+    n = _native.class_groups(bm, lengths, order, cls, out)
+    return out, int(n)
+
+
+def class_groups_py(bm, lengths, order, cls, out) -> tuple[np.ndarray, int]:
+    """The specification of :func:`class_groups` (fills ``out``)."""
+    seen: dict[bytes, int] = {}
+    table = cls.tobytes()
+    for i, t in enumerate(order.tolist()):
+        key = bm[t, : int(lengths[t])].tobytes().translate(table)
+        out[i] = seen.setdefault(key, len(seen))
+    return out, len(seen)
+
+
+def copy_rows(rows, out: np.ndarray) -> np.ndarray:
+    """``out[i] = rows[i]`` for int32 rows of ``out``'s width (GIL released with the native module)."""
+    if _native is None:
+        for i, r in enumerate(rows):
+            out[i] = r
+        return out
+    _native.copy_rows(rows, out)
+    return out
+
+
+class Trie:
+    """The token trie of a vocabulary in preorder (native module only; see ``trie_build`` in ``_native.c``).
+
+    Parameters
+    ----------
+    bm : numpy.ndarray
+        uint8 ``[V, W]`` token bytes.
+    lengths : numpy.ndarray
+        int64 ``[V]``.
+    candidates : numpy.ndarray
+        int64 ids of the tokens to index (length > 0).
+
+    Attributes
+    ----------
+    ids : numpy.ndarray
+        The candidates sorted by bytes. Node ``i`` covers ``ids[lo[i]:hi[i]]``.
+    nbytes : int
+        Resident size of the trie's arrays.
+    """
+
+    def __init__(self, bm: np.ndarray, lengths: np.ndarray, candidates: np.ndarray) -> None:
+        if _native is None:  # pragma: no cover - callers check NATIVE
+            raise RuntimeError("the token trie needs the native module")
+        self.bm = np.ascontiguousarray(bm, dtype=np.uint8)
+        self.lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+        self.ids = np.array(candidates, dtype=np.int64)
+        cap = int(self.lengths[self.ids].sum()) if self.ids.size else 0
+        arrays = [np.empty(cap, np.uint8)] + [np.empty(cap, np.int32) for _ in range(5)]
+        m = _native.trie_build(self.bm, self.lengths, self.ids, *arrays)
+        self.byte, self.depth, self.lo, self.hi, self.full, self.skip = (a[:m].copy() for a in arrays)
+        self.size = int(self.bm.shape[0])
+        self.max_ends = cap
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the node arrays and the sorted ids."""
+        return sum(a.nbytes for a in (self.byte, self.depth, self.lo, self.hi, self.full, self.skip, self.ids))
+
+
+def trie_table(trie: Trie, trans: np.ndarray, acc: np.ndarray, state: int):
+    """The token table of a DFA state (see :class:`corral.tokens.index.TokenTable`) by walking ``trie``.
+
+    Returns
+    -------
+    (inside, end_ids, end_offsets)
+        bool ``[V]``; int64 arrays of the lexeme ends (token, offset with bytes left), ordered by trie node.
+    """
+    trans = np.ascontiguousarray(trans, dtype=np.int32)
+    acc = np.ascontiguousarray(acc, dtype=np.uint8)
+    inside = np.zeros(trie.size, dtype=np.uint8)
+    end_ids = np.empty(trie.max_ends, dtype=np.int64)
+    end_offs = np.empty(trie.max_ends, dtype=np.int64)
+    n = _native.trie_table(trie.byte, trie.depth, trie.lo, trie.hi, trie.full, trie.skip, trie.ids, trans, acc,
+                           int(state), inside, end_ids, end_offs)
+    if n < 0:  # pragma: no cover - max_ends bounds every end
+        raise RuntimeError("trie_table: end capacity exceeded")
+    return inside.view(bool), end_ids[:n].copy(), end_offs[:n].copy()
+
+
+def run_suffixes(trans, acc, bm, lengths, ids, offs, pos, state: int, viable: np.ndarray):
+    """Run a DFA from ``state`` over ``bm[ids[i], offs[i]:lengths[ids[i]]]`` (native module only).
+
+    Marks ``viable[pos[i]]`` for the remainders alive at their last byte and returns ``(e_pos, e_offs)``: the
+    positions ``pos[i]`` and offsets where the DFA accepts with bytes left (a lexeme may end there).
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    offs = np.ascontiguousarray(offs, dtype=np.int64)
+    pos = np.ascontiguousarray(pos, dtype=np.int64)
+    cap = int((lengths[ids] - offs).sum()) if ids.size else 0
+    e_pos = np.empty(cap, dtype=np.int64)
+    e_offs = np.empty(cap, dtype=np.int64)
+    v = viable.view(np.uint8)
+    n = _native.run_suffixes(np.ascontiguousarray(trans, dtype=np.int32), np.ascontiguousarray(acc, dtype=np.uint8),
+                             bm, lengths, ids, offs, pos, int(state), v, e_pos, e_offs)
+    if n < 0:  # pragma: no cover - cap bounds every end
+        raise RuntimeError("run_suffixes: end capacity exceeded")
+    return e_pos[:n], e_offs[:n]

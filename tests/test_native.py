@@ -1,0 +1,180 @@
+"""The compiled hot loops (``corral._native``) against their Python specifications, on real vocabularies.
+
+The table build (trie walk) is compared with the numpy DFA runs in ``tests/test_index.py``; here: the suffix ids,
+the class groups, the remainder runs of ``explore``, the packed-mask batch copy, and that the module is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import tokenizer_path
+from corral.automata.regex import compile_regex
+from corral.tokens import native
+from corral.tokens.index import TokenIndex
+from corral.tokens.vocabulary import Vocabulary
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama3"])
+def vocab(request):
+    return Vocabulary.from_huggingface(str(tokenizer_path(request.param)))
+
+
+def test_native_module_is_built():
+    """``pip install -e .`` builds the extension; the Python fallbacks are the specification, not the product."""
+    assert native.NATIVE, "corral._native is missing: reinstall with pip install -e ."
+
+
+def test_suffix_ids_match_the_specification(vocab):
+    bm = np.ascontiguousarray(vocab.byte_matrix)
+    lengths = vocab.lengths.astype(np.int64)
+    got, starts = native.suffix_ids(bm, lengths)
+    want = native.suffix_ids_py(bm, lengths, starts, np.empty_like(got))
+    assert np.array_equal(got, want)
+    # spot check against the token bytes: the suffix of length len-o of token t spells a token or nothing
+    tb = vocab.token_bytes
+    ids = {b: i for i, b in reversed(list(enumerate(tb))) if b and vocab.lengths[i] > 0}
+    rng = np.random.default_rng(0)
+    for t in rng.choice(np.flatnonzero(lengths > 0), 300, replace=False).tolist():
+        for o in range(int(lengths[t])):
+            assert got[starts[t] + o] == ids.get(tb[t][o:], -1)
+
+
+@pytest.mark.parametrize("pattern", [r"[a-z]+", r'"(?:[^"\\]|\\.)*"', r"[0-9]+(\.[0-9]+)?", r"\s+"])
+def test_class_groups_match_the_specification(vocab, pattern):
+    from corral.tokens.index import _byte_classes
+
+    cls, _ = _byte_classes(compile_regex(pattern).transitions)
+    bm = np.ascontiguousarray(vocab.byte_matrix)
+    lengths = vocab.lengths.astype(np.int64)
+    order = np.flatnonzero(lengths > 0)[::-1].copy()
+    got, n = native.class_groups(bm, lengths, order, cls.astype(np.uint8))
+    want, m = native.class_groups_py(bm, lengths, order, cls.astype(np.uint8), np.empty(len(order), np.int64))
+    assert n == m and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("pattern", [r'"(?:[^"\\]|\\.)*"', r"[ \t\n]+", r"-?[0-9]+", r'"a"|"ab"|[,:]'])
+def test_remainder_runs_match_the_numpy_runs(vocab, pattern):
+    dfa = compile_regex(pattern)
+    index = TokenIndex([dfa], vocab.byte_matrix, vocab.lengths, fingerprint=vocab.fingerprint)
+    rng = np.random.default_rng(1)
+    ids = rng.choice(index.candidates, 4000)
+    offs = (rng.random(4000) * index.lengths[ids]).astype(np.int64)
+    pos = rng.permutation(4000).astype(np.int64)
+    for state in range(min(dfa.n_states, 3)):
+        v1 = np.zeros(4000, dtype=bool)
+        e1 = native.run_suffixes(index._trans[0], index._acc8[0], index.bm, index.lengths, ids, offs, pos, state, v1)
+        v2 = np.zeros(4000, dtype=bool)
+        e2 = index._run(index._trans[0], index._acc[0], ids, offs, state, viable_out=v2, pos_map=pos)
+        assert np.array_equal(v1, v2)
+        assert sorted(zip(*map(np.ndarray.tolist, e1))) == sorted(zip(*map(np.ndarray.tolist, e2)))
+
+
+def test_copy_rows():
+    rows = [np.arange(i, i + 7, dtype=np.int32) for i in range(5)]
+    out = np.full((6, 7), -1, dtype=np.int32)
+    native.copy_rows(rows, out)
+    assert np.array_equal(out[:5], np.stack(rows)) and (out[5] == -1).all()
+    with pytest.raises(ValueError):
+        native.copy_rows([np.zeros(3, np.int32)], out)
+
+
+def test_trie_walk_skips_dead_branches_and_reports_ends(vocab):
+    """A literal terminal's table from its start state: the tokens that are prefixes of it are inside, tokens that
+    extend it end there; the same as the numpy build."""
+    dfa = compile_regex('"name"')
+    index = TokenIndex([dfa], vocab.byte_matrix, vocab.lengths, fingerprint=vocab.fingerprint)
+    inside, e_ids, e_offs = native.trie_table(index._va.trie(), index._trans[0], index._acc8[0], 0)
+    for t in np.flatnonzero(inside).tolist():
+        assert b'"name"'.startswith(vocab.token_bytes[t])
+    for t, o in zip(e_ids.tolist(), e_offs.tolist()):
+        assert vocab.token_bytes[t][:o] == b'"name"' and len(vocab.token_bytes[t]) > o
+    ref = index._build_py(0, 0)
+    assert np.array_equal(inside, ref.inside)
+    assert sorted(zip(e_ids.tolist(), e_offs.tolist())) == sorted(zip(ref.end_ids.tolist(), ref.end_offsets.tolist()))
+
+
+def _walk_masks(compiled, walks):
+    """Masks (packed) along each token walk (tokens taken while allowed), and the completion flags."""
+    out = []
+    for toks in walks:
+        m = compiled.matcher()
+        for t in toks:
+            out.append((m.mask_packed().copy(), m.is_complete()))
+            if not m.check(t):
+                break
+            m.advance(t)
+        out.append((m.mask_packed().copy(), m.is_complete()))
+    return out
+
+
+def _pure(monkeypatch):
+    """Switch the token index to its Python specification, with fresh table caches."""
+    from collections import OrderedDict
+
+    import corral.tokens.index as index_module
+
+    monkeypatch.setattr(native, "NATIVE", False)
+    monkeypatch.setattr(index_module, "_SHARED", OrderedDict())
+
+
+def _maskbench_sample(n_per_subset: int = 2):
+    import json
+
+    from conftest import shared_path
+
+    out = []
+    for path in sorted(shared_path("data", "jsonschemabench", "maskbench").glob("*.jsonl"))[:6]:
+        with open(path) as f:
+            for i, line in enumerate(f):
+                if i >= n_per_subset:
+                    break
+                out.append(json.loads(line))
+    return out
+
+
+def _cases(vocab):
+    """(grammar, token walks): each shipped grammar with random walks (they stop at the first disallowed token,
+    so they compare the first masks), and a sample of MaskBench schemas with their instances' tokens."""
+    import json
+    import random
+    import warnings
+
+    from tokenizers import Tokenizer
+
+    from corral.compile.grammar import grammar_from_source, list_shipped_grammars
+    from corral.compile.json_schema import schema_to_grammar
+
+    rng = random.Random(0)
+    cases = [(grammar_from_source(name), [[rng.randrange(vocab.size) for _ in range(6)] for _ in range(2)])
+             for name in list_shipped_grammars()]
+    hf = Tokenizer.from_file(str(tokenizer_path("llama3") / "tokenizer.json"))
+    for rec in _maskbench_sample():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                grammar = schema_to_grammar(rec["schema"], whitespace="spaced")
+        except ValueError:
+            continue
+        walks = [hf.encode(json.dumps(t["data"]), add_special_tokens=False).ids for t in rec["tests"][:2]]
+        cases.append((grammar, walks))
+    return cases
+
+
+@pytest.mark.slow
+def test_native_and_python_engines_give_identical_masks(monkeypatch):
+    """On llama3, the same packed mask and completion flag at every step with the native tables and with the
+    Python ones: shipped grammars and MaskBench schemas (MaskBench's layout, their instances)."""
+    from corral.runtime.matcher import CompiledGrammar
+
+    vocab = Vocabulary.from_huggingface(str(tokenizer_path("llama3")))
+    cases = _cases(vocab)
+    assert len(cases) >= 8
+    native_masks = [_walk_masks(CompiledGrammar(g, vocab), w) for g, w in cases]
+    _pure(monkeypatch)
+    python_masks = [_walk_masks(CompiledGrammar(g, vocab), w) for g, w in cases]
+    for a, b in zip(native_masks, python_masks):
+        assert len(a) == len(b)
+        for (ma, ca), (mb, cb) in zip(a, b):
+            assert ca == cb and np.array_equal(ma, mb)
