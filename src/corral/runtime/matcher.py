@@ -435,6 +435,22 @@ class CompiledGrammar:
         if state.complete and self.eos_ids.size:
             m[self.eos_ids] = True
 
+    def memory(self) -> dict[str, int]:
+        """Resident bytes of what this compiled grammar holds or uses.
+
+        Returns
+        -------
+        dict of str to int
+            ``vocabulary``: the per-vocabulary arrays shared by every grammar over it (byte matrix, token trie,
+            suffix ids); ``tables``: the token tables of this grammar's terminals built so far (shared with other
+            grammars using the same terminals); ``masks``: the cached masks (bool and packed); ``dfas``: the
+            terminals' DFA transition tables.
+        """
+        return {"vocabulary": self.index.vocabulary_nbytes(), "tables": self.index.tables_nbytes(),
+                "masks": sum(m.nbytes for m in self._mask_cache.values())
+                + sum(p.nbytes for p in self._packed_cache.values()),
+                "dfas": sum(d.transitions.nbytes + d.accepting.nbytes for d in self.dfas)}
+
     def matcher(self) -> "Matcher":
         """A fresh matcher at the start of the text."""
         return Matcher(self, self.initial_state)

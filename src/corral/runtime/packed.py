@@ -67,9 +67,9 @@ def fill_packed_masks(matchers, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty((len(rows), width), dtype=np.int32)
     if out.dtype != np.int32 or out.ndim != 2 or out.shape[0] < len(rows) or (rows and out.shape[1] != width):
         raise ValueError(f"out must be int32 [>= {len(rows)}, {width}], got {out.dtype} {out.shape}")
-    for i, row in enumerate(rows):
-        out[i] = row
-    return out
+    from corral.tokens.native import copy_rows
+
+    return copy_rows(rows, out)
 
 
 def apply_packed_mask_(logits, packed) -> None:

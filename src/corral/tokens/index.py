@@ -251,6 +251,27 @@ class TokenIndex:
             live |= self._first[t]
         return live
 
+    def vocabulary_nbytes(self) -> int:
+        """Bytes of the per-vocabulary arrays (shared by every index over the vocabulary)."""
+        va = self._va
+        arrays = [va.bm, va.lengths, va.candidates, va.by_len, va.by_len_lengths, va.by_first, *va.columns]
+        if va._suffix is not None:
+            arrays += list(va._suffix)
+        return sum(a.nbytes for a in arrays) + (va._trie.nbytes if va._trie is not None else 0)
+
+    def tables_nbytes(self) -> int:
+        """Bytes of the token tables and per-state arrays built so far for this index's terminals."""
+        total = 0
+        for cache in self._caches:
+            for value in cache.values():
+                parts = value if isinstance(value, tuple) else (value,)
+                for part in parts:
+                    if isinstance(part, TokenTable):
+                        total += part.inside.nbytes + part.end_ids.nbytes + part.end_offsets.nbytes
+                    elif isinstance(part, np.ndarray):
+                        total += part.nbytes
+        return total
+
     @property
     def n_tables(self) -> int:
         """How many tables have been built so far."""
