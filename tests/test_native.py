@@ -178,3 +178,45 @@ def test_native_and_python_engines_give_identical_masks(monkeypatch):
         assert len(a) == len(b)
         for (ma, ca), (mb, cb) in zip(a, b):
             assert ca == cb and np.array_equal(ma, mb)
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to block numbering (and the same dead states)."""
+    if not np.array_equal(a < 0, b < 0):
+        return False
+    live = a >= 0
+    pairs = set(zip(a[live].tolist(), b[live].tolist()))
+    return len(pairs) == len(set(a[live].tolist())) == len(set(b[live].tolist()))
+
+
+@pytest.mark.parametrize("method", ["moore", "hopcroft"])
+def test_refine_partition_matches_the_numpy_rounds(method):
+    from corral.automata.dfa import refine_partition_py
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n, w = int(rng.integers(1, 80)), int(rng.integers(1, 6))
+        t = rng.integers(-1, n, size=(n, w))
+        part = rng.integers(-1, 3, size=n)
+        got = native.refine_partition(t, part, method)
+        assert _same_partition(got, refine_partition_py(t, part)), (t, part)
+    # a chain: n rounds for Moore, one pass for Hopcroft; all states distinct
+    n = 2000
+    t = np.arange(1, n + 1).reshape(n, 1)
+    t[-1, 0] = -1
+    part = np.zeros(n, dtype=np.int64)
+    part[-1] = 1
+    assert len(set(native.refine_partition(t, part, method).tolist())) == n
+
+
+def test_minimised_dfas_equal_the_numpy_minimisation(monkeypatch):
+    """Regex DFAs minimised natively equal those minimised by the numpy rounds (both canonically numbered)."""
+    from corral.automata import regex as regex_module
+
+    patterns = [r"[a-z]+@[a-z]+\.(com|org)", r"(ab|a)*b?c{2,5}", r'"(?:[^"\\]|\\.){0,20}"', r"(foo|bar|baz|qux)+",
+                r"(a|b)*a(a|b){4}"]
+    native_dfas = [regex_module._compile_cached.__wrapped__(p, frozenset()) for p in patterns]
+    monkeypatch.setattr(native, "NATIVE", False)
+    for p, d in zip(patterns, native_dfas):
+        ref = regex_module._compile_cached.__wrapped__(p, frozenset())
+        assert np.array_equal(ref.transitions, d.transitions) and np.array_equal(ref.accepting, d.accepting), p

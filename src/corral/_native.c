@@ -10,6 +10,7 @@
  *   copy_rows(rows, out)                       copy equal-length int32 rows into a [B, W] array
  *   trie_build(...), trie_table(...)           the token trie, and a (terminal, DFA state)'s table by walking it
  *   run_suffixes(...)                          a DFA run over token suffixes (the remainders after a lexeme end)
+ *   refine_partition(t, part)                  Moore refinement (DFA minimisation)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -572,6 +573,287 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------ DFA minimisation */
+
+/* Hopcroft's algorithm on a complete automaton: states 0..N-1 (N-1 is the sink), symbols 0..w-1, T[s*w+a] the
+ * successor, blk[s] the initial block (0..nb-1). On return blk holds the coarsest stable refinement. Returns the
+ * number of blocks, or -1 when out of memory. O(w N log N). */
+static int64_t hopcroft(const int64_t *T, int64_t N, int64_t w, int64_t *blk, int64_t nb) {
+    int64_t *pstart = (int64_t *)calloc((size_t)(w * (N + 1) + 1), sizeof(int64_t));
+    int64_t *pred = (int64_t *)malloc((size_t)(N * w + 1) * sizeof(int64_t));
+    int64_t *elem = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *loc = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *first = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *end = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *marked = (int64_t *)calloc((size_t)(N + 1), sizeof(int64_t));
+    int64_t *touched = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t *work = (int64_t *)malloc((size_t)(N * w + w + 1) * 2 * sizeof(int64_t));
+    uint8_t *inw = (uint8_t *)calloc((size_t)((N + 1) * w + 1), 1);
+    int64_t *members = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t result = -1;
+    if (!pstart || !pred || !elem || !loc || !first || !end || !marked || !touched || !work || !inw || !members)
+        goto out;
+    /* predecessors by (symbol, target), CSR */
+    for (int64_t s = 0; s < N; s++)
+        for (int64_t a = 0; a < w; a++) pstart[a * (N + 1) + T[s * w + a] + 1]++;
+    for (int64_t i = 1; i <= w * (N + 1); i++) pstart[i] += pstart[i - 1];
+    {
+        int64_t *fill = (int64_t *)malloc((size_t)(w * (N + 1) + 1) * sizeof(int64_t));
+        if (!fill) goto out;
+        memcpy(fill, pstart, (size_t)(w * (N + 1) + 1) * sizeof(int64_t));
+        for (int64_t s = 0; s < N; s++)
+            for (int64_t a = 0; a < w; a++) pred[fill[a * (N + 1) + T[s * w + a]]++] = s;
+        free(fill);
+    }
+    /* blocks as ranges of elem, counting sort by initial block */
+    for (int64_t b = 0; b <= nb; b++) first[b] = 0;
+    for (int64_t s = 0; s < N; s++) first[blk[s] + 1]++;
+    for (int64_t b = 1; b <= nb; b++) first[b] += first[b - 1];
+    for (int64_t b = 0; b < nb; b++) end[b] = first[b];
+    for (int64_t s = 0; s < N; s++) {
+        elem[end[blk[s]]] = s;
+        loc[s] = end[blk[s]]++;
+    }
+    int64_t n_blocks = nb, top = 0;
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t a = 0; a < w; a++) {
+            work[2 * top] = b;
+            work[2 * top + 1] = a;
+            top++;
+            inw[b * w + a] = 1;
+        }
+    while (top > 0) {
+        top--;
+        const int64_t B = work[2 * top], a = work[2 * top + 1];
+        inw[B * w + a] = 0;
+        int64_t nm = 0, nt = 0;
+        for (int64_t i = first[B]; i < end[B]; i++) members[nm++] = elem[i];
+        for (int64_t i = 0; i < nm; i++) {
+            const int64_t q = members[i];
+            for (int64_t k = pstart[a * (N + 1) + q]; k < pstart[a * (N + 1) + q + 1]; k++) {
+                const int64_t p = pred[k], C = blk[p];
+                if (loc[p] < first[C] + marked[C]) continue; /* already marked */
+                if (marked[C] == 0) touched[nt++] = C;
+                const int64_t pos = first[C] + marked[C], other = elem[pos];
+                elem[pos] = p;
+                elem[loc[p]] = other;
+                loc[other] = loc[p];
+                loc[p] = pos;
+                marked[C]++;
+            }
+        }
+        for (int64_t i = 0; i < nt; i++) {
+            const int64_t C = touched[i], m = marked[C];
+            marked[C] = 0;
+            if (m == end[C] - first[C]) continue;
+            const int64_t D = n_blocks++; /* the marked part becomes D */
+            first[D] = first[C];
+            end[D] = first[C] + m;
+            first[C] += m;
+            for (int64_t j = first[D]; j < end[D]; j++) blk[elem[j]] = D;
+            const int64_t small = (end[D] - first[D]) <= (end[C] - first[C]) ? D : C;
+            for (int64_t c = 0; c < w; c++) {
+                if (inw[C * w + c]) {
+                    work[2 * top] = D;
+                    work[2 * top + 1] = c;
+                    top++;
+                    inw[D * w + c] = 1;
+                } else {
+                    work[2 * top] = small;
+                    work[2 * top + 1] = c;
+                    top++;
+                    inw[small * w + c] = 1;
+                }
+            }
+        }
+    }
+    result = n_blocks;
+out:
+    free(pstart);
+    free(pred);
+    free(elem);
+    free(loc);
+    free(first);
+    free(end);
+    free(marked);
+    free(touched);
+    free(work);
+    free(inw);
+    free(members);
+    return result;
+}
+
+#define HOPCROFT_MAX_CELLS (1LL << 24)
+
+/* The coarsest stable refinement of P (dead states: P < 0) by Hopcroft's algorithm: a sink state takes the dead
+ * transitions and shares a block with the dead states; live blocks are renumbered in order of first appearance.
+ * Returns the number of live blocks, or -1 when out of memory. Runs with the GIL released. */
+static int64_t refine_hopcroft(const int64_t *T, int64_t n, int64_t w, int64_t *P) {
+    const int64_t N = n + 1, sink = n;
+    int64_t *TT = (int64_t *)malloc((size_t)(N * w) * sizeof(int64_t));
+    int64_t *blk = (int64_t *)malloc((size_t)N * sizeof(int64_t));
+    int64_t *num = (int64_t *)malloc((size_t)(N + 1) * sizeof(int64_t));
+    int64_t live_blocks = -1;
+    if (!TT || !blk || !num) goto out;
+    Py_BEGIN_ALLOW_THREADS
+    /* initial blocks: live values of P renumbered 0.., then one block for the sink and the dead states */
+    int64_t nb = 0;
+    {
+        uint64_t cap = next_pow2((uint64_t)N * 2 + 16);
+        int64_t *keys = (int64_t *)malloc(cap * sizeof(int64_t) * 2);
+        if (keys) {
+            for (uint64_t i = 0; i < cap; i++) keys[2 * i] = -1;
+            for (int64_t s = 0; s < n; s++) {
+                if (P[s] < 0) continue;
+                uint64_t h = ((uint64_t)P[s] * 0x9E3779B97F4A7C15ULL) & (cap - 1);
+                while (keys[2 * h] >= 0 && keys[2 * h] != P[s]) h = (h + 1) & (cap - 1);
+                if (keys[2 * h] < 0) {
+                    keys[2 * h] = P[s];
+                    keys[2 * h + 1] = nb++;
+                }
+                blk[s] = keys[2 * h + 1];
+            }
+            free(keys);
+        } else {
+            nb = -1;
+        }
+    }
+    if (nb >= 0) {
+        for (int64_t s = 0; s < n; s++) {
+            const int dead = P[s] < 0;
+            if (dead) blk[s] = nb;
+            for (int64_t a = 0; a < w; a++) {
+                const int64_t d = T[s * w + a];
+                TT[s * w + a] = (dead || d < 0 || P[d] < 0) ? sink : d;
+            }
+        }
+        for (int64_t a = 0; a < w; a++) TT[sink * w + a] = sink;
+        blk[sink] = nb;
+        int64_t total = hopcroft(TT, N, w, blk, nb + 1);
+        if (total >= 0) {
+            const int64_t dead_block = blk[sink];
+            for (int64_t b = 0; b <= total; b++) num[b] = -1;
+            live_blocks = 0;
+            for (int64_t s = 0; s < n; s++) {
+                const int64_t b = blk[s];
+                if (b == dead_block) {
+                    P[s] = -1;
+                    continue;
+                }
+                if (num[b] < 0) num[b] = live_blocks++;
+                P[s] = num[b];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+out:
+    free(TT);
+    free(blk);
+    free(num);
+    return live_blocks;
+}
+
+/* refine_partition(t int64 [n, w], part int64 [n] (in/out)[, method]) -> number of blocks
+ *
+ * Moore partition refinement to the coarsest stable partition: states with part[s] < 0 are dead and stay -1; a
+ * live state's signature is (part[s], part[t[s][j]] or -1 for each j), and rounds renumber the live states by
+ * signature (in order of first appearance) until the number of blocks stops growing. Exact: signatures are
+ * compared, not only hashed. */
+static PyObject *refine_partition(PyObject *self, PyObject *args) {
+    PyObject *o_t, *o_part;
+    int method = 0; /* 0: Hopcroft when the tables are small enough, else Moore; 1: Moore; 2: Hopcroft */
+    if (!PyArg_ParseTuple(args, "OO|i", &o_t, &o_part, &method)) return NULL;
+    Buf tb = {0}, pb = {0};
+    PyObject *result = NULL;
+    if (get_buf(o_t, &tb, 0, "qlL", 8, "t") < 0 || get_buf(o_part, &pb, 1, "qlL", 8, "part") < 0) goto done;
+    if (tb.view.ndim != 2 || pb.view.len / 8 != tb.view.shape[0]) {
+        PyErr_SetString(PyExc_ValueError, "refine_partition: t [n, w] and part [n]");
+        goto done;
+    }
+    {
+        const int64_t n = tb.view.shape[0], w = tb.view.shape[1];
+        const int64_t *T = (const int64_t *)tb.view.buf;
+        int64_t *P = (int64_t *)pb.view.buf;
+        for (int64_t i = 0; i < n * w; i++) {
+            if (T[i] >= n) {
+                PyErr_SetString(PyExc_ValueError, "refine_partition: a transition leaves the table");
+                goto done;
+            }
+        }
+        if (n > 0 && method != 1 && (method == 2 || n * w <= HOPCROFT_MAX_CELLS)) {
+            int64_t rc = refine_hopcroft(T, n, w, P);
+            if (rc < 0) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            result = PyLong_FromLongLong(rc);
+            goto done;
+        }
+        const int64_t sw = w + 1;
+        int64_t *sig = (int64_t *)malloc((size_t)(n ? n : 1) * (size_t)sw * sizeof(int64_t));
+        int64_t *nxt = (int64_t *)malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+        uint64_t *hs = (uint64_t *)malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+        uint64_t cap = next_pow2((uint64_t)n * 2 + 16);
+        int64_t *slots = (int64_t *)malloc(cap * sizeof(int64_t));
+        if (!sig || !nxt || !hs || !slots) {
+            free(sig);
+            free(nxt);
+            free(hs);
+            free(slots);
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t blocks = -1;
+        Py_BEGIN_ALLOW_THREADS
+        for (;;) {
+            for (uint64_t i = 0; i < cap; i++) slots[i] = -1;
+            int64_t k = 0;
+            for (int64_t s = 0; s < n; s++) {
+                if (P[s] < 0) {
+                    nxt[s] = -1;
+                    continue;
+                }
+                int64_t *g = sig + s * sw;
+                g[0] = P[s];
+                for (int64_t j = 0; j < w; j++) {
+                    const int64_t d = T[s * w + j];
+                    g[j + 1] = d >= 0 ? P[d] : -1;
+                }
+                uint64_t h = 1469598103934665603ULL;
+                for (int64_t j = 0; j < sw; j++) h = (h ^ (uint64_t)g[j]) * 1099511628211ULL;
+                hs[s] = h;
+                uint64_t q = h & (cap - 1);
+                for (;;) {
+                    const int64_t r = slots[q];
+                    if (r < 0) {
+                        slots[q] = s;
+                        nxt[s] = k++;
+                        break;
+                    }
+                    if (hs[r] == h && memcmp(sig + r * sw, g, (size_t)sw * sizeof(int64_t)) == 0) {
+                        nxt[s] = nxt[r];
+                        break;
+                    }
+                    q = (q + 1) & (cap - 1);
+                }
+            }
+            memcpy(P, nxt, (size_t)n * sizeof(int64_t));
+            if (k == blocks) break;
+            blocks = k;
+        }
+        Py_END_ALLOW_THREADS
+        free(sig);
+        free(nxt);
+        free(hs);
+        free(slots);
+        result = PyLong_FromLongLong(blocks);
+    }
+done:
+    release(&tb);
+    release(&pb);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"suffix_ids", suffix_ids, METH_VARARGS, "Token id of every suffix of every token (see the C source)."},
     {"class_groups", class_groups, METH_VARARGS, "Group tokens by their sequence of byte classes."},
@@ -579,6 +861,7 @@ static PyMethodDef methods[] = {
     {"trie_build", trie_build, METH_VARARGS, "Sort tokens by bytes and write their trie in preorder."},
     {"trie_table", trie_table, METH_VARARGS, "Token table of one DFA state by a walk of the token trie."},
     {"run_suffixes", run_suffixes, METH_VARARGS, "Run a DFA over token suffixes (lexeme ends and survivors)."},
+    {"refine_partition", refine_partition, METH_VARARGS, "Moore refinement to the coarsest stable partition."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -259,6 +259,49 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inv
 
 
+def refine_partition(t: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Moore partition refinement: the coarsest partition refining ``part`` in which equal blocks have equal
+    successor blocks on every column of ``t``.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        int ``[n, w]`` transitions, ``-1`` for dead.
+    part : numpy.ndarray
+        int ``[n]`` initial blocks, ``-1`` for dead states (which stay ``-1``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``[n]``: live blocks numbered ``0 .. k-1`` (the native module numbers them in order of first
+        appearance; callers depend only on the partition, not on the numbering).
+    """
+    from corral.tokens import native
+
+    if native.NATIVE:
+        return native.refine_partition(t, part)
+    return refine_partition_py(t, part)
+
+
+def refine_partition_py(t: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """The numpy specification of :func:`refine_partition` (one vectorised ``_unique_rows`` per round)."""
+    t = np.asarray(t, dtype=np.int64)
+    part = np.asarray(part, dtype=np.int64)
+    live = part >= 0
+    count = len(np.unique(part[live]))
+    while True:
+        succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
+        _, new = _unique_rows(np.concatenate([part[:, None], succ], axis=1))
+        new = np.where(live, new.reshape(-1), -1)
+        _, new_live = np.unique(new[live], return_inverse=True)
+        new[live] = new_live.reshape(-1)
+        k = int(new_live.max()) + 1 if new_live.size else 0
+        part = new
+        if k == count:
+            return part
+        count = k
+
+
 def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renumber states breadth-first from state 0 (bytes in increasing order), dropping unreachable states.
 
@@ -331,18 +374,8 @@ def minimize_tables(
         return empty_tables()
     t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)
     if minimize:
-        part = acc.astype(np.int64)
-        n_blocks = len(np.unique(part))
-        while True:
-            succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
-            sig = np.concatenate([part[:, None], succ], axis=1)
-            _, new = _unique_rows(sig)
-            new = new.reshape(-1)
-            k = int(new.max()) + 1
-            part = new
-            if k == n_blocks:
-                break
-            n_blocks = k
+        part = refine_partition(t, acc.astype(np.int64))
+        n_blocks = int(part.max()) + 1
         # Quotient automaton: pick one representative per block.
         rep = np.full(n_blocks, -1, dtype=np.int64)
         rep[part[::-1]] = np.arange(n)[::-1]
@@ -578,17 +611,7 @@ def _minimize_small(t: np.ndarray, acc: np.ndarray):
     if not live[0]:
         return None
     t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)
-    part = np.where(live, acc.astype(np.int64), -1)
-    count = len(np.unique(part))
-    while True:
-        succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
-        _, new = _unique_rows(np.concatenate([part[:, None], succ], axis=1))
-        new = np.where(live, new.reshape(-1), -1)
-        k = len(np.unique(new))
-        part = new
-        if k == count:
-            break
-        count = k
+    part = refine_partition(t, np.where(live, acc.astype(np.int64), -1))
     # Renumber live blocks with the start block first.
     blocks = list(dict.fromkeys([int(part[0])] + [int(b) for b in part if b >= 0]))
     num = {b: i for i, b in enumerate(blocks)}

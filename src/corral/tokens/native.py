@@ -9,6 +9,8 @@
 * :class:`Trie` and :func:`trie_table`: the vocabulary's token trie (built once per vocabulary), walked from a
   (terminal, DFA state) to give its token table; a dead branch is skipped whole.
 * :func:`run_suffixes`: a DFA run over token remainders (which survive, where lexemes end inside them).
+* :func:`refine_partition`: Moore partition refinement, the core of DFA minimisation (its numpy specification is
+  :func:`corral.automata.dfa.refine_partition_py`).
 
 The Python specification of :func:`trie_table` and :func:`run_suffixes` is the numpy DFA run of
 :mod:`corral.tokens.index` (``TokenIndex._run``), which the tests compare with them.
@@ -24,7 +26,7 @@ import os
 import numpy as np
 
 __all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie",
-           "trie_table", "run_suffixes"]
+           "trie_table", "run_suffixes", "refine_partition"]
 
 try:
     if os.environ.get("CORRAL_PURE_PYTHON", "") not in ("", "0"):
@@ -198,3 +200,27 @@ def run_suffixes(trans, acc, bm, lengths, ids, offs, pos, state: int, viable: np
     if n < 0:  # pragma: no cover - cap bounds every end
         raise RuntimeError("run_suffixes: end capacity exceeded")
     return e_pos[:n], e_offs[:n]
+
+
+def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto") -> np.ndarray:
+    """The coarsest stable refinement of ``part`` under the transitions ``t`` (native module only).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        int ``[n, w]`` transitions, ``-1`` for dead.
+    part : numpy.ndarray
+        int ``[n]`` initial blocks; ``-1`` marks dead states, which stay ``-1``.
+
+    method : {"auto", "moore", "hopcroft"}
+        ``"auto"``: Hopcroft's O(w n log n) algorithm unless its tables would pass 2^24 cells, then Moore's rounds.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``[n]`` block ids (live blocks numbered in order of first appearance).
+    """
+    out = np.array(part, dtype=np.int64)
+    _native.refine_partition(np.ascontiguousarray(t, dtype=np.int64), out,
+                             {"auto": 0, "moore": 1, "hopcroft": 2}[method])
+    return out
