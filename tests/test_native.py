@@ -210,13 +210,23 @@ def test_refine_partition_matches_the_numpy_rounds(method):
 
 
 def test_minimised_dfas_equal_the_numpy_minimisation(monkeypatch):
-    """Regex DFAs minimised natively equal those minimised by the numpy rounds (both canonically numbered)."""
+    """Regex DFAs built natively (subset construction and minimisation in C) equal those built in Python (both
+    canonically numbered)."""
     from corral.automata import regex as regex_module
 
     patterns = [r"[a-z]+@[a-z]+\.(com|org)", r"(ab|a)*b?c{2,5}", r'"(?:[^"\\]|\\.){0,20}"', r"(foo|bar|baz|qux)+",
-                r"(a|b)*a(a|b){4}"]
+                r"(a|b)*a(a|b){8}", r"\d{1,3}(\.\d{1,3}){3}", r"[\u0400-\u04ff]+x|[^\x00-\x7f]{2}", r"(?i)straße|ǅ+"]
     native_dfas = [regex_module._compile_cached.__wrapped__(p, frozenset()) for p in patterns]
     monkeypatch.setattr(native, "NATIVE", False)
     for p, d in zip(patterns, native_dfas):
         ref = regex_module._compile_cached.__wrapped__(p, frozenset())
         assert np.array_equal(ref.transitions, d.transitions) and np.array_equal(ref.accepting, d.accepting), p
+
+
+def test_determinize_refuses_past_the_state_budget():
+    """The subset construction stops at its state budget (an exponential blow-up is an error, not a hang)."""
+    from corral.automata import regex as regex_module
+    from corral.errors import RegexError
+
+    with pytest.raises(RegexError, match="too large"):
+        regex_module._compile_cached.__wrapped__(r"(a|b)*a(a|b){20}", frozenset())

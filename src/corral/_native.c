@@ -10,7 +10,8 @@
  *   copy_rows(rows, out)                       copy equal-length int32 rows into a [B, W] array
  *   trie_build(...), trie_table(...)           the token trie, and a (terminal, DFA state)'s table by walking it
  *   run_suffixes(...)                          a DFA run over token suffixes (the remainders after a lexeme end)
- *   refine_partition(t, part)                  Moore refinement (DFA minimisation)
+ *   refine_partition(t, part)                  partition refinement (DFA minimisation)
+ *   determinize(...)                           subset construction (regex NFA -> character DFA)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -280,6 +281,11 @@ done:
 static const uint8_t *g_sort_bm;
 static const int64_t *g_sort_len;
 static int64_t g_sort_w;
+
+static int cmp_i64(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
 
 static int cmp_tokens(const void *a, const void *b) {
     const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -573,6 +579,295 @@ done:
     return result;
 }
 
+/* -------------------------------------------------------------------------------- subset construction */
+
+typedef struct {
+    int32_t *data;
+    int64_t len, cap;
+} I32Vec;
+
+static int vec_push(I32Vec *v, int32_t x) {
+    if (v->len == v->cap) {
+        int64_t cap = v->cap ? v->cap * 2 : 1024;
+        int32_t *d = (int32_t *)realloc(v->data, (size_t)cap * sizeof(int32_t));
+        if (!d) return -1;
+        v->data = d;
+        v->cap = cap;
+    }
+    v->data[v->len++] = x;
+    return 0;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    /* the NFA */
+    const int64_t *eps_start, *eps_to, *edge_start, *edge_leaf, *edge_to, *leaf_start, *leaf_class;
+    int64_t n_nfa, n_classes, max_states;
+    /* DFA states: sets in a pool (sorted NFA states), set i at pool[set_start[i] .. set_start[i + 1]) */
+    I32Vec pool, set_start, trans;
+    int64_t *slots;
+    uint64_t cap;
+    uint64_t *hashes;
+    int64_t n_sets, hashes_cap;
+    /* scratch */
+    int64_t *stamp, generation;
+    int32_t *stack;
+} Subset;
+
+static uint64_t hash_set(const int32_t *p, int64_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (int64_t i = 0; i < n; i++) h = (h ^ (uint64_t)(uint32_t)p[i]) * 1099511628211ULL;
+    return h ^ (uint64_t)n;
+}
+
+/* closure of seeds[0..n) into out (sorted, distinct); returns its size */
+static int64_t closure(Subset *S, const int32_t *seeds, int64_t n, int32_t *out) {
+    int64_t top = 0, m = 0;
+    S->generation++;
+    for (int64_t i = 0; i < n; i++) {
+        if (S->stamp[seeds[i]] == S->generation) continue;
+        S->stamp[seeds[i]] = S->generation;
+        S->stack[top++] = seeds[i];
+    }
+    while (top > 0) {
+        const int32_t q = S->stack[--top];
+        out[m++] = q;
+        for (int64_t k = S->eps_start[q]; k < S->eps_start[q + 1]; k++) {
+            const int64_t t = S->eps_to[k];
+            if (S->stamp[t] != S->generation) {
+                S->stamp[t] = S->generation;
+                S->stack[top++] = (int32_t)t;
+            }
+        }
+    }
+    qsort(out, (size_t)m, sizeof(int32_t), cmp_i32);
+    return m;
+}
+
+static int grow_table(Subset *S) {
+    uint64_t cap = S->cap * 2;
+    int64_t *slots = (int64_t *)malloc(cap * sizeof(int64_t));
+    if (!slots) return -1;
+    for (uint64_t i = 0; i < cap; i++) slots[i] = -1;
+    for (int64_t j = 0; j < S->n_sets; j++) {
+        uint64_t h = S->hashes[j] & (cap - 1);
+        while (slots[h] >= 0) h = (h + 1) & (cap - 1);
+        slots[h] = j;
+    }
+    free(S->slots);
+    S->slots = slots;
+    S->cap = cap;
+    return 0;
+}
+
+/* the id of the DFA state of set[0..m), adding it if new; -1 out of memory, -2 too many states */
+static int64_t intern_set(Subset *S, const int32_t *set, int64_t m) {
+    const uint64_t h = hash_set(set, m);
+    uint64_t k = h & (S->cap - 1);
+    for (;;) {
+        const int64_t j = S->slots[k];
+        if (j < 0) break;
+        const int64_t a = S->set_start.data[j], b = S->set_start.data[j + 1];
+        if (S->hashes[j] == h && b - a == m && memcmp(S->pool.data + a, set, (size_t)m * sizeof(int32_t)) == 0)
+            return j;
+        k = (k + 1) & (S->cap - 1);
+    }
+    if (S->n_sets >= S->max_states) return -2;
+    const int64_t j = S->n_sets++;
+    if (j >= S->hashes_cap) {
+        int64_t c = S->hashes_cap ? S->hashes_cap * 2 : 1024;
+        uint64_t *hs = (uint64_t *)realloc(S->hashes, (size_t)c * sizeof(uint64_t));
+        if (!hs) return -1;
+        S->hashes = hs;
+        S->hashes_cap = c;
+    }
+    S->hashes[j] = h;
+    S->slots[k] = j;
+    for (int64_t i = 0; i < m; i++)
+        if (vec_push(&S->pool, set[i]) < 0) return -1;
+    if (vec_push(&S->set_start, (int32_t)S->pool.len) < 0) return -1;
+    if ((uint64_t)S->n_sets * 2 > S->cap && grow_table(S) < 0) return -1;
+    return j;
+}
+
+/* determinize(eps_start, eps_to, edge_start, edge_leaf, edge_to, leaf_start, leaf_class, start, final, n_classes,
+ *             max_states) -> (transitions bytes of int32 [m, n_classes], accepting bytes of uint8 [m])
+ *             or None when the DFA would have more than max_states states.
+ *
+ * Subset construction over an NFA with epsilon edges (CSR eps_start/eps_to) and leaf-labelled edges (CSR
+ * edge_start, edge_leaf/edge_to), leaves expanding to character classes (CSR leaf_start/leaf_class). DFA states
+ * are numbered in order of discovery (breadth first, classes in increasing order), as the Python version does. */
+static PyObject *determinize(PyObject *self, PyObject *args) {
+    PyObject *o[7];
+    long long start, final, n_classes, max_states;
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &start, &final,
+                          &n_classes, &max_states))
+        return NULL;
+    Buf b[7] = {{0}};
+    const char *names[7] = {"eps_start", "eps_to", "edge_start", "edge_leaf", "edge_to", "leaf_start", "leaf_class"};
+    PyObject *result = NULL;
+    Subset S;
+    memset(&S, 0, sizeof(S));
+    int32_t *buf = NULL, *set = NULL;
+    int64_t *count = NULL, *cstart = NULL, *touched = NULL;
+    int32_t *bucket = NULL;
+    for (int i = 0; i < 7; i++)
+        if (get_buf(o[i], &b[i], 0, "qlL", 8, names[i]) < 0) goto done;
+    S.eps_start = (const int64_t *)b[0].view.buf;
+    S.eps_to = (const int64_t *)b[1].view.buf;
+    S.edge_start = (const int64_t *)b[2].view.buf;
+    S.edge_leaf = (const int64_t *)b[3].view.buf;
+    S.edge_to = (const int64_t *)b[4].view.buf;
+    S.leaf_start = (const int64_t *)b[5].view.buf;
+    S.leaf_class = (const int64_t *)b[6].view.buf;
+    S.n_nfa = b[0].view.len / 8 - 1;
+    S.n_classes = n_classes;
+    S.max_states = max_states;
+    {
+        const int64_t n = S.n_nfa, n_leaves = b[5].view.len / 8 - 1;
+        int ok = n >= 1 && b[2].view.len / 8 == n + 1 && start >= 0 && start < n && final >= 0 && final < n &&
+                 n_classes >= 0 && n_leaves >= 0 && S.eps_start[0] == 0 && S.edge_start[0] == 0 &&
+                 S.eps_start[n] == b[1].view.len / 8 && S.edge_start[n] == b[3].view.len / 8 &&
+                 b[3].view.len == b[4].view.len && S.leaf_start[0] == 0 && S.leaf_start[n_leaves] == b[6].view.len / 8;
+        for (int64_t i = 0; ok && i < n; i++) ok = S.eps_start[i] <= S.eps_start[i + 1] && S.edge_start[i] <= S.edge_start[i + 1];
+        for (int64_t i = 0; ok && i < b[1].view.len / 8; i++) ok = S.eps_to[i] >= 0 && S.eps_to[i] < n;
+        for (int64_t i = 0; ok && i < b[3].view.len / 8; i++)
+            ok = S.edge_leaf[i] >= 0 && S.edge_leaf[i] < n_leaves && S.edge_to[i] >= 0 && S.edge_to[i] < n;
+        for (int64_t i = 0; ok && i < n_leaves; i++) ok = S.leaf_start[i] <= S.leaf_start[i + 1];
+        for (int64_t i = 0; ok && i < b[6].view.len / 8; i++) ok = S.leaf_class[i] >= 0 && S.leaf_class[i] < n_classes;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "determinize: malformed NFA arrays");
+            goto done;
+        }
+    }
+    S.cap = 1024;
+    S.slots = (int64_t *)malloc(S.cap * sizeof(int64_t));
+    S.stamp = (int64_t *)calloc((size_t)S.n_nfa, sizeof(int64_t));
+    S.stack = (int32_t *)malloc((size_t)S.n_nfa * sizeof(int32_t));
+    buf = (int32_t *)malloc((size_t)S.n_nfa * sizeof(int32_t));
+    set = (int32_t *)malloc((size_t)S.n_nfa * sizeof(int32_t));
+    count = (int64_t *)calloc((size_t)n_classes + 1, sizeof(int64_t));
+    cstart = (int64_t *)malloc((size_t)(n_classes + 1) * sizeof(int64_t));
+    touched = (int64_t *)malloc(((size_t)n_classes + 1) * sizeof(int64_t));
+    if (!S.slots || !S.stamp || !S.stack || !buf || !set || !count || !cstart || !touched ||
+        vec_push(&S.set_start, 0) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint64_t i = 0; i < S.cap; i++) S.slots[i] = -1;
+    int64_t status = 0; /* 0 ok, -1 no memory, -2 too many states */
+    Py_BEGIN_ALLOW_THREADS
+    {
+        int32_t seed = (int32_t)start;
+        int64_t m = closure(&S, &seed, 1, set);
+        if (intern_set(&S, set, m) < 0) status = -1;
+        int64_t bucket_cap = 0;
+        for (int64_t i = 0; status == 0 && i < S.n_sets; i++) {
+            /* (class, target) moves of set i, bucketed by class */
+            const int64_t a = S.set_start.data[i], z = S.set_start.data[i + 1];
+            int64_t n_moves = 0, nt = 0;
+            for (int64_t p = a; p < z; p++) {
+                const int32_t q = S.pool.data[p];
+                for (int64_t e = S.edge_start[q]; e < S.edge_start[q + 1]; e++) {
+                    const int64_t leaf = S.edge_leaf[e];
+                    for (int64_t c = S.leaf_start[leaf]; c < S.leaf_start[leaf + 1]; c++) {
+                        if (count[S.leaf_class[c]]++ == 0) touched[nt++] = S.leaf_class[c];
+                        n_moves++;
+                    }
+                }
+            }
+            if (n_moves > bucket_cap) {
+                bucket_cap = n_moves * 2;
+                int32_t *nb = (int32_t *)realloc(bucket, (size_t)bucket_cap * sizeof(int32_t));
+                if (!nb) {
+                    status = -1;
+                    break;
+                }
+                bucket = nb;
+            }
+            qsort(touched, (size_t)nt, sizeof(int64_t), cmp_i64);
+            int64_t acc = 0;
+            for (int64_t k = 0; k < nt; k++) {
+                cstart[k] = acc;
+                acc += count[touched[k]];
+                count[touched[k]] = cstart[k]; /* becomes the fill position */
+            }
+            for (int64_t p = a; p < z; p++) {
+                const int32_t q = S.pool.data[p];
+                for (int64_t e = S.edge_start[q]; e < S.edge_start[q + 1]; e++) {
+                    const int64_t leaf = S.edge_leaf[e];
+                    for (int64_t c = S.leaf_start[leaf]; c < S.leaf_start[leaf + 1]; c++)
+                        bucket[count[S.leaf_class[c]]++] = (int32_t)S.edge_to[e];
+                }
+            }
+            int64_t row = S.trans.len;
+            for (int64_t c = 0; c < n_classes; c++)
+                if (vec_push(&S.trans, -1) < 0) {
+                    status = -1;
+                    break;
+                }
+            for (int64_t k = 0; status == 0 && k < nt; k++) {
+                const int64_t cls = touched[k], lo = cstart[k], hi = count[cls];
+                const int64_t mm = closure(&S, bucket + lo, hi - lo, set);
+                const int64_t j = intern_set(&S, set, mm);
+                if (j < 0) {
+                    status = j;
+                    break;
+                }
+                S.trans.data[row + cls] = (int32_t)j;
+            }
+            for (int64_t k = 0; k < nt; k++) count[touched[k]] = 0;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (status == -1) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (status == -2) {
+        Py_INCREF(Py_None);
+        result = Py_None;
+        goto done;
+    }
+    {
+        PyObject *t = PyBytes_FromStringAndSize((const char *)S.trans.data, (Py_ssize_t)(S.trans.len * 4));
+        PyObject *acc = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)S.n_sets);
+        if (!t || !acc) {
+            Py_XDECREF(t);
+            Py_XDECREF(acc);
+            goto done;
+        }
+        char *A = PyBytes_AS_STRING(acc);
+        for (int64_t j = 0; j < S.n_sets; j++) {
+            const int64_t a = S.set_start.data[j], z = S.set_start.data[j + 1];
+            A[j] = 0;
+            for (int64_t p = a; p < z; p++)
+                if (S.pool.data[p] == (int32_t)final) A[j] = 1;
+        }
+        result = Py_BuildValue("(NN)", t, acc);
+    }
+done:
+    for (int i = 0; i < 7; i++) release(&b[i]);
+    free(S.slots);
+    free(S.stamp);
+    free(S.stack);
+    free(S.hashes);
+    free(S.pool.data);
+    free(S.set_start.data);
+    free(S.trans.data);
+    free(buf);
+    free(set);
+    free(count);
+    free(cstart);
+    free(touched);
+    free(bucket);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------ DFA minimisation */
 
 /* Hopcroft's algorithm on a complete automaton: states 0..N-1 (N-1 is the sink), symbols 0..w-1, T[s*w+a] the
@@ -862,6 +1157,7 @@ static PyMethodDef methods[] = {
     {"trie_table", trie_table, METH_VARARGS, "Token table of one DFA state by a walk of the token trie."},
     {"run_suffixes", run_suffixes, METH_VARARGS, "Run a DFA over token suffixes (lexeme ends and survivors)."},
     {"refine_partition", refine_partition, METH_VARARGS, "Moore refinement to the coarsest stable partition."},
+    {"determinize", determinize, METH_VARARGS, "Subset construction of an NFA with leaf-labelled edges."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -426,7 +426,21 @@ class _NFA:
 
 
 def _determinize(nfa: _NFA, start: int, final: int, leaf_classes: list[list[int]], n_classes: int):
-    """Subset construction; returns (transitions [n, n_classes] with -1, accepting)."""
+    """Subset construction; returns (transitions [n, n_classes] with -1, accepting). Native when built (states
+    numbered in another order than :func:`_determinize_py`, which callers do not depend on: the DFA is minimised
+    and renumbered canonically afterwards)."""
+    from corral.tokens import native
+
+    if not native.NATIVE:
+        return _determinize_py(nfa, start, final, leaf_classes, n_classes)
+    got = native.determinize(nfa.eps, nfa.edges, leaf_classes, start, final, n_classes, _MAX_DFA_STATES)
+    if got is None:
+        raise _Unsupported("size", 0, "the automaton is too large")
+    return got
+
+
+def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[int]], n_classes: int):
+    """The Python specification of :func:`_determinize`."""
     edges = [[(c, t) for lid, t in es for c in leaf_classes[lid]] for es in nfa.edges]
     eps = nfa.eps
 

@@ -9,6 +9,8 @@
 * :class:`Trie` and :func:`trie_table`: the vocabulary's token trie (built once per vocabulary), walked from a
   (terminal, DFA state) to give its token table; a dead branch is skipped whole.
 * :func:`run_suffixes`: a DFA run over token remainders (which survive, where lexemes end inside them).
+* :func:`determinize`: the subset construction of the regex compiler (specification:
+  :func:`corral.automata.regex._determinize_py`).
 * :func:`refine_partition`: Moore partition refinement, the core of DFA minimisation (its numpy specification is
   :func:`corral.automata.dfa.refine_partition_py`).
 
@@ -26,7 +28,7 @@ import os
 import numpy as np
 
 __all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie",
-           "trie_table", "run_suffixes", "refine_partition"]
+           "trie_table", "run_suffixes", "refine_partition", "determinize"]
 
 try:
     if os.environ.get("CORRAL_PURE_PYTHON", "") not in ("", "0"):
@@ -224,3 +226,49 @@ def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto") -> n
     _native.refine_partition(np.ascontiguousarray(t, dtype=np.int64), out,
                              {"auto": 0, "moore": 1, "hopcroft": 2}[method])
     return out
+
+
+def _csr(lists) -> tuple[np.ndarray, np.ndarray]:
+    """(starts [n + 1], flat values) of a list of lists of ints."""
+    starts = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in lists], out=starts[1:])
+    flat = np.fromiter((v for x in lists for v in x), dtype=np.int64, count=int(starts[-1]))
+    return starts, flat
+
+
+def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int, max_states: int):
+    """Subset construction of a Thompson NFA (native module only).
+
+    Parameters
+    ----------
+    eps : list of list of int
+        Epsilon successors per NFA state.
+    edges : list of list of (int, int)
+        ``(leaf, target)`` edges per NFA state.
+    leaf_classes : list of list of int
+        The character classes of each leaf.
+    start, final : int
+        NFA states.
+    n_classes : int
+    max_states : int
+        Most DFA states; ``None`` is returned past it.
+
+    Returns
+    -------
+    (transitions, accepting) or None
+        int64 ``[m, n_classes]`` (``-1`` dead) and bool ``[m]``; state 0 is the start.
+    """
+    eps_start, eps_to = _csr(eps)
+    edge_start = np.zeros(len(edges) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in edges], out=edge_start[1:])
+    pairs = np.array([p for x in edges for p in x], dtype=np.int64).reshape(-1, 2)
+    leaf_start, leaf_class = _csr(leaf_classes)
+    got = _native.determinize(eps_start, eps_to, edge_start, np.ascontiguousarray(pairs[:, 0]),
+                              np.ascontiguousarray(pairs[:, 1]), leaf_start, leaf_class, int(start), int(final),
+                              int(n_classes), int(max_states))
+    if got is None:
+        return None
+    trans, acc = got
+    accepting = np.frombuffer(acc, dtype=np.uint8).astype(bool)
+    t = np.frombuffer(trans, dtype=np.int32).astype(np.int64).reshape(len(accepting), int(n_classes))
+    return t, accepting
