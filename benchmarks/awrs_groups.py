@@ -7,7 +7,8 @@ walk the grammar with random logits (``scale`` x standard normal: the worst case
 every visited token is invalid), three ways on the same keys: plain checks, ``check_group`` (rejection groups), and
 ``check_group`` + ``implied`` (what corral's samplers use). The three return the same tokens; the table gives checks
 per token and the median and p99 milliseconds per step (the first pass is a warm-up: it builds the mask tables and
-the sorted vocabulary index).
+the sorted vocabulary index). A last line gives the cost of one ``Matcher.check(t)`` (median, p99, mean µs) at the
+walks' states.
 """
 
 from __future__ import annotations
@@ -96,7 +97,29 @@ def main(argv=None) -> int:
     print(f"AWRS steps on {Path(args.tokenizer).name} ({vocab.size} tokens), schemas/person.json, random logits x "
           f"{args.scale}, {args.walks} walks of <= {args.steps} steps, max_rejects 32")
     print_table(["variant", "tokens", "checks/token", "ms/step median", "ms/step p99"], rows)
+    cost = check_cost(compiled, vocab.size, outputs)
+    print(f"\none check(t) (Matcher.check, tokens drawn uniformly at the states of the walks above): "
+          f"median {cost['median']:.2f} µs, p99 {cost['p99']:.2f} µs, mean {cost['mean']:.2f} µs over {cost['n']} checks")
     return 0
+
+
+def check_cost(compiled, vocab_size: int, outputs: dict, per_state: int = 40) -> dict:
+    """Time single ``Matcher.check(t)`` calls (µs) at every state of the walks, ``per_state`` random tokens each."""
+    rng = np.random.default_rng(0)
+    times = []
+    for out in outputs.values():
+        m = compiled.matcher()
+        for tok in out:
+            for t in rng.integers(0, vocab_size, per_state).tolist():
+                t0 = time.perf_counter()
+                m.check(t)
+                times.append(time.perf_counter() - t0)
+            if m.is_terminated():
+                break
+            m.advance(tok)
+    us = np.array(times) * 1e6
+    return {"median": float(np.median(us)), "p99": float(np.percentile(us, 99)), "mean": float(us.mean()),
+            "n": len(us)}
 
 
 if __name__ == "__main__":

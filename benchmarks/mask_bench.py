@@ -10,7 +10,8 @@ For every engine this measures, on the same tokenizer, grammar and token sequenc
   xgrammar: a compiler with its cache disabled; llguidance: a new ``LLMatcher``).  "cold" is the first compile in
   the process (corral's regex->DFA cache is still empty then), "warm" the median over the later ones;
 * per-token mask time while forcing each sample's tokens one by one (mask, then advance), each engine computing
-  its mask in its own native format: corral ``Matcher.mask()`` (bool [V]), llguidance
+  its mask in the packed int32 layout serving engines consume: corral ``Matcher.mask_packed()`` (``--corral-bool``:
+  ``Matcher.mask()``, bool [V]), llguidance
   ``llguidance.numpy.fill_next_token_bitmask`` and xgrammar ``GrammarMatcher.fill_next_token_bitmask`` (int32
   bitmasks).  The mask after the last token (which must allow EOS) is timed too.
 
@@ -215,8 +216,10 @@ def _bit(bitmask_row, tok: int) -> bool:
 
 class CorralEngine:
     name = "corral"
-    note = ("Matcher.mask() -> bool[V]; CompiledGrammar(Grammar.from_lark(text), vocab); token tables built "
-            "lazily, masks cached per matcher state")
+    note = ("Matcher.mask_packed() -> int32 bitmask (--corral-bool: Matcher.mask() -> bool[V]); "
+            "CompiledGrammar(Grammar.from_lark(text), vocab); token tables built lazily, masks cached per matcher "
+            "state")
+    packed = True
 
     def prepare(self, hf_tok, vocab_size: int):
         from corral.tokens.vocabulary import Vocabulary
@@ -237,10 +240,10 @@ class CorralEngine:
         return self._cg.matcher()
 
     def mask(self, m):
-        return m.mask()
+        return m.mask_packed() if self.packed else m.mask()
 
     def allows(self, mask, tok: int) -> bool:
-        return bool(mask[tok])
+        return _bit(mask, tok) if self.packed else bool(mask[tok])
 
     def advance(self, m, tok: int) -> bool:
         try:
@@ -465,6 +468,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="compile once per engine and reuse it for every sample (a server with a grammar cache); "
                          "TTFM warm is then matcher creation + first mask only")
+    ap.add_argument("--corral-bool", action="store_true", help="time corral's bool mask() instead of mask_packed()")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--quick", action="store_true", help="fewer generated samples, for a smoke run")
     ap.add_argument("--json", dest="json_out", help="write the summary and per-sample details here")
@@ -523,6 +527,8 @@ def main(argv=None) -> int:
             continue
         eng = ENGINE_CLASSES[e]()
         eng.reuse = args.reuse
+        if eng.name == "corral":
+            eng.packed = not args.corral_bool
         try:
             t0 = now()
             eng.prepare(hf_tok, vocab_size)
