@@ -47,6 +47,13 @@ static void release(Buf *b) {
     b->held = 0;
 }
 
+/* release every buffer named: RELEASE(&a, &b, ...) */
+#define RELEASE(...)                                                                         \
+    do {                                                                                     \
+        Buf *bufs_[] = {__VA_ARGS__};                                                        \
+        for (size_t i_ = 0; i_ < sizeof(bufs_) / sizeof(bufs_[0]); i_++) release(bufs_[i_]); \
+    } while (0)
+
 /* ---------------------------------------------------------------------------------------- byte-string hash */
 
 static inline uint64_t fnv1a(const uint8_t *p, int64_t n) {
@@ -145,10 +152,7 @@ static PyObject *suffix_ids(PyObject *self, PyObject *args) {
         result = Py_None;
     }
 done:
-    release(&bm);
-    release(&len);
-    release(&st);
-    release(&out);
+    RELEASE(&bm, &len, &st, &out);
     return result;
 }
 
@@ -223,11 +227,7 @@ static PyObject *class_groups(PyObject *self, PyObject *args) {
         result = PyLong_FromLongLong(n_groups);
     }
 done:
-    release(&bm);
-    release(&len);
-    release(&ord);
-    release(&cl);
-    release(&out);
+    RELEASE(&bm, &len, &ord, &cl, &out);
     return result;
 }
 
@@ -390,15 +390,7 @@ static PyObject *trie_build(PyObject *self, PyObject *args) {
     }
 done:
     free(open);
-    release(&bm);
-    release(&len);
-    release(&ids);
-    release(&nb);
-    release(&nd);
-    release(&nl);
-    release(&nh);
-    release(&nf);
-    release(&ns);
+    RELEASE(&bm, &len, &ids, &nb, &nd, &nl, &nh, &nf, &ns);
     return result;
 }
 
@@ -477,18 +469,7 @@ static PyObject *trie_table(PyObject *self, PyObject *args) {
         result = PyLong_FromLongLong(overflow ? -1 : n_end);
     }
 done:
-    release(&nb);
-    release(&nd);
-    release(&nl);
-    release(&nh);
-    release(&nf);
-    release(&ns);
-    release(&ids);
-    release(&tr);
-    release(&ac);
-    release(&ins);
-    release(&eid);
-    release(&eof);
+    RELEASE(&nb, &nd, &nl, &nh, &nf, &ns, &ids, &tr, &ac, &ins, &eid, &eof);
     return result;
 }
 
@@ -566,16 +547,7 @@ static PyObject *run_suffixes(PyObject *self, PyObject *args) {
         result = PyLong_FromLongLong(overflow ? -1 : c);
     }
 done:
-    release(&tr);
-    release(&ac);
-    release(&bm);
-    release(&len);
-    release(&ids);
-    release(&offs);
-    release(&pos);
-    release(&via);
-    release(&ep);
-    release(&eo);
+    RELEASE(&tr, &ac, &bm, &len, &ids, &offs, &pos, &via, &ep, &eo);
     return result;
 }
 
@@ -1144,8 +1116,7 @@ static PyObject *refine_partition(PyObject *self, PyObject *args) {
         result = PyLong_FromLongLong(blocks);
     }
 done:
-    release(&tb);
-    release(&pb);
+    RELEASE(&tb, &pb);
     return result;
 }
 
