@@ -76,6 +76,9 @@ def assert_step_invariants(m, all_tokens: bool = True, rng: random.Random | None
         ids = list(allowed[:300]) + rng.sample(range(m.vocab_size), min(300, m.vocab_size))
     for t in ids:
         assert mask[t] == m.check(int(t)), f"mask/check disagree on token {t}"
+    # check's fast path (DFAs stepped alone until a lexeme could end) against the full byte-level feed
+    for t in list(ids)[:: max(1, len(ids) // 80)]:
+        assert m.check(int(t)) == (m._next_state(int(t)) is not None), f"check/feed disagree on token {t}"
     # check_group: None iff allowed; otherwise a group of disallowed tokens holding t (AWRS drops it unchecked)
     for t in list(ids)[:: max(1, len(ids) // 60)]:
         g = m.check_group(int(t))

@@ -210,6 +210,25 @@ class CompiledGrammar:
         """The state after ``data`` (possibly with no threads: not viable)."""
         return self._run(state, data, parent, token)[0]
 
+    def _viable(self, state: _State, data: bytes) -> bool:
+        """``self._feed(state, data).viable`` for non-empty ``data``, without building the state when no lexeme can
+        end inside ``data``: the threads' DFAs are stepped alone, and the first accepting DFA state (where the
+        parser would step in) hands over to :meth:`_feed` from the start."""
+        trans, acc = self._trans, self._acc
+        live = [(trans[t], acc[t], s) for t, s in state.threads]
+        for b in data:
+            nxt = []
+            for tr, ac, s in live:
+                s2 = tr[s][b]
+                if s2 >= 0:
+                    if ac[s2]:
+                        return self._feed(state, data).viable
+                    nxt.append((tr, ac, s2))
+            if not nxt:
+                return False
+            live = nxt
+        return True
+
     def _run(self, state: _State, data: bytes, parent=None, token=None, trace: list | None = None
              ) -> tuple[_State, int]:
         """``(state after data, n)``: ``n`` is the length of the shortest prefix of ``data`` after which no lexeme
@@ -499,7 +518,12 @@ class Matcher:
 
     def check(self, token: int) -> bool:
         """Whether ``token`` is allowed now. Does not change the state."""
-        return self._next_state(int(token)) is not None
+        token = int(token)
+        st = self._state
+        if st.terminated or token in self._eos:
+            return self._next_state(token) is not None
+        tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
+        return bool(tb) and self.compiled._viable(st, tb)
 
     def check_group(self, token: int) -> "Rejection | None":
         """Like :meth:`check` (one feed of the token's bytes), but on rejection also the tokens it proves invalid.
