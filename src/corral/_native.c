@@ -395,16 +395,17 @@ done:
 }
 
 /* trie_table(nbyte, ndepth, nlo, nhi, nfull, nskip, ids (sorted), trans int32 [S, 256], acc uint8 [S], state,
- *            inside uint8 [V] (out), end_ids int64 [cap] (out), end_offs int64 [cap] (out)) -> number of ends
+ *            max_depth, inside uint8 [V] (out), end_ids int64 [cap] (out), end_offs int64 [cap] (out))
+ *            -> number of ends
  *
  * Walks the trie from DFA state `state`: a token whose bytes keep the DFA alive to its end is marked in `inside`;
  * a token with bytes left after a prefix of length p at which the DFA accepts gets an end (token, p). A dead
  * branch is skipped whole. Returns -1 if cap is too small (nothing is promised about the outputs then). */
 static PyObject *trie_table(PyObject *self, PyObject *args) {
     PyObject *o[13];
-    long long state;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOLOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
-                          &state, &o[9], &o[10], &o[11]))
+    long long state, maxd;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOLLOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &state, &maxd, &o[9], &o[10], &o[11]))
         return NULL;
     Buf nb = {0}, nd = {0}, nl = {0}, nh = {0}, nf = {0}, ns = {0}, ids = {0}, tr = {0}, ac = {0}, ins = {0},
         eid = {0}, eof = {0};
@@ -429,8 +430,10 @@ static PyObject *trie_table(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_ValueError, "trie_table: trans [S, 256], acc [S], 0 <= state < S");
             goto done;
         }
-        int64_t maxd = 0;
-        for (int64_t i = 0; i < M; i++) maxd = ND[i] > maxd ? ND[i] : maxd;
+        if (maxd < 0 || maxd > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "trie_table: bad maximum depth");
+            goto done;
+        }
         int32_t *qs = (int32_t *)malloc((size_t)(maxd + 1) * sizeof(int32_t));
         if (!qs) {
             PyErr_NoMemory();
@@ -442,6 +445,10 @@ static PyObject *trie_table(PyObject *self, PyObject *args) {
         qs[0] = (int32_t)state;
         while (i < M) {
             const int32_t d = ND[i];
+            if (d < 1 || d > maxd) { /* a depth beyond the one promised: stop rather than write out of bounds */
+                overflow = 2;
+                break;
+            }
             const int32_t q = T[(int64_t)qs[d - 1] * 256 + NB[i]];
             if (q < 0) {
                 i = NS[i];
@@ -466,7 +473,10 @@ static PyObject *trie_table(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
         free(qs);
-        result = PyLong_FromLongLong(overflow ? -1 : n_end);
+        if (overflow == 2)
+            PyErr_SetString(PyExc_ValueError, "trie_table: a node is deeper than the maximum depth given");
+        else
+            result = PyLong_FromLongLong(overflow ? -1 : n_end);
     }
 done:
     RELEASE(&nb, &nd, &nl, &nh, &nf, &ns, &ids, &tr, &ac, &ins, &eid, &eof);

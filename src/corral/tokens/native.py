@@ -125,6 +125,9 @@ def copy_rows(rows, out: np.ndarray) -> np.ndarray:
     return out
 
 
+_FIRST_END_CAPACITY = 1 << 16
+
+
 class Trie:
     """The token trie of a vocabulary in preorder (native module only; see ``trie_build`` in ``_native.c``).
 
@@ -157,6 +160,7 @@ class Trie:
         self.byte, self.depth, self.lo, self.hi, self.full, self.skip = (a[:m].copy() for a in arrays)
         self.size = int(self.bm.shape[0])
         self.max_ends = cap
+        self.max_depth = int(self.depth.max()) if m else 0
 
     @property
     def nbytes(self) -> int:
@@ -175,13 +179,20 @@ def trie_table(trie: Trie, trans: np.ndarray, acc: np.ndarray, state: int):
     trans = np.ascontiguousarray(trans, dtype=np.int32)
     acc = np.ascontiguousarray(acc, dtype=np.uint8)
     inside = np.zeros(trie.size, dtype=np.uint8)
-    end_ids = np.empty(trie.max_ends, dtype=np.int64)
-    end_offs = np.empty(trie.max_ends, dtype=np.int64)
-    n = _native.trie_table(trie.byte, trie.depth, trie.lo, trie.hi, trie.full, trie.skip, trie.ids, trans, acc,
-                           int(state), inside, end_ids, end_offs)
-    if n < 0:  # pragma: no cover - max_ends bounds every end
-        raise RuntimeError("trie_table: end capacity exceeded")
-    return inside.view(bool), end_ids[:n].copy(), end_offs[:n].copy()
+    cap = min(trie.max_ends, _FIRST_END_CAPACITY)  # most tables have few ends; max_ends bounds them all
+    while True:
+        end_ids = np.empty(cap, dtype=np.int64)
+        end_offs = np.empty(cap, dtype=np.int64)
+        n = _native.trie_table(trie.byte, trie.depth, trie.lo, trie.hi, trie.full, trie.skip, trie.ids, trans, acc,
+                               int(state), trie.max_depth, inside, end_ids, end_offs)
+        if n >= 0:
+            break
+        if cap >= trie.max_ends:  # pragma: no cover - max_ends bounds every end
+            raise RuntimeError("trie_table: end capacity exceeded")
+        cap, inside[:] = trie.max_ends, 0
+    if n < cap // 2:
+        end_ids, end_offs = end_ids[:n].copy(), end_offs[:n].copy()
+    return inside.view(bool), end_ids[:n], end_offs[:n]
 
 
 def run_suffixes(trans, acc, bm, lengths, ids, offs, pos, state: int, viable: np.ndarray):
