@@ -20,6 +20,7 @@ definition, and tests assert ``mask()[t] == check(t)`` along random walks.
 from __future__ import annotations
 
 import bisect
+import threading
 import weakref
 from collections import OrderedDict
 from typing import Iterable, NamedTuple
@@ -28,7 +29,7 @@ import numpy as np
 
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
-from corral.runtime.packed import pack_mask
+from corral.runtime.packed import pack_mask, unpack_mask
 from corral.tokens.index import TokenIndex, shared_caches
 
 __all__ = ["CompiledGrammar", "Matcher", "Rejection"]
@@ -111,8 +112,9 @@ class CompiledGrammar:
     vocab : corral.tokens.vocabulary.Vocabulary
         The token vocabulary.
     mask_cache_size : int, default: 256
-        How many masks to keep, keyed by matcher state (a lexeme that spans many tokens repeats its state).
-        Each mask is one byte per vocabulary entry (128 KB for a 128k vocabulary).
+        How many masks to keep, keyed by matcher state (a lexeme that spans many tokens repeats its state), in
+        packed form (one bit per vocabulary entry: 16 KB for a 128k vocabulary); the last 32 are also kept as bool
+        arrays for ``mask()``.
 
     Raises
     ------
@@ -155,6 +157,7 @@ class CompiledGrammar:
         self.size = vocab.size
         self._mask_cache: OrderedDict = OrderedDict()
         self._packed_cache: OrderedDict = OrderedDict()  # state key -> int32 [ceil(V / 32)]
+        self._local = threading.local()  # per-thread scratch buffers (see _scratch)
         self._mask_cache_size = mask_cache_size
         self._boundaries: dict = {}
         self._sorted = None
@@ -341,33 +344,48 @@ class CompiledGrammar:
         return Rejection(np.zeros(0, dtype=np.int64), first_allowed, first, tuple(parts))
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
+        """bool ``[V]`` mask of ``state``: the unpacked :meth:`_packed` (a few of them cached)."""
         key = state.key
         m = self._mask_cache.get(key)
         if m is not None:
             self._mask_cache.move_to_end(key)
             return m
-        m = np.zeros(self.size, dtype=bool)
-        if not state.terminated:
-            self._fill_mask(state, m, depth)
+        m = unpack_mask(self._packed(state, depth), self.size)
         m.flags.writeable = False
         self._mask_cache[key] = m
-        if len(self._mask_cache) > self._mask_cache_size:
+        if len(self._mask_cache) > self._BOOL_CACHE_SIZE:
             self._mask_cache.popitem(last=False)
         return m
 
-    def _packed(self, state: _State) -> np.ndarray:
-        """The packed form of :meth:`_mask` (:func:`corral.runtime.packed.pack_mask`), cached like it."""
+    def _packed(self, state: _State, depth: int = 0) -> np.ndarray:
+        """int32 ``[ceil(V / 32)]`` mask of ``state`` (:func:`corral.runtime.packed.pack_mask` layout), cached per
+        state. Computed in a reused per-thread, per-depth bool buffer, so a new state costs no fresh V-sized
+        allocation."""
         key = state.key
         p = self._packed_cache.get(key)
         if p is not None:
             self._packed_cache.move_to_end(key)
             return p
-        p = pack_mask(self._mask(state))
+        m = self._scratch(depth)
+        if not state.terminated:
+            self._fill_mask(state, m, depth)
+        p = pack_mask(m)
         p.flags.writeable = False
         self._packed_cache[key] = p
         if len(self._packed_cache) > self._mask_cache_size:
             self._packed_cache.popitem(last=False)
         return p
+
+    def _scratch(self, depth: int) -> np.ndarray:
+        """A zeroed bool ``[V]`` buffer for computing a mask at recursion ``depth`` (one per thread and depth)."""
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None:
+            bufs = self._local.bufs = []
+        while len(bufs) <= depth:
+            bufs.append(np.zeros(self.size, dtype=bool))
+        m = bufs[depth]
+        m.fill(False)
+        return m
 
     def _boundary(self, here: frozenset) -> _State:
         """The state right after a lexeme boundary where the parser is in ``here`` (no lexeme in progress)."""
@@ -378,6 +396,9 @@ class CompiledGrammar:
                 self._boundaries.clear()
             self._boundaries[here] = b
         return b
+
+    # Unpacked (bool) masks kept for mask() callers; the packed cache holds mask_cache_size states.
+    _BOOL_CACHE_SIZE = 32
 
     # The prefix-group cache of invalid_group holds at most this many ids in all (16 MB of int64).
     _GROUP_CACHE_IDS = 2_000_000
@@ -413,8 +434,8 @@ class CompiledGrammar:
                 if boundary.key == state.key:
                     deferred.append((tab.end_ids[has], rem[has]))
                 else:
-                    bm = self._mask(boundary, depth + 1)
-                    m[tab.end_ids[has][bm[rem[has]]]] = True
+                    words, r = self._packed(boundary, depth + 1), rem[has]
+                    m[tab.end_ids[has][((words[r >> 5] >> (r & 31)) & 1).astype(bool)]] = True
                 # The other remainders can only survive if their first byte can start a lexeme at the boundary.
                 pos, starts = index.unmatched_buckets(t, s)
                 live = np.nonzero(index.first_bytes({k[0] for k in boundary.threads}))[0]
