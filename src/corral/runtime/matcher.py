@@ -421,7 +421,7 @@ class CompiledGrammar:
         deferred = []
         for (t, s), origins in state.threads.items():
             tab = index.table(t, s)
-            m |= tab.inside
+            tab.add_inside(m)
             if not tab.end_ids.size:
                 continue
             nxt = origins if t >= n_t else None

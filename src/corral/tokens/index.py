@@ -25,7 +25,7 @@ boundary.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -136,11 +136,27 @@ class TokenTable:
         bool [V]: the token keeps the lexeme alive to its last byte.
     end_ids, end_offsets : np.ndarray
         int64 [K]: token ``end_ids[k]`` can end the lexeme after ``end_offsets[k]`` of its bytes, with bytes left.
+    inside_ids : np.ndarray or None
+        The ids of ``inside`` when they are few (under 1/64 of the vocabulary), else ``None``: setting a few ids in
+        a mask is cheaper than OR-ing a whole ``[V]`` vector (a key literal's table holds a handful of tokens).
     """
 
     inside: np.ndarray
     end_ids: np.ndarray
     end_offsets: np.ndarray
+    inside_ids: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ids = np.flatnonzero(self.inside)
+        if ids.size * 64 < self.inside.size:
+            object.__setattr__(self, "inside_ids", ids)
+
+    def add_inside(self, mask: np.ndarray) -> None:
+        """Set the ``inside`` tokens in the bool mask ``mask`` (in place)."""
+        if self.inside_ids is not None:
+            mask[self.inside_ids] = True
+        else:
+            mask |= self.inside
 
 
 class TokenIndex:
@@ -268,6 +284,7 @@ class TokenIndex:
                 for part in parts:
                     if isinstance(part, TokenTable):
                         total += part.inside.nbytes + part.end_ids.nbytes + part.end_offsets.nbytes
+                        total += part.inside_ids.nbytes if part.inside_ids is not None else 0
                     elif isinstance(part, np.ndarray):
                         total += part.nbytes
         return total
