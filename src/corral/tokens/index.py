@@ -65,14 +65,12 @@ class _VocabArrays:
         self.bm = np.concatenate([byte_matrix, np.zeros((byte_matrix.shape[0], 1), np.uint8)], axis=1)
         self.lengths = lengths.astype(np.int64)
         self.candidates = np.nonzero(self.lengths > 0)[0]
-        # Candidates by decreasing length; column j of their bytes, for the n_j tokens longer than j, contiguous.
+        # Candidates by decreasing length (the order of the class-sequence groups), and the longest length.
         lens = self.lengths[self.candidates]
         order = np.argsort(-lens, kind="stable")
         self.by_len = self.candidates[order]
         self.by_len_lengths = lens[order]
-        width = int(lens.max()) if lens.size else 0
-        counts = len(order) - np.searchsorted(self.by_len_lengths[::-1], np.arange(width), side="right")
-        self.columns = [np.ascontiguousarray(self.bm[self.by_len[:n], j]) for j, n in enumerate(counts.tolist())]
+        self.width = int(lens.max()) if lens.size else 0
         # Candidates bucketed by first byte: a small table build only touches tokens whose first byte is live.
         first = self.bm[self.candidates, 0]
         order = np.argsort(first, kind="stable")
@@ -270,7 +268,7 @@ class TokenIndex:
     def vocabulary_nbytes(self) -> int:
         """Bytes of the per-vocabulary arrays (shared by every index over the vocabulary)."""
         va = self._va
-        arrays = [va.bm, va.lengths, va.candidates, va.by_len, va.by_len_lengths, va.by_first, *va.columns]
+        arrays = [va.bm, va.lengths, va.candidates, va.by_len, va.by_len_lengths, va.by_first]
         if va._suffix is not None:
             arrays += list(va._suffix)
         return sum(a.nbytes for a in arrays) + (va._trie.nbytes if va._trie is not None else 0)
@@ -320,7 +318,7 @@ class TokenIndex:
         """Group the candidate tokens by class sequence (exactly, by :func:`corral.tokens.native.class_groups`)."""
         va = self._va
         cand, lens = va.by_len, va.by_len_lengths
-        width = len(va.columns)
+        width = va.width
         inverse, _ = native.class_groups(va.bm, va.lengths, cand, cls.astype(np.uint8))
         # Groups are numbered in order of first appearance: the running maximum of the group ids steps up exactly
         # at each group's first token, its representative.
