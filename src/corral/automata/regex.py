@@ -45,9 +45,10 @@ from corral.automata.dfa import (
 )
 from corral.errors import RegexError
 
-__all__ = ["compile_regex", "literal_dfa", "char_set"]
+__all__ = ["compile_regex", "literal_dfa", "char_set", "literal_text"]
 
 _FLAG_BITS = {"i": re.I, "s": re.S, "m": re.M, "x": re.X, "a": re.A, "u": re.U}
+_I, _A, _S = int(re.I), int(re.A), int(re.S)  # plain ints: ``int & re.I`` goes through the (slow) enum machinery
 _MAX_NFA_STATES = 200_000
 _MAX_DFA_STATES = 50_000
 _CASE_SCAN_END = 0x20000  # no cased code point at or above this (checked by the tests for the running Python)
@@ -363,8 +364,7 @@ class _NFA:
 
     def item(self, op, av, s: int, flags: int, pre0: bool, post0: bool) -> int:
         if op in _LEAVES:
-            cs = char_set(op, tuple(av) if op is C.IN else av, bool(flags & re.I), bool(flags & re.A),
-                          bool(flags & re.S))
+            cs = char_set(op, tuple(av) if op is C.IN else av, bool(flags & _I), bool(flags & _A), bool(flags & _S))
             t = self.new()
             self.edges[s].append((self.leaf(cs), t))
             return t
@@ -512,15 +512,22 @@ _REGISTERED: dict = {}
 _REGISTERED_MAX = 4096
 
 
-def register_dfa(pattern: str, dfa: ByteDFA, flags: frozenset[str] | str = frozenset()) -> None:
+def register_dfa(pattern: str, dfa: ByteDFA, flags: frozenset[str] | str = frozenset(), *,
+                 canonical: bool = False) -> None:
     """Record that ``dfa`` accepts exactly the language of ``pattern`` (the caller guarantees it).
 
     :func:`compile_regex` then returns it without parsing the pattern. Used by compilers that build a DFA with
     automaton operations and also need its regex text (for the grammar IR), whose re-compilation can be slow.
+    The DFA is stored minimised and canonically numbered, so it has the very tables that compiling the pattern
+    gives (state numbers key per-state caches by pattern, and a registration can be evicted and the pattern
+    compiled from its text later); ``canonical=True`` says the caller built it so (tested against compiling the
+    pattern), and skips that step.
     """
     fs, _ = _flag_bits(flags, pattern)
     if len(_REGISTERED) >= _REGISTERED_MAX:
         _REGISTERED.pop(next(iter(_REGISTERED)))
+    if not canonical:
+        dfa = ByteDFA.from_tables(dfa.transitions, dfa.accepting, pattern)
     _REGISTERED[(pattern, fs)] = dfa
 
 
@@ -565,7 +572,46 @@ def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> By
     hit = _REGISTERED.get((pattern, fs))
     if hit is not None:
         return hit
+    if literal_text(pattern, fs) is not None:
+        return _compile_literal(pattern, fs)
     return _compile_cached(pattern, fs)
+
+
+# A pattern made only of characters that are not metacharacters and of escapes ``\`` + a character that is not an
+# ASCII letter or digit (which Python's parser reads as that character) matches exactly one string, whatever the
+# flags below do (they only change ``.``, ``^``, ``$``).  ``{`` and ``}`` are excluded even where ``re`` would read
+# them literally: such patterns simply take the general path.
+_LITERAL_RE = re.compile(r"(?:[^.^$*+?{}\[\]\\|()]|\\[^A-Za-z0-9])*")
+_ESCAPED_RE = re.compile(r"\\(.)", re.S)
+_LITERAL_FLAGS = frozenset("sm")
+
+
+def literal_text(pattern: str, flags: frozenset) -> str | None:
+    """The one string ``pattern`` matches when it is a plain (escaped) literal under ``flags``, else ``None``.
+
+    Parameters
+    ----------
+    pattern : str
+        A Python regex.
+    flags : frozenset of str
+        Its flags; only ``"s"`` and ``"m"`` (which cannot change a literal) keep the answer.
+
+    Returns
+    -------
+    str or None
+        The literal (escapes resolved), or ``None`` when the pattern is anything else (including invalid).
+    """
+    if not flags <= _LITERAL_FLAGS or _LITERAL_RE.fullmatch(pattern) is None:
+        return None
+    return _ESCAPED_RE.sub(lambda m: m.group(1), pattern) if "\\" in pattern else pattern
+
+
+@lru_cache(maxsize=1024)
+def _compile_literal(pattern: str, flags: frozenset) -> ByteDFA:
+    """:func:`compile_regex` for a literal pattern (:func:`literal_text`): the chain DFA of its UTF-8 bytes, with no
+    regex parsing; the same tables as :func:`_compile_cached` (the specification, compared by the tests)."""
+    base = literal_dfa(literal_text(pattern, flags))
+    return ByteDFA(base.transitions, base.accepting, pattern)
 
 
 @lru_cache(maxsize=1024)

@@ -125,7 +125,8 @@ class Grammar:
     _dfa_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.rules = [Rule(r.lhs, tuple(r.rhs)) if isinstance(r, Rule) else Rule(r[0], tuple(r[1]))
+        self.rules = [r if type(r) is Rule and type(r.rhs) is tuple else  # frozen: shared as they are
+                      Rule(r.lhs, tuple(r.rhs)) if isinstance(r, Rule) else Rule(r[0], tuple(r[1]))
                       for r in self.rules]
         self.terminals = dict(self.terminals)
         self.ignore = tuple(dict.fromkeys(self.ignore))
@@ -476,11 +477,16 @@ def _matches_empty(pattern: str, flags: Iterable[str], name: str, grammar: Gramm
     """Whether a terminal's regex matches the empty string (GrammarError for an invalid regex).
 
     A pattern whose DFA was registered by a compiler (:func:`corral.automata.regex.register_dfa`) is answered from
-    it; otherwise Python's ``re`` compiles it (memoised: schema grammars repeat large patterns).
+    it, a plain literal (:func:`corral.automata.regex.literal_text`, always a valid regex) from its text; otherwise
+    Python's ``re`` compiles it (memoised: schema grammars repeat large patterns).
     """
-    from corral.automata.regex import registered_dfa
+    from corral.automata.regex import literal_text, registered_dfa
 
-    dfa = registered_dfa(pattern, frozenset(flags))
+    fs = frozenset(flags)
+    text = literal_text(pattern, fs)
+    if text is not None:
+        return text == ""
+    dfa = registered_dfa(pattern, fs)
     if dfa is not None:
         return bool(dfa.accepting[0])
     try:

@@ -73,6 +73,7 @@ Choices that make the output canonical (documented narrowings, never widenings):
 
 from __future__ import annotations
 
+import functools
 import re
 
 from corral.compile.grammar import Grammar, Rule, Terminal
@@ -89,6 +90,9 @@ from corral.compile.json_schema.vocab import (ANNOTATIONS, KNOWN, MAX_COUNT, MAX
 
 __all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning", "ANNOTATIONS",
            "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation"]
+
+# re.escape is pure and the compiler escapes the same few key and punctuation literals over and over.
+_escape = functools.lru_cache(maxsize=8192)(re.escape)
 
 
 class SchemaRelaxedWarning(UserWarning):
@@ -169,7 +173,7 @@ class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, Ob
 
     def lit(self, text: str) -> str:
         """The terminal for a literal text."""
-        return self.term(re.escape(text), text)
+        return self.term(_escape(text), text)
 
     def never(self) -> str:
         """A nonterminal with an empty language."""

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.vocab import NUMBER
 
 __all__ = ["LayoutMixin", "DEFAULT_FREE_WHITESPACE"]
+
+
+@functools.lru_cache(maxsize=8192)
+def _dump_key(name: str) -> str:
+    """``json.dumps`` of a key (memoised: objects spell their declared keys many times)."""
+    return json.dumps(name, ensure_ascii=False)
 
 DEFAULT_FREE_WHITESPACE = 4
 
@@ -68,7 +75,7 @@ class LayoutMixin:
 
     def p_key(self, name: str) -> list[str]:
         """Symbols for a declared key and its colon."""
-        text = json.dumps(name, ensure_ascii=False)
+        text = _dump_key(name)
         if self.ws == "compact":
             return [self.lit(text + ":")]
         if self.ws == "spaced":

@@ -8,7 +8,8 @@ import re
 from corral.errors import SchemaError
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.logic import Sub
-from corral.compile.json_schema.scalars import content_dfa, content_of, key_complement_pattern, regex_of_dfa
+from corral.compile.json_schema.scalars import (content_dfa, content_of, key_complement_content_dfa,
+                                                key_complement_pattern, regex_of_dfa)
 from corral.compile.json_schema.vocab import KNOWN, ptr
 
 __all__ = ["ObjectsMixin"]
@@ -242,7 +243,7 @@ class ObjectsMixin:
         try:
             base = content_dfa(rx.UNIT + "*")
             if names:
-                base = dfa_difference(base, content_dfa("|".join(re.escape(content_of(x)) for x in names)))
+                base = key_complement_content_dfa(names)
             if pn is not None:
                 base = dfa_intersection(base, content_dfa(f"(?:{pn})"))
             classes = [((), base)] if not base.is_empty else []
