@@ -29,6 +29,7 @@ import numpy as np
 
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
+from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
 from corral.tokens.index import TokenIndex, shared_caches
 
@@ -61,6 +62,35 @@ class _State:
     @property
     def viable(self) -> bool:
         return bool(self.threads) or self.complete
+
+
+class _NState:
+    """An immutable matcher state of the compiled engine: a product state ``pid`` (see
+    :mod:`corral.runtime.engine`; ``-1``: not viable), with the same interface as :class:`_State`."""
+
+    __slots__ = ("engine", "pid", "parent", "token", "terminated", "_complete")
+
+    def __init__(self, engine: MaskEngine, pid: int, parent=None, token=None, terminated=False):
+        self.engine = engine
+        self.pid = pid
+        self.parent = parent
+        self.token = token
+        self.terminated = terminated
+        self._complete = None
+
+    @property
+    def key(self):
+        return (self.pid, self.terminated)
+
+    @property
+    def complete(self) -> bool:
+        if self._complete is None:
+            self._complete = self.pid >= 0 and self.engine.complete(self.pid)
+        return self._complete
+
+    @property
+    def viable(self) -> bool:
+        return self.pid >= 0
 
 
 _PREFIX_INDEX: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> CompiledGrammar._prefix_index
@@ -115,6 +145,9 @@ class CompiledGrammar:
         How many masks to keep, keyed by matcher state (a lexeme that spans many tokens repeats its state), in
         packed form (one bit per vocabulary entry: 16 KB for a 128k vocabulary); the last 32 are also kept as bool
         arrays for ``mask()``.
+    native : bool, optional
+        Compute masks and checks with the compiled engine (:mod:`corral.runtime.engine`); ``False`` uses the
+        Python specification. Default: the engine when it is built (not under ``CORRAL_PURE_PYTHON=1``).
 
     Raises
     ------
@@ -122,7 +155,7 @@ class CompiledGrammar:
         A terminal matches the empty string or nothing, or the grammar's language is empty.
     """
 
-    def __init__(self, grammar, vocab, *, mask_cache_size: int = 256) -> None:
+    def __init__(self, grammar, vocab, *, mask_cache_size: int = 256, native: bool | None = None) -> None:
         from corral.automata.operations import without_empty_string
         from corral.automata.regex import compile_regex
 
@@ -158,13 +191,19 @@ class CompiledGrammar:
         self._mask_cache: OrderedDict = OrderedDict()
         self._packed_cache: OrderedDict = OrderedDict()  # state key -> int32 [ceil(V / 32)]
         self._local = threading.local()  # per-thread scratch buffers (see _scratch)
+        self.native = NATIVE_ENGINE if native is None else bool(native) and NATIVE_ENGINE
         self._mask_cache_size = mask_cache_size
         self._boundaries: dict = {}
         self._sorted = None
         self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
         self._group_cache: OrderedDict = OrderedDict()  # (prefix, threads after it) -> ids dead one byte later
         self._group_cache_ids = 0  # total ids held by _group_cache
-        self.initial_state = self._start_threads(frozenset([self.tables.initial]))
+        if self.native:
+            self._engine = MaskEngine(self)
+            self.initial_state = _NState(self._engine, self._engine.initial())
+        else:
+            self._engine = None
+            self.initial_state = self._start_threads(frozenset([self.tables.initial]))
 
     def _bnf(self, grammar, names):
         """Integer BNF rules with unproductive rules pruned; GrammarError if the language is empty."""
@@ -209,14 +248,24 @@ class CompiledGrammar:
                 threads.setdefault((t, 0), set()).add(c)
         return _State({k: frozenset(v) for k, v in threads.items()}, here, parent, token)
 
-    def _feed(self, state: _State, data: bytes, parent=None, token=None) -> _State:
+    def _feed(self, state, data: bytes, parent=None, token=None):
         """The state after ``data`` (possibly with no threads: not viable)."""
+        if self.native:
+            return _NState(self._engine, self._engine.feed_bytes(state.pid, data), parent, token)
         return self._run(state, data, parent, token)[0]
+
+    def _terminate(self, state, token):
+        """The state after EOS (``token``) in ``state``."""
+        if self.native:
+            return _NState(self._engine, state.pid, state, token, terminated=True)
+        return _State({}, state.here, state, token, terminated=True)
 
     def _viable(self, state: _State, data: bytes) -> bool:
         """``self._feed(state, data).viable`` for non-empty ``data``, without building the state when no lexeme can
         end inside ``data``: the threads' DFAs are stepped alone, and the first accepting DFA state (where the
         parser would step in) hands over to :meth:`_feed` from the start."""
+        if self.native:
+            return self._engine.feed_bytes(state.pid, data) >= 0
         trans, acc = self._trans, self._acc
         live = [(trans[t], acc[t], s) for t, s in state.threads]
         for b in data:
@@ -301,6 +350,28 @@ class CompiledGrammar:
             allowed |= row
         return allowed
 
+    def _trace(self, state, data: bytes):
+        """``(n, keys, allowed_at)`` for :meth:`invalid_group`: ``n`` is the length of the shortest prefix of
+        ``data`` after which no lexeme thread is left (``-1`` if ``data`` is viable), ``keys[i - 1]`` a hashable key
+        of the threads after ``data[:i]``, and ``allowed_at(i)`` the bool ``[256]`` of the bytes they can take."""
+        if self.native:
+            engine, pids, q = self._engine, [], state.pid
+            for b in data:
+                q = engine.feed_bytes(q, bytes([b]))
+                pids.append(q)
+                if q < 0 or engine.threads(q) == 0:
+                    break
+            if q >= 0 and len(pids) == len(data):
+                return -1, None, None
+            seq = [state.pid] + pids
+            return len(pids), pids, lambda i: engine.next_bytes(seq[i])
+        trace: list = []
+        nxt, n = self._run(state, data, trace=trace)
+        if n < 0 or nxt.viable and n == len(data):
+            return -1, None, None
+        seq = [state.threads] + trace
+        return n, [frozenset(t) for t in trace], lambda i: self._next_bytes(seq[i])
+
     def invalid_group(self, state: _State, data: bytes) -> "Rejection | None":
         """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is viable.
 
@@ -310,27 +381,26 @@ class CompiledGrammar:
         ``data``. Depth 0 is returned as the allowed first bytes (the whole vocabulary is concerned); the deeper
         groups, disjoint and small, as ids. One feed of ``data`` (its threads traced) and a vectorised selection.
         """
-        trace: list = []
-        nxt, n = self._run(state, data, trace=trace)
-        if n < 0 or nxt.viable and n == len(data):
+        n, keys, allowed_at = self._trace(state, data)
+        if n < 0:
             return None
-        ids, keys, first = self._prefix_index()
+        ids, keys_sorted, first = self._prefix_index()
         lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
         parts = []
-        first_allowed = self._next_bytes(state.threads)
+        first_allowed = allowed_at(0)
         cache = self._group_cache
         for i in range(1, n):
             q = data[:i]
-            key = (q, frozenset(trace[i - 1]))  # the group depends on q and the threads after it, nothing else
+            key = (q, keys[i - 1])  # the group depends on q and the threads after it, nothing else
             part = cache.get(key)
             if part is None:
-                allowed = self._next_bytes(trace[i - 1])
+                allowed = allowed_at(i)
                 if allowed.all():
                     part = ids[:0]
                 else:
-                    lo = bisect.bisect_left(keys, q)
+                    lo = bisect.bisect_left(keys_sorted, q)
                     end = q.rstrip(b"\xff")
-                    hi = bisect.bisect_left(keys, end[:-1] + bytes([end[-1] + 1])) if end else len(keys)
+                    hi = bisect.bisect_left(keys_sorted, end[:-1] + bytes([end[-1] + 1])) if end else len(keys_sorted)
                     cand = ids[lo:hi]
                     cand = cand[lengths[cand] > i]
                     part = cand[~allowed[matrix[cand, i]]]
@@ -366,15 +436,47 @@ class CompiledGrammar:
         if p is not None:
             self._packed_cache.move_to_end(key)
             return p
-        m = self._scratch(depth)
-        if not state.terminated:
-            self._fill_mask(state, m, depth)
-        p = pack_mask(m)
+        if self.native and not state.terminated:
+            p = self._engine.mask(state.pid)
+            if self._engine.nbytes() > self._ENGINE_MAX_BYTES:
+                self._engine.trim()
+        else:
+            m = self._scratch(depth)
+            if not state.terminated:
+                self._fill_mask(state, m, depth)
+            p = pack_mask(m)
         p.flags.writeable = False
         self._packed_cache[key] = p
         if len(self._packed_cache) > self._mask_cache_size:
             self._packed_cache.popitem(last=False)
         return p
+
+    # The compiled engine drops its successor tables (recomputed on demand) when they outgrow this.
+    _ENGINE_MAX_BYTES = 64 << 20
+
+    def fill_packed(self, states, out: np.ndarray, rows) -> None:
+        """Write the packed masks of matcher ``states`` into ``out[rows]``: cached ones copied, the others
+        computed by the engine in one call with the GIL released (then cached)."""
+        todo = []
+        for st, row in zip(states, rows):
+            p = self._packed_cache.get(st.key)
+            if p is not None:
+                out[row] = p
+            elif self.native and not st.terminated and st.pid >= 0:
+                todo.append((st, row))
+            else:
+                out[row] = self._packed(st)
+        if not todo:
+            return
+        buf = np.empty((len(todo), out.shape[1]), dtype=np.int32)
+        self._engine.fill(np.array([st.pid for st, _ in todo], dtype=np.int32), buf)
+        for (st, row), p in zip(todo, buf):
+            out[row] = p
+            p = p.copy()
+            p.flags.writeable = False
+            self._packed_cache[st.key] = p
+        while len(self._packed_cache) > self._mask_cache_size:
+            self._packed_cache.popitem(last=False)
 
     def _scratch(self, depth: int) -> np.ndarray:
         """A zeroed bool ``[V]`` buffer for computing a mask at recursion ``depth`` (one per thread and depth)."""
@@ -484,12 +586,14 @@ class CompiledGrammar:
             ``vocabulary``: the per-vocabulary arrays shared by every grammar over it (byte matrix, token trie,
             suffix ids); ``tables``: the token tables of this grammar's terminals built so far (shared with other
             grammars using the same terminals); ``masks``: the cached masks (bool and packed); ``dfas``: the
-            terminals' DFA transition tables.
+            terminals' DFA transition tables; ``engine``: the compiled engine's states, successor tables and
+            Earley columns.
         """
         return {"vocabulary": self.index.vocabulary_nbytes(), "tables": self.index.tables_nbytes(),
                 "masks": sum(m.nbytes for m in self._mask_cache.values())
                 + sum(p.nbytes for p in self._packed_cache.values()),
-                "dfas": sum(d.transitions.nbytes + d.accepting.nbytes for d in self.dfas)}
+                "dfas": sum(d.transitions.nbytes + d.accepting.nbytes for d in self.dfas),
+                "engine": self._engine.nbytes() if self._engine is not None else 0}
 
     def matcher(self) -> "Matcher":
         """A fresh matcher at the start of the text."""
@@ -530,7 +634,7 @@ class Matcher:
         if token in self._eos:
             if not st.complete:
                 return None
-            return _State({}, st.here, st, token, terminated=True)
+            return self.compiled._terminate(st, token)
         tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
         if not tb:
             return None
@@ -543,6 +647,8 @@ class Matcher:
         st = self._state
         if st.terminated or token in self._eos:
             return self._next_state(token) is not None
+        if self.compiled.native:
+            return 0 <= token < self.compiled.size and st.engine.feed(st.pid, token) >= 0
         tb = self.compiled.vocab.token_bytes[token] if 0 <= token < self.compiled.size else None
         return bool(tb) and self.compiled._viable(st, tb)
 

@@ -1,10 +1,10 @@
 """Packed token masks for serving engines: int32 words, bit ``t % 32`` of word ``t // 32`` (the xgrammar / vLLM
 layout), a batch of matchers' masks into one ``[B, ceil(V / 32)]`` array, and an in-place apply to logits.
 
-``Matcher.mask_packed()`` returns a cached, read-only packed mask per state; :func:`fill_packed_masks` copies a
-batch of them into one array (with the native module, the copy runs with the GIL released, so a caller can overlap
-it with the model's forward pass on another thread); :func:`apply_packed_mask_` sets the logits of disallowed
-tokens to ``-inf`` in place.
+``Matcher.mask_packed()`` returns a cached, read-only packed mask per state; :func:`fill_packed_masks` fills a
+batch of them into one array (the masks not cached yet are computed by the compiled engine in one call with the GIL
+released, so a caller can overlap them with the model's forward pass on another thread); :func:`apply_packed_mask_`
+sets the logits of disallowed tokens to ``-inf`` in place.
 """
 
 from __future__ import annotations
@@ -47,7 +47,11 @@ def unpack_mask(packed: np.ndarray, vocab_size: int) -> np.ndarray:
 
 
 def fill_packed_masks(matchers, out: np.ndarray | None = None) -> np.ndarray:
-    """The packed masks of a batch of matchers, one row each.
+    """The packed masks of a batch of matchers, one row each, in one call.
+
+    Masks cached for a matcher's state are copied; the others are computed by the compiled engine in one call per
+    compiled grammar with the GIL released (:meth:`CompiledGrammar.fill_packed`), so a serving loop can overlap
+    them with the model's forward pass on another thread. They are cached like ``Matcher.mask_packed()``'s.
 
     Parameters
     ----------
@@ -61,15 +65,22 @@ def fill_packed_masks(matchers, out: np.ndarray | None = None) -> np.ndarray:
     numpy.ndarray
         ``out`` (or a new int32 ``[len(matchers), ceil(V / 32)]``).
     """
-    rows = [m.mask_packed() for m in matchers]
-    width = rows[0].shape[0] if rows else 0
+    width = packed_width(matchers[0].vocab_size) if len(matchers) else 0
+    if any(packed_width(m.vocab_size) != width for m in matchers):
+        raise ValueError("fill_packed_masks: the matchers' vocabularies differ in size")
     if out is None:
-        out = np.empty((len(rows), width), dtype=np.int32)
-    if out.dtype != np.int32 or out.ndim != 2 or out.shape[0] < len(rows) or (rows and out.shape[1] != width):
-        raise ValueError(f"out must be int32 [>= {len(rows)}, {width}], got {out.dtype} {out.shape}")
-    from corral.tokens.native import copy_rows
-
-    return copy_rows(rows, out)
+        out = np.empty((len(matchers), width), dtype=np.int32)
+    if out.dtype != np.int32 or out.ndim != 2 or out.shape[0] < len(matchers) or (len(matchers) and out.shape[1] != width):
+        raise ValueError(f"out must be int32 [>= {len(matchers)}, {width}], got {out.dtype} {out.shape}")
+    groups: dict = {}
+    for row, m in enumerate(matchers):
+        groups.setdefault(id(m.compiled), (m.compiled, [], []))
+        _, states, rows = groups[id(m.compiled)]
+        states.append(m._state)
+        rows.append(row)
+    for compiled, states, rows in groups.values():
+        compiled.fill_packed(states, out, rows)
+    return out
 
 
 def apply_packed_mask_(logits, packed) -> None:
