@@ -270,3 +270,74 @@ def test_batch_fill_computes_uncached_masks(gpt2):
     out = fill_packed_masks(rows + [done, rows[0].fork()])
     for got, r in zip(out, refs + [None, refs[0]]):
         assert np.array_equal(got, r.mask_packed() if r is not None else np.zeros_like(got))
+
+
+def _plain_table(resolver, terminal, state):
+    """A DFA state's table by one plain walk of the whole forest (no hub, no sharing): the reference."""
+    f = resolver._forest
+    return resolver._walk(terminal, state, 0, f.m, -1)
+
+
+def _bits(table, size):
+    words, ids, nodes = table
+    out = np.zeros(size, dtype=bool)
+    if words is not None:
+        out[:] = np.unpackbits(words.view(np.uint8), bitorder="little")[:size].astype(bool)
+    else:
+        out[ids] = True
+    return out, sorted(nodes.tolist())
+
+
+@pytest.mark.parametrize("pattern", [
+    r'"(?:[^"\\]|\\.){0,40}"',          # a counted string: states share their short tables by depth class
+    r'"(?:[^"\\]|\\.){3,}"',
+    r'"(?:[^"\\]|\\.)*"',
+    r'"(?:name|names|nametag|[^n"\\][^"\\]*|n(?:[^a"\\][^"\\]*)?)"',  # a key-complement-like DFA with a hub
+])
+def test_shared_tables_equal_plain_walks(pattern, gpt2):
+    """Tables built through hubs, depth classes and right-language keys equal a plain walk, state by state (each
+    state asked twice, so hubs are built and then used)."""
+    from corral.compile.grammar import Grammar
+    from corral.runtime.engine import _Resolver
+
+    cg = CompiledGrammar(Grammar.from_regex(pattern), gpt2)
+    resolver = _Resolver(cg.index, cg.size)
+    from corral.runtime import engine
+
+    n_states = len(cg.index._trans[0])
+    cache = cg.index._caches[0]
+    hubs = len(engine._HUBS) + sum(1 for k in cache if k[0] == "hub")
+    for _ in range(2):
+        for key in [k for k in cache if k[0] in ("ctable", "short")]:
+            del cache[key]
+        engine._TABLES.clear()
+        for state in range(n_states):
+            got = _bits(resolver.table(0, state), cg.size)
+            want = _bits(_plain_table(resolver, 0, state), cg.size)
+            assert np.array_equal(got[0], want[0]) and got[1] == want[1], (pattern, state)
+    if n_states > 2:  # the string's free state is a hub of its opening state: built on the second ask, used
+        assert len(engine._HUBS) + sum(1 for k in cache if k[0] == "hub") > hubs or ("depth classes",) in cache
+
+
+def test_right_language_keys_and_depth_classes():
+    """Equal keys for states with one right language (in different DFAs); depth classes join the states of a
+    counted string that agree within the forest's depth and split those that do not."""
+    from corral.automata.regex import compile_regex
+    from corral.runtime.engine import right_language_key
+    from corral.tokens import native
+
+    a, b = compile_regex(r"x[ab]*c"), compile_regex(r"y[ab]*c|zq")
+    ka = right_language_key(np.asarray(a.transitions, np.int32), a.accepting.astype(np.uint8), 1)
+    kb = right_language_key(np.asarray(b.transitions, np.int32), b.accepting.astype(np.uint8),
+                            int(b.transitions[0][ord("y")]))
+    k0 = right_language_key(np.asarray(b.transitions, np.int32), b.accepting.astype(np.uint8), 0)
+    assert ka == kb and ka != k0
+    d = compile_regex(r"a{0,40}")
+    trans = np.asarray(d.transitions, np.int64)
+    cls = native.refine_partition(trans, d.accepting.astype(np.int64), rounds=16)
+    # state k (k a's read) can read 40 - k more: states with at least 16 left agree within 16 bytes
+    path = [0]
+    for _ in range(40):
+        path.append(int(trans[path[-1], ord("a")]))
+    assert len({int(cls[s]) for s in path[:25]}) == 1
+    assert len({int(cls[s]) for s in path[24:]}) == 17

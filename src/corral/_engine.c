@@ -30,6 +30,14 @@
 #define DEAD (-1)
 #define ERR (-3)
 
+/* A trie node in preorder (corral.tokens.native.Trie.packed): its subtree ends before node `skip`; the tokens
+ * spelling exactly its prefix are ids[lo:lo + full]; depth is the prefix length (1..255), byte its last byte, kids
+ * whether some token goes on below. */
+typedef struct {
+    int32_t skip, lo;
+    uint8_t byte, depth, full, kids;
+} Node;
+
 /* ------------------------------------------------------------------------------------------ growable vectors */
 
 typedef struct {
@@ -154,8 +162,7 @@ typedef struct {
     PyObject *keep;     /* list: every array the engine points into, and the tables */
     PyObject *resolver; /* .table(t, s) -> (words or None, ids or None, end nodes) */
     /* the vocabulary's token trie, in preorder (corral.tokens.native.Trie) */
-    const uint8_t *NB;
-    const int32_t *ND, *NL, *NF, *NS;
+    const Node *N;
     const int64_t *IDS;
     int64_t M, n_ids;
     int32_t maxd;
@@ -646,22 +653,23 @@ static inline void set_bit(uint32_t *out, int64_t id) { out[id >> 5] |= 1u << (i
 
 /* Set the tokens of node n's subtree whose bytes below n are viable from state b. */
 static int walk(Engine *E, int32_t n, int32_t b, uint32_t *out) {
-    const int32_t end = E->NS[n];
-    E->qs[E->ND[n]] = b;
+    const Node *N = E->N;
+    const int32_t end = N[n].skip;
+    E->qs[N[n].depth] = b;
     for (int32_t i = n + 1; i < end;) {
-        const int32_t d = E->ND[i];
-        const int32_t q = step(E, E->qs[d - 1], E->NB[i]);
+        const Node nd = N[i];
+        const int32_t q = step(E, E->qs[nd.depth - 1], nd.byte);
         if (q == ERR) return ERR;
         if (q < 0) {
-            i = E->NS[i];
+            i = nd.skip;
             continue;
         }
-        for (int32_t k = E->NL[i]; k < E->NL[i] + E->NF[i]; k++) set_bit(out, E->IDS[k]);
-        if (!E->sthreads.a[q]) {
-            i = E->NS[i];
+        for (int32_t k = nd.lo; k < nd.lo + nd.full; k++) set_bit(out, E->IDS[k]);
+        if (!nd.kids || !E->sthreads.a[q]) {
+            i = nd.skip;
             continue;
         }
-        E->qs[d] = q;
+        E->qs[nd.depth] = q;
         i++;
     }
     return 0;
@@ -917,14 +925,14 @@ static int init_grammar(Engine *E, PyObject *g) {
     return 0;
 }
 
-/* Engine(resolver, nbyte, ndepth, nlo, nfull, nskip, ids, max_depth, bm, lengths, size, eos, trans, acc, n_lex,
- *        grammar) */
+/* Engine(resolver, nodes, ids, bm, lengths, size, eos, trans, acc, n_lex, grammar, check_trie): check_trie=False
+ * skips the O(trie) validation of a trie already checked with this size (the caller keeps the arrays unchanged). */
 static int Engine_init(Engine *E, PyObject *args, PyObject *kw) {
-    PyObject *o[8], *trans, *acc, *resolver, *eos, *grammar;
-    long long maxd, size;
-    int nlex;
-    if (!PyArg_ParseTuple(args, "OOOOOOOLOOLOOOiO", &resolver, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &maxd,
-                          &o[6], &o[7], &size, &eos, &trans, &acc, &nlex, &grammar))
+    PyObject *o[4], *trans, *acc, *resolver, *eos, *grammar;
+    long long size;
+    int nlex, check_trie;
+    if (!PyArg_ParseTuple(args, "OOOOOLOOOiOp", &resolver, &o[0], &o[1], &o[2], &o[3], &size, &eos, &trans, &acc,
+                          &nlex, &grammar, &check_trie))
         return -1;
     if (E->keep) return PyErr_SetString(PyExc_RuntimeError, "engine: already initialised"), -1;
     E->keep = PyList_New(0);
@@ -932,11 +940,11 @@ static int Engine_init(Engine *E, PyObject *args, PyObject *kw) {
     if (!E->keep || !E->lock) return PyErr_NoMemory(), -1;
     Py_INCREF(resolver);
     E->resolver = resolver;
-    const char *fmts[8] = {"BbB?", "iI", "iI", "iI", "iI", "qlL", "BbB?", "qlL"};
-    const int sizes[8] = {1, 4, 4, 4, 4, 8, 1, 8};
-    const void *ptr[8];
-    int64_t len[8];
-    for (int i = 0; i < 8; i++) {
+    const char *fmts[4] = {"BbB", "qlL", "BbB?", "qlL"};
+    const int sizes[4] = {1, 8, 1, 8};
+    const void *ptr[4];
+    int64_t len[4];
+    for (int i = 0; i < 4; i++) {
         Buf b = {0};
         if (get_buf(o[i], &b, 0, fmts[i], sizes[i], "engine array") < 0 || PyList_Append(E->keep, o[i]) < 0) {
             release(&b);
@@ -944,7 +952,7 @@ static int Engine_init(Engine *E, PyObject *args, PyObject *kw) {
         }
         ptr[i] = b.view.buf;
         len[i] = b.view.len / sizes[i];
-        if (i == 6) {
+        if (i == 2) {
             if (b.view.ndim != 2) {
                 release(&b);
                 PyErr_SetString(PyExc_ValueError, "engine: bm must be [V, W]");
@@ -955,36 +963,33 @@ static int Engine_init(Engine *E, PyObject *args, PyObject *kw) {
         }
         release(&b);
     }
-    E->NB = ptr[0];
-    E->ND = ptr[1];
-    E->NL = ptr[2];
-    E->NF = ptr[3];
-    E->NS = ptr[4];
-    E->IDS = ptr[5];
-    E->BM = ptr[6];
-    E->LEN = ptr[7];
-    E->M = len[0];
-    E->n_ids = len[5];
-    if (len[1] != E->M || len[2] != E->M || len[3] != E->M || len[4] != E->M || len[7] != E->V || maxd < 1 ||
-        maxd > INT32_MAX - 1 || size < E->V || size > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "engine: trie arrays of one length, lengths [V], size >= V");
+    E->N = ptr[0];
+    E->IDS = ptr[1];
+    E->BM = ptr[2];
+    E->LEN = ptr[3];
+    E->M = len[0] / (int64_t)sizeof(Node);
+    E->n_ids = len[1];
+    if (len[0] % (int64_t)sizeof(Node) || len[3] != E->V || size < E->V || size > INT32_MAX || E->M > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "engine: nodes [M] (12 bytes each), lengths [V], size >= V");
         return -1;
     }
-    for (int64_t i = 0; i < E->M; i++)
-        if (E->ND[i] < 1 || E->ND[i] > maxd || E->NS[i] <= i || E->NS[i] > E->M || E->NL[i] < 0 ||
-            E->NL[i] + (int64_t)E->NF[i] > E->n_ids) {
+    const Node *N = E->N;
+    for (int64_t i = 0; check_trie && i < E->M; i++)
+        if (N[i].depth < 1 || N[i].depth > (i ? N[i - 1].depth + 1 : 1) || N[i].skip <= i || N[i].skip > E->M ||
+            N[i].lo < 0 || N[i].lo + (int64_t)N[i].full > E->n_ids) {
             PyErr_SetString(PyExc_ValueError, "engine: malformed trie");
             return -1;
         }
-    for (int64_t i = 0; i < E->n_ids; i++)
+    for (int64_t i = 0; check_trie && i < E->n_ids; i++)
         if (E->IDS[i] < 0 || E->IDS[i] >= size) {
             PyErr_SetString(PyExc_ValueError, "engine: trie id out of range");
             return -1;
         }
+    const long long maxd = 255;
     E->maxd = (int32_t)maxd;
     E->size = size;
     E->nwords = (size + 31) / 32;
-    E->qs = (int32_t *)malloc((size_t)(maxd + 1) * sizeof(int32_t));
+    E->qs = (int32_t *)calloc((size_t)(maxd + 1), sizeof(int32_t));
     Buf eb = {0};
     if (!E->qs) return PyErr_NoMemory(), -1;
     if (get_buf(eos, &eb, 0, "qlL", 8, "eos") < 0 || PyList_Append(E->keep, eos) < 0) {
@@ -1104,96 +1109,175 @@ static PyTypeObject EngineType = {
     .tp_methods = Engine_methods,
 };
 
-/* ctable(nbyte, ndepth, nlo, nhi, nfull, nskip, ids, trans [S, 256], acc [S], state, max_depth,
- *        words uint32 [ceil(size / 32)] (out, zeroed), nodes int32 [cap] (out), inside int64 [k] (out))
+/* ------------------------------------------------------------------------------- token tables of DFA states */
+
+typedef struct {
+    const Node *N;
+    const int64_t *I; /* token ids in trie order */
+    const int32_t *T; /* [S, 256] */
+    const uint8_t *A; /* [S] */
+    int64_t lo, hi, NI, S; /* the nodes walked: [lo, hi), a union of whole trees */
+    /* outputs */
+    uint32_t *W; /* packed inside set [nw] or NULL */
+    int64_t nw;
+    int64_t *IO; /* inside ids, the first kcap of them */
+    int64_t kcap, n_in;
+    int32_t *NO; /* end nodes */
+    int64_t cap, n_end;
+    int64_t *in_starts, *end_starts; /* [n_roots + 1] by root ordinal (the k-th depth-1 node walked), or NULL */
+    int64_t n_starts;
+    /* a hub: root children reached in state hub take their part from the hub's table (by root ordinal) */
+    int32_t hub;
+    const int64_t *hub_ids, *hub_id_starts, *hub_end_starts;
+    const int32_t *hub_ends;
+    int64_t n_hub_starts, n_hub_ids, n_hub_ends;
+} TableWalk;
+
+static inline int add_inside(TableWalk *w, int64_t id) {
+    if (id < 0 || (w->W && (id >> 5) >= w->nw)) return -1;
+    if (w->W) w->W[id >> 5] |= 1u << (id & 31);
+    if (w->n_in < w->kcap) w->IO[w->n_in] = id;
+    w->n_in++;
+    return 0;
+}
+
+/* Copy root r's part of the hub's table (root node i, its subtree ending before `skip`). */
+static int copy_hub(TableWalk *w, int64_t r, int64_t i, int64_t skip) {
+    if (r + 1 >= w->n_hub_starts) return 2;
+    const int64_t a = w->hub_id_starts[r], b = w->hub_id_starts[r + 1];
+    const int64_t c = w->hub_end_starts[r], d = w->hub_end_starts[r + 1];
+    if (a < 0 || a > b || b > w->n_hub_ids || c < 0 || c > d || d > w->n_hub_ends) return 2;
+    for (int64_t k = a; k < b; k++)
+        if (add_inside(w, w->hub_ids[k]) < 0) return 2;
+    for (int64_t k = c; k < d; k++) {
+        if (w->n_end == w->cap) return 1;
+        const int32_t e = w->hub_ends[k];
+        if (e < i || e >= skip) return 2;
+        w->NO[w->n_end++] = e;
+    }
+    return 0;
+}
+
+/* Walk nodes [lo, hi) from DFA state `state` (root < 0) or with every root child reached in state `root`
+ * (root >= 0). Returns 0, 1 if the end capacity is too small, 2 for a malformed trie, DFA or hub table. */
+static int table_walk(TableWalk *w, int32_t state, int32_t root) {
+    int32_t qs[256];
+    for (int d = 0; d < 256; d++) qs[d] = state < 0 ? 0 : state; /* a valid state whatever the trie holds */
+    int64_t r = -1; /* root ordinal */
+    for (int64_t i = w->lo; i < w->hi;) {
+        const Node nd = w->N[i];
+        if (nd.depth < 1 || nd.skip <= i || nd.skip > w->hi || nd.lo < 0 || nd.lo + (int64_t)nd.full > w->NI)
+            return 2;
+        if (nd.depth == 1) {
+            if (++r + 1 >= (w->in_starts ? w->n_starts : INT64_MAX)) return 2;
+            if (w->in_starts) w->in_starts[r] = w->n_in;
+            if (w->end_starts) w->end_starts[r] = w->n_end;
+        }
+        const int32_t q = nd.depth == 1 && root >= 0 ? root : w->T[(int64_t)qs[nd.depth - 1] * 256 + nd.byte];
+        if (q < 0) {
+            i = nd.skip;
+            continue;
+        }
+        if (q >= w->S) return 2;
+        if (nd.depth == 1 && q == w->hub) {
+            const int rc = copy_hub(w, r, i, nd.skip);
+            if (rc) return rc;
+            i = nd.skip;
+            continue;
+        }
+        qs[nd.depth] = q;
+        for (int32_t k = nd.lo; k < nd.lo + nd.full; k++)
+            if (add_inside(w, w->I[k]) < 0) return 2;
+        if (w->A[q] && nd.kids) {
+            if (w->n_end == w->cap) return 1;
+            w->NO[w->n_end++] = (int32_t)i;
+        }
+        i++;
+    }
+    if (w->in_starts) w->in_starts[r + 1] = w->n_in;
+    if (w->end_starts) w->end_starts[r + 1] = w->n_end;
+    return 0;
+}
+
+/* ctable(nodes, ids, trans [S, 256], acc [S], state, root, lo, hi, words int32 [ceil(size / 32)] or None (out,
+ *        zeroed), end_nodes int32 [cap] (out), inside int64 [k] (out), in_starts int64 [n] or None (out),
+ *        end_starts int64 [n] or None (out), hub, hub tables (ids, id starts, end nodes, end starts) or Nones)
  *   -> (number of end nodes, number of inside tokens); (-1, -1) if cap is too small
  *
- * Walks the trie from DFA state `state`: tokens whose bytes keep the DFA alive to their end are set in `words`
- * (and the first k of them listed in `inside`); a node where the DFA accepts and some token goes on below is an
- * end node. Dead branches are skipped whole. */
+ * Walks the trie nodes [lo, hi) (packed Nodes in preorder, whole trees: see corral.tokens.native.Trie.packed)
+ * from DFA state `state` (or, with root >= 0, with every root child reached in state `root`: a hub's table):
+ * tokens whose bytes keep the DFA alive to their end are set in `words` (and the first k of them listed in
+ * `inside`); a node where the DFA accepts and some token goes on below is an end node. Dead branches are skipped
+ * whole; root children reached in state `hub` (>= 0) copy their part of the hub's table (walked over the same
+ * nodes) instead of walking. The starts give each root child's part of the outputs, by ordinal. */
 static PyObject *ctable(PyObject *self, PyObject *args) {
-    PyObject *o[12];
-    long long state, maxd;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOLLOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
-                          &state, &maxd, &o[9], &o[10], &o[11]))
+    PyObject *o[13];
+    long long state, root, lo, hi, hub;
+    if (!PyArg_ParseTuple(args, "OOOOLLLLOOOOOLOOOO", &o[0], &o[1], &o[2], &o[3], &state, &root, &lo, &hi, &o[4],
+                          &o[5], &o[6], &o[7], &o[8], &hub, &o[9], &o[10], &o[11], &o[12]))
         return NULL;
-    Buf nb = {0}, nd = {0}, nl = {0}, nh = {0}, nf = {0}, ns = {0}, ids = {0}, tr = {0}, ac = {0}, wo = {0},
-        no = {0}, io = {0};
+    Buf b[13];
+    memset(b, 0, sizeof b);
+    const char *fmt[13] = {"BbB", "qlL", "iI", "BbB?", "iI", "iI", "qlL", "qlL", "qlL", "qlL", "qlL", "iI", "qlL"};
+    const int size[13] = {1, 8, 4, 1, 4, 4, 8, 8, 8, 8, 8, 4, 8};
+    const int writable[13] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0};
+    const int optional[13] = {0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1};
     PyObject *result = NULL;
-    int32_t *qs = NULL;
-    if (get_buf(o[0], &nb, 0, "BbB?", 1, "nbyte") < 0 || get_buf(o[1], &nd, 0, "iI", 4, "ndepth") < 0 ||
-        get_buf(o[2], &nl, 0, "iI", 4, "nlo") < 0 || get_buf(o[3], &nh, 0, "iI", 4, "nhi") < 0 ||
-        get_buf(o[4], &nf, 0, "iI", 4, "nfull") < 0 || get_buf(o[5], &ns, 0, "iI", 4, "nskip") < 0 ||
-        get_buf(o[6], &ids, 0, "qlL", 8, "ids") < 0 || get_buf(o[7], &tr, 0, "iI", 4, "trans") < 0 ||
-        get_buf(o[8], &ac, 0, "BbB?", 1, "acc") < 0 || get_buf(o[9], &wo, 1, "iIlL", 4, "words") < 0 ||
-        get_buf(o[10], &no, 1, "iI", 4, "nodes") < 0 || get_buf(o[11], &io, 1, "qlL", 8, "inside") < 0)
-        goto done;
-    {
-        const int64_t M = nb.view.len, S = ac.view.len, cap = no.view.len / 4, nw = wo.view.len / 4,
-                      kcap = io.view.len / 8;
-        int64_t *IO = io.view.buf, n_in = 0;
-        const uint8_t *NB = nb.view.buf, *A = ac.view.buf;
-        const int32_t *ND = nd.view.buf, *NL = nl.view.buf, *NH = nh.view.buf, *NF = nf.view.buf,
-                      *NS = ns.view.buf, *T = tr.view.buf;
-        const int64_t *I = ids.view.buf;
-        uint32_t *W = wo.view.buf;
-        int32_t *NO = no.view.buf;
-        if (tr.view.len / 4 != S * 256 || state < 0 || state >= S || maxd < 0 || maxd > INT32_MAX - 1 ||
-            nd.view.len / 4 != M || nl.view.len / 4 != M || nh.view.len / 4 != M || nf.view.len / 4 != M ||
-            ns.view.len / 4 != M) {
-            PyErr_SetString(PyExc_ValueError, "ctable: trie arrays of one length, trans [S, 256], 0 <= state < S");
-            goto done;
-        }
-        qs = (int32_t *)malloc((size_t)(maxd + 1) * sizeof(int32_t));
-        if (!qs) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        int64_t n_end = 0, i = 0;
-        int bad = 0;
-        Py_BEGIN_ALLOW_THREADS
-        qs[0] = (int32_t)state;
-        while (i < M) {
-            const int32_t d = ND[i];
-            if (d < 1 || d > maxd || NS[i] <= i || NL[i] < 0 || NH[i] * 8LL > ids.view.len) {
-                bad = 2;
-                break;
-            }
-            const int32_t q = T[(int64_t)qs[d - 1] * 256 + NB[i]];
-            if (q < 0 || q >= S) {
-                i = q < 0 ? NS[i] : M;
-                bad = q >= S ? 2 : bad;
-                continue;
-            }
-            qs[d] = q;
-            const int32_t full = NL[i] + NF[i];
-            for (int32_t k = NL[i]; k < full; k++) {
-                if (I[k] < 0 || (I[k] >> 5) >= nw) {
-                    bad = 2;
-                    break;
-                }
-                W[I[k] >> 5] |= 1u << (I[k] & 31);
-                if (n_in < kcap) IO[n_in] = I[k];
-                n_in++;
-            }
-            if (A[q] && NH[i] > full) {
-                if (n_end == cap) {
-                    bad = 1;
-                    break;
-                }
-                NO[n_end++] = (int32_t)i;
-            }
-            i++;
-        }
-        Py_END_ALLOW_THREADS
-        if (bad == 2)
-            PyErr_SetString(PyExc_ValueError, "ctable: malformed trie or DFA");
-        else
-            result = Py_BuildValue("(LL)", (long long)(bad ? -1 : n_end), (long long)(bad ? -1 : n_in));
+    for (int i = 0; i < 13; i++) {
+        if (optional[i] && o[i] == Py_None) continue;
+        if (get_buf(o[i], &b[i], writable[i], fmt[i], size[i], "ctable argument") < 0) goto done;
     }
+    TableWalk w;
+    memset(&w, 0, sizeof w);
+    const int64_t M = b[0].view.len / (int64_t)sizeof(Node);
+    w.N = b[0].view.buf;
+    w.lo = lo;
+    w.hi = hi;
+    w.I = b[1].view.buf;
+    w.NI = b[1].view.len / 8;
+    w.T = b[2].view.buf;
+    w.A = b[3].view.buf;
+    w.S = b[3].view.len;
+    w.W = b[4].held ? b[4].view.buf : NULL;
+    w.nw = b[4].held ? b[4].view.len / 4 : 0;
+    w.NO = b[5].view.buf;
+    w.cap = b[5].view.len / 4;
+    w.IO = b[6].view.buf;
+    w.kcap = b[6].view.len / 8;
+    w.in_starts = b[7].held ? b[7].view.buf : NULL;
+    w.end_starts = b[8].held ? b[8].view.buf : NULL;
+    w.n_starts = b[7].held ? b[7].view.len / 8 : 0;
+    w.hub = (int32_t)hub;
+    int ok = b[0].view.len % (int64_t)sizeof(Node) == 0 && 0 <= lo && lo <= hi && hi <= M &&
+             b[2].view.len / 4 == w.S * 256 && state < w.S && root < w.S && hub < w.S &&
+             (state >= 0) != (root >= 0) && b[7].held == b[8].held &&
+             (!b[8].held || b[8].view.len / 8 == w.n_starts);
+    if (ok && hub >= 0) {
+        ok = b[9].held && b[10].held && b[11].held && b[12].held && b[10].view.len == b[12].view.len;
+        if (ok) {
+            w.hub_ids = b[9].view.buf;
+            w.n_hub_ids = b[9].view.len / 8;
+            w.hub_id_starts = b[10].view.buf;
+            w.n_hub_starts = b[10].view.len / 8;
+            w.hub_ends = b[11].view.buf;
+            w.n_hub_ends = b[11].view.len / 4;
+            w.hub_end_starts = b[12].view.buf;
+        }
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "ctable: bad shapes, node range, states or hub tables");
+        goto done;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = table_walk(&w, (int32_t)state, (int32_t)root);
+    Py_END_ALLOW_THREADS
+    if (rc == 2)
+        PyErr_SetString(PyExc_ValueError, "ctable: malformed trie, DFA or hub table");
+    else
+        result = Py_BuildValue("(LL)", (long long)(rc ? -1 : w.n_end), (long long)(rc ? -1 : w.n_in));
 done:
-    free(qs);
-    RELEASE(&nb, &nd, &nl, &nh, &nf, &ns, &ids, &tr, &ac, &wo, &no, &io);
+    for (int i = 0; i < 13; i++) release(&b[i]);
     return result;
 }
 

@@ -1006,7 +1006,9 @@ out:
 static PyObject *refine_partition(PyObject *self, PyObject *args) {
     PyObject *o_t, *o_part;
     int method = 0; /* 0: Hopcroft when the tables are small enough, else Moore; 1: Moore; 2: Hopcroft */
-    if (!PyArg_ParseTuple(args, "OO|i", &o_t, &o_part, &method)) return NULL;
+    long long rounds = -1; /* >= 0: Moore's rounds, at most this many (the partition of depth-bounded behaviour) */
+    if (!PyArg_ParseTuple(args, "OO|iL", &o_t, &o_part, &method, &rounds)) return NULL;
+    if (rounds >= 0) method = 1;
     Buf tb = {0}, pb = {0};
     PyObject *result = NULL;
     if (get_buf(o_t, &tb, 0, "qlL", 8, "t") < 0 || get_buf(o_part, &pb, 1, "qlL", 8, "part") < 0) goto done;
@@ -1049,7 +1051,7 @@ static PyObject *refine_partition(PyObject *self, PyObject *args) {
         }
         int64_t blocks = -1;
         Py_BEGIN_ALLOW_THREADS
-        for (;;) {
+        for (long long round = 0; rounds < 0 || round < rounds; round++) {
             for (uint64_t i = 0; i < cap; i++) slots[i] = -1;
             int64_t k = 0;
             for (int64_t s = 0; s < n; s++) {

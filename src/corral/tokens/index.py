@@ -78,6 +78,13 @@ class _VocabArrays:
         self.first_starts = np.searchsorted(first[order], np.arange(257))
         self._suffix: tuple[np.ndarray, np.ndarray] | None = None
         self._trie: native.Trie | None = None
+        self._forest: native.Forest | None = None
+
+    def forest(self) -> "native.Forest":
+        """The vocabulary's short and long token tries in one node array (for the compiled engine), built once."""
+        if self._forest is None:
+            self._forest = native.Forest(self.bm, self.lengths, self.candidates)
+        return self._forest
 
     def trie(self) -> "native.Trie":
         """The vocabulary's token trie (native module), built once per vocabulary."""
@@ -271,7 +278,8 @@ class TokenIndex:
         arrays = [va.bm, va.lengths, va.candidates, va.by_len, va.by_len_lengths, va.by_first]
         if va._suffix is not None:
             arrays += list(va._suffix)
-        return sum(a.nbytes for a in arrays) + (va._trie.nbytes if va._trie is not None else 0)
+        return (sum(a.nbytes for a in arrays) + (va._trie.nbytes if va._trie is not None else 0)
+                + (va._forest.nbytes if va._forest is not None else 0))
 
     def tables_nbytes(self) -> int:
         """Bytes of the token tables and per-state arrays built so far for this index's terminals."""

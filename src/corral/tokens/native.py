@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-__all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie",
+__all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie", "Forest",
            "trie_table", "run_suffixes", "refine_partition", "determinize"]
 
 try:
@@ -126,6 +126,7 @@ def copy_rows(rows, out: np.ndarray) -> np.ndarray:
 
 
 _FIRST_END_CAPACITY = 1 << 16
+_NODE = np.dtype([("skip", "<i4"), ("lo", "<i4"), ("byte", "u1"), ("depth", "u1"), ("full", "u1"), ("kids", "u1")])
 
 
 class Trie:
@@ -165,7 +166,68 @@ class Trie:
     @property
     def nbytes(self) -> int:
         """Bytes held by the node arrays and the sorted ids."""
-        return sum(a.nbytes for a in (self.byte, self.depth, self.lo, self.hi, self.full, self.skip, self.ids))
+        arrays = (self.byte, self.depth, self.lo, self.hi, self.full, self.skip, self.ids)
+        return sum(a.nbytes for a in arrays) + (self._records.nbytes if self._records is not None else 0)
+
+    _records = None
+
+    def records(self) -> np.ndarray | None:
+        """The nodes as 12-byte records (fields ``skip``, ``lo`` (int32), ``byte``, ``depth``, ``full``, ``kids``
+        (uint8; ``kids``: some token goes on below the node)), the layout ``corral._engine`` walks. ``None`` when
+        a token is longer than 255 bytes or 256 tokens share their bytes (then the engine is not used)."""
+        if self._records is None:
+            if self.byte.size and (int(self.depth.max()) > 255 or int(self.full.max()) > 255):
+                return None
+            rec = np.zeros(self.byte.size, dtype=_NODE)
+            rec["skip"], rec["lo"], rec["byte"] = self.skip, self.lo, self.byte
+            rec["depth"], rec["full"], rec["kids"] = self.depth, self.full, self.hi > self.lo + self.full
+            rec.flags.writeable = False
+            self._records = rec
+        return self._records
+
+    @property
+    def packed(self) -> np.ndarray | None:
+        """:meth:`records` as bytes (uint8 ``[M * 12]``), or ``None``."""
+        rec = self.records()
+        return None if rec is None else rec.view(np.uint8)
+
+
+class Forest:
+    """The vocabulary as two tries in one array of packed nodes (:meth:`Trie.records`): the tokens of at most
+    ``depth`` bytes (nodes ``[0, m_short)``), then the longer ones (nodes ``[m_short, m)``).
+
+    A DFA state's table over the short tokens depends only on what the state does within ``depth`` bytes, so
+    states that agree that far (the states of a long counted string, far from its end) share it; the long tokens
+    (1,312 of llama3's 128k for ``depth=16``) are walked per state.
+
+    Attributes
+    ----------
+    packed : numpy.ndarray or None
+        uint8 ``[m * 12]``, or ``None`` when a trie does not pack (see :meth:`Trie.records`).
+    ids : numpy.ndarray
+        int64 token ids in node order (the short trie's, then the long trie's).
+    m_short, m : int
+        Node counts.
+    depth : int
+    """
+
+    def __init__(self, bm: np.ndarray, lengths: np.ndarray, candidates: np.ndarray, depth: int = 16) -> None:
+        lens = np.asarray(lengths)[candidates]
+        short = Trie(bm, lengths, candidates[lens <= depth])
+        long = Trie(bm, lengths, candidates[lens > depth])
+        a, b = short.records(), long.records()
+        self.depth = depth
+        self.ids = np.concatenate([short.ids, long.ids])
+        self.m_short, self.m = short.byte.size, short.byte.size + long.byte.size
+        self.packed = None
+        if a is not None and b is not None:
+            b = b.copy()
+            b["skip"] += self.m_short
+            b["lo"] += short.ids.size
+            rec = np.concatenate([a, b])
+            self.packed = rec.view(np.uint8)
+            self.packed.flags.writeable = False
+        self.nbytes = self.ids.nbytes + (self.packed.nbytes if self.packed is not None else 0)
 
 
 def trie_table(trie: Trie, trans: np.ndarray, acc: np.ndarray, state: int):
@@ -215,7 +277,7 @@ def run_suffixes(trans, acc, bm, lengths, ids, offs, pos, state: int, viable: np
     return e_pos[:n], e_offs[:n]
 
 
-def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto") -> np.ndarray:
+def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto", rounds: int = -1) -> np.ndarray:
     """The coarsest stable refinement of ``part`` under the transitions ``t`` (native module only).
 
     Parameters
@@ -227,6 +289,9 @@ def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto") -> n
 
     method : {"auto", "moore", "hopcroft"}
         ``"auto"``: Hopcroft's O(w n log n) algorithm unless its tables would pass 2^24 cells, then Moore's rounds.
+    rounds : int, default: -1
+        ``>= 0``: at most that many of Moore's rounds (whatever ``method``): states stay together iff they agree
+        on every input of at most ``rounds`` symbols (the blocks of ``part`` reached, or death).
 
     Returns
     -------
@@ -235,7 +300,7 @@ def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto") -> n
     """
     out = np.array(part, dtype=np.int64)
     _native.refine_partition(np.ascontiguousarray(t, dtype=np.int64), out,
-                             {"auto": 0, "moore": 1, "hopcroft": 2}[method])
+                             {"auto": 0, "moore": 1, "hopcroft": 2}[method], int(rounds))
     return out
 
 
