@@ -435,20 +435,12 @@ class Grammar:
                     kind = "terminal" if s[:1].isupper() or s.lstrip("_")[:1].isupper() else "rule"
                     raise self._error(f"{kind} {s!r} used but not defined (in rule {r.lhs!r})", symbol=s)
 
-        # productive nonterminals (least fixpoint)
-        productive: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for r in self.rules:
-                if r.lhs not in productive and all(s in terms or s in productive for s in r.rhs):
-                    productive.add(r.lhs)
-                    changed = True
+        productive, pending = productive_rules(self.rules, terms)
         if self.start not in productive:
             raise self._error(
                 f"the language is empty: the start rule {self.start!r} cannot derive any string "
                 "(every derivation needs infinitely many steps)", rule=self.start)
-        rules = [r for r in self.rules if r.lhs in productive and all(s in terms or s in productive for s in r.rhs)]
+        rules = [r for r, p in zip(self.rules, pending) if not p]
 
         # reachable from start
         by_lhs: dict[str, list[Rule]] = {}
@@ -466,6 +458,44 @@ class Grammar:
         used = {s for r in rules for s in r.rhs if s in terms} | set(self.ignore)
         self.rules = rules
         self.terminals = {k: v for k, v in terms.items() if k in used}
+        self._normal = (rules, len(rules))  # what normalisation left (CompiledGrammar skips re-checking it)
+
+    def is_normal(self) -> bool:
+        """Whether :attr:`rules` are still the list normalisation produced (every rule productive and reachable)."""
+        normal = getattr(self, "_normal", None)
+        return normal is not None and normal[0] is self.rules and normal[1] == len(self.rules)
+
+
+def productive_rules(rules, terminals) -> tuple[set, list[int]]:
+    """The nonterminals that derive some terminal string (the least fixpoint), and per rule how many distinct
+    nonterminals of its right-hand side do not (0: the rule is productive).
+
+    A worklist: each rule is looked at once per nonterminal of its right-hand side. ``rules`` are ``(lhs, rhs)``
+    pairs or :class:`Rule` objects; ``terminals`` is the container of terminal symbols, or an ``int`` ``n`` when the
+    symbols are integers and the terminals are those below ``n``.
+    """
+    pending: list[int] = []
+    users: dict = {}
+    productive: set = set()
+    work = []
+    pairs = [(r[0], r[1]) if isinstance(r, tuple) else (r.lhs, r.rhs) for r in rules]
+    numbered = isinstance(terminals, int)
+    for i, (lhs, rhs) in enumerate(pairs):
+        nts = {s for s in rhs if s >= terminals} if numbered else {s for s in rhs if s not in terminals}
+        pending.append(len(nts))
+        for s in nts:
+            users.setdefault(s, []).append(i)
+        if not nts and lhs not in productive:
+            productive.add(lhs)
+            work.append(lhs)
+    while work:
+        for i in users.get(work.pop(), ()):
+            pending[i] -= 1
+            lhs = pairs[i][0]
+            if not pending[i] and lhs not in productive:
+                productive.add(lhs)
+                work.append(lhs)
+    return productive, pending
 
 
 def _inline_flags(pattern: str, flags: Iterable[str]) -> str:

@@ -17,13 +17,12 @@ dot past it, so completions of empty derivations never need the current column's
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["EarleyTables", "Column"]
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(NamedTuple):
     lhs: int
     rhs: tuple[int, ...]
 
@@ -53,18 +52,22 @@ class EarleyTables:
         self.nullable = self._nullable()
         self._interned: weakref.WeakValueDictionary[frozenset, Column] = weakref.WeakValueDictionary()
         self._canonical: weakref.WeakValueDictionary[frozenset, Column] = weakref.WeakValueDictionary()
-        self.initial = Column(self, [(i, 0, None) for i in self.by_lhs.get(start, ())], initial=True)
+        self._initial: Column | None = None
+
+    @property
+    def initial(self) -> "Column":
+        """The column at the start of the text (built on first use: the compiled engine has its own)."""
+        if self._initial is None:
+            self._initial = Column(self, [(i, 0, None) for i in self.by_lhs.get(self.start, ())], initial=True)
+        return self._initial
 
     def _nullable(self) -> frozenset[int]:
-        nullable: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for r in self.rules:
-                if r.lhs not in nullable and all(s in nullable for s in r.rhs):
-                    nullable.add(r.lhs)
-                    changed = True
-        return frozenset(nullable)
+        """The nonterminals that derive the empty string (a worklist over the rules without terminals)."""
+        from corral.compile.grammar import productive_rules
+
+        n_t = self.n_terminals
+        candidates = [r for r in self.rules if all(s >= n_t for s in r.rhs)]
+        return frozenset(productive_rules(candidates, 0)[0])
 
     def column(self, kernel: frozenset) -> "Column":
         """Return the column whose kernel is ``kernel``, hash-consed.

@@ -27,6 +27,7 @@ from typing import Iterable, NamedTuple
 
 import numpy as np
 
+from corral.compile.grammar import productive_rules
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
@@ -180,8 +181,7 @@ class CompiledGrammar:
         self.dfas = dfas
         self.n_terminals = len(names)
         self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
-        self._trans = [d.transitions.tolist() for d in dfas]
-        self._acc = [d.accepting.tolist() for d in dfas]
+        self._lists = None  # the DFAs as nested lists, for the Python matcher (see _trans)
         self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
         caches = shared_caches(vocab.fingerprint, cache_keys)
         self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, caches,
@@ -198,12 +198,26 @@ class CompiledGrammar:
         self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
         self._group_cache: OrderedDict = OrderedDict()  # (prefix, threads after it) -> ids dead one byte later
         self._group_cache_ids = 0  # total ids held by _group_cache
+        self.native = self.native and MaskEngine.supports(self.index)
         if self.native:
             self._engine = MaskEngine(self)
             self.initial_state = _NState(self._engine, self._engine.initial())
         else:
             self._engine = None
             self.initial_state = self._start_threads(frozenset([self.tables.initial]))
+
+    @property
+    def _trans(self) -> list:
+        """Per terminal, its DFA transitions as nested lists (the Python matcher steps them byte by byte)."""
+        if self._lists is None:
+            self._lists = ([d.transitions.tolist() for d in self.dfas], [d.accepting.tolist() for d in self.dfas])
+        return self._lists[0]
+
+    @property
+    def _acc(self) -> list:
+        """Per terminal, its DFA's accepting flags as a list."""
+        self._trans  # noqa: B018 - builds both lists
+        return self._lists[1]
 
     def _bnf(self, grammar, names):
         """Integer BNF rules with unproductive rules pruned; GrammarError if the language is empty."""
@@ -221,20 +235,13 @@ class CompiledGrammar:
                 else:
                     raise GrammarError(f"rule {r.lhs} uses undefined symbol {s}")
             rules.append((nid[r.lhs], tuple(rhs)))
-        productive: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for lhs, rhs in rules:
-                if lhs not in productive and all(s < len(names) or s in productive for s in rhs):
-                    productive.add(lhs)
-                    changed = True
         start = nid[grammar.start]
+        if grammar.is_normal():  # normalisation already kept exactly the productive, reachable rules
+            return rules, start
+        productive, pending = productive_rules(rules, len(names))
         if start not in productive:
             raise GrammarError(f"the grammar's language is empty: rule {grammar.start} derives no finite string")
-        rules = [(lhs, rhs) for lhs, rhs in rules if lhs in productive and all(
-            s < len(names) or s in productive for s in rhs)]
-        return rules, start
+        return [r for r, p in zip(rules, pending) if not p], start
 
     # ----------------------------------------------------------------------------------------------------------
     # state transitions

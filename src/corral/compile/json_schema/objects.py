@@ -201,25 +201,32 @@ class ObjectsMixin:
         """
         cap = max(lo, hi or 0)
         memo: dict = {}
+        # the symbols of each member, after the first member and as the first one (built once, not per state)
+        members = [(name, (*self.p_sep(True), *self.p_key(name), value), (*self.p_sep(False), *self.p_key(name), value),
+                    tracked is None or name in tracked) for name, value in zip(names, values) if value is not None]
+        others = [((*self.p_sep(True), key_term, *self.p_colon(), value),
+                   (*self.p_sep(False), key_term, *self.p_colon(), value)) for key_term, value in classes]
+        needs = [(a, bs) for a, bs in dreq.items()]
+        close = {started: tuple(self.p_close("}", started)) for started in (False, True)}
 
         def state(used: frozenset, started: bool, c: int) -> str:
             key = (used, started, c)
             if key in memo:
                 return memo[key]
             s = memo[key] = self.nt("members")
-            done = all(r in used for r in required) and c >= lo and all(
-                b in used for a, bs in dreq.items() if a in used for b in bs)
+            done = c >= lo and all(r in used for r in required) and all(
+                b in used for a, bs in needs if a in used for b in bs)
             if done:
-                self.rule(s, *self.p_close("}", started))
+                self.rule(s, *close[started])
             if hi is None or c < hi:
-                for name, value in zip(names, values):
-                    if value is None or (tracked is None and name in used):
+                nxt_c = min(c + 1, cap)
+                for name, later, first, track in members:
+                    if tracked is None and name in used:
                         continue
-                    after = used | {name} if tracked is None or name in tracked else used
-                    self.rule(s, *self.p_sep(started), *self.p_key(name), value, state(after, True, min(c + 1, cap)))
-                for key_term, value in classes:
-                    self.rule(s, *self.p_sep(started), key_term, *self.p_colon(), value,
-                              state(used, True, min(c + 1, cap)))
+                    after = used | {name} if track else used
+                    self.rule(s, *(later if started else first), state(after, True, nxt_c))
+                for later, first in others:
+                    self.rule(s, *(later if started else first), state(used, True, nxt_c))
             self.rule(s, self.never())
             return s
 

@@ -333,8 +333,10 @@ def _top_alternatives(items: list) -> list[list]:
 
 # ------------------------------------------------------------------ integer ranges
 
+@functools.lru_cache(maxsize=4096)
 def _same_len(x: str, y: str) -> str:
-    """Regex for the digit strings of len(x) between x and y (x <= y, same length)."""
+    """Regex for the digit strings of len(x) between x and y (x <= y, same length); memoised (schemas repeat the
+    bounds of 32- and 64-bit integers)."""
     if not x:
         return ""
     if x == y:
