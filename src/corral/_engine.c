@@ -1163,17 +1163,20 @@ static int copy_hub(TableWalk *w, int64_t r, int64_t i, int64_t skip) {
 static int table_walk(TableWalk *w, int32_t state, int32_t root) {
     int32_t qs[256];
     for (int d = 0; d < 256; d++) qs[d] = state < 0 ? 0 : state; /* a valid state whatever the trie holds */
-    int64_t r = -1; /* root ordinal */
+    int64_t r = -1;                                                 /* root ordinal */
+    const Node *N = w->N;
+    const int32_t *T = w->T;
+    const int64_t *I = w->I;
+    uint32_t *W = w->W;
     for (int64_t i = w->lo; i < w->hi;) {
-        const Node nd = w->N[i];
-        if (nd.depth < 1 || nd.skip <= i || nd.skip > w->hi || nd.lo < 0 || nd.lo + (int64_t)nd.full > w->NI)
-            return 2;
+        const Node nd = N[i];
+        if (nd.skip <= i || nd.skip > w->hi || nd.lo + (int64_t)nd.full > w->NI || nd.depth < 1) return 2;
         if (nd.depth == 1) {
             if (++r + 1 >= (w->in_starts ? w->n_starts : INT64_MAX)) return 2;
             if (w->in_starts) w->in_starts[r] = w->n_in;
             if (w->end_starts) w->end_starts[r] = w->n_end;
         }
-        const int32_t q = nd.depth == 1 && root >= 0 ? root : w->T[(int64_t)qs[nd.depth - 1] * 256 + nd.byte];
+        const int32_t q = nd.depth == 1 && root >= 0 ? root : T[(int64_t)qs[nd.depth - 1] * 256 + nd.byte];
         if (q < 0) {
             i = nd.skip;
             continue;
@@ -1186,8 +1189,13 @@ static int table_walk(TableWalk *w, int32_t state, int32_t root) {
             continue;
         }
         qs[nd.depth] = q;
-        for (int32_t k = nd.lo; k < nd.lo + nd.full; k++)
-            if (add_inside(w, w->I[k]) < 0) return 2;
+        for (int32_t k = nd.lo; k < nd.lo + nd.full; k++) {
+            const int64_t id = I[k];
+            if (id < 0 || (W && (id >> 5) >= w->nw)) return 2;
+            if (W) W[id >> 5] |= 1u << (id & 31);
+            if (w->n_in < w->kcap) w->IO[w->n_in] = id;
+            w->n_in++;
+        }
         if (w->A[q] && nd.kids) {
             if (w->n_end == w->cap) return 1;
             w->NO[w->n_end++] = (int32_t)i;

@@ -47,7 +47,7 @@ _HUBS: "OrderedDict[tuple, tuple]" = OrderedDict()
 _HUBS_MAX = 16
 _HUB_ASKED: "OrderedDict[tuple, int]" = OrderedDict()  # hubs asked for once (see _Resolver._hub)
 # States whose right language reaches more DFA states than this are keyed by (terminal, state) only.
-_CANON_MAX_STATES = 512
+_CANON_MAX_STATES = 64
 # A DFA state sends at least this many first bytes to one state (a hub) before the hub's table is used.
 _HUB_MIN = 32
 
@@ -186,7 +186,8 @@ class _Resolver:
         got = _HUBS.get(key) if key[0] != "hub" else self._index._caches[terminal].get(key)
         if got is not None:
             return got
-        if _HUB_ASKED.get(key, 0) < 1:
+        loops = int((self._index._trans[terminal][state] == state).sum()) >= _HUB_MIN  # a "free" state
+        if not loops and _HUB_ASKED.get(key, 0) < 1:
             _remember(_HUB_ASKED, key, 1, 4 * _TABLES_MAX)
             return None
         f = self._forest
