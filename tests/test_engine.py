@@ -121,7 +121,7 @@ def test_shared_lark_grammars():
     character pairs (so walks reach deep), four random walks each."""
     import zlib
 
-    from corral.compile.lark import load_lark_file
+    from corral.compile.grammar import load_lark_file
     from corral.errors import GrammarError
     from test_shared_grammars import _vocab_for
 

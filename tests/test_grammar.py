@@ -17,8 +17,7 @@ from lark import Lark
 from lark.exceptions import UnexpectedInput
 
 from conftest import GRAMMARS_DIR, shared_path
-from corral.compile.grammar import Grammar, Rule, Terminal, grammar_from_source, list_shipped_grammars
-from corral.compile.lark import load_lark_file
+from corral.compile.grammar import Grammar, Rule, Terminal, grammar_from_source, list_shipped_grammars, load_lark_file
 from corral.errors import GrammarError, RegexError
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("method", ["moore", "hopcroft"])
 def test_refine_partition_matches_the_numpy_rounds(method):
-    from corral.automata.dfa import refine_partition_py
+    from corral.automata.bytedfa import refine_partition_py
 
     rng = np.random.default_rng(7)
     for _ in range(300):

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corral.automata import regex as R
-from corral.automata.dfa import ByteDFA, minimize_tables
+from corral.automata.bytedfa import ByteDFA, minimize_tables
 from corral.automata.regex import compile_regex, literal_dfa
 from corral.errors import RegexError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from corral.automata.dfa import dfa_difference
+from corral.automata.operations import dfa_difference
 from corral.automata.regex import _compile_cached, compile_regex
 from corral.compile.json_schema.scalars import key_complement_pattern
 

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from corral.compile.grammar import Grammar
-from corral.compile.lark import load_lark_file
+from corral.compile.grammar import Grammar, load_lark_file
 from corral.runtime.matcher import CompiledGrammar
 from corral.tokens.vocabulary import Vocabulary
 

@@ -16,7 +16,7 @@ import zlib
 import lark
 import pytest
 
-from corral.compile.lark import load_lark_file
+from corral.compile.grammar import load_lark_file
 from corral.errors import GrammarError
 from corral.runtime.matcher import CompiledGrammar
 from corral.tokens.vocabulary import Vocabulary

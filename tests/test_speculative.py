@@ -26,7 +26,8 @@ from corral.runtime.matcher import CompiledGrammar
 from corral.samplers import speculative as spec
 from corral.samplers.awrs import awrs_sample_sequence
 from corral.samplers.masking import constrained_law, constrained_logprobs, sample_sequence
-from corral.samplers.speculative import SpeculativeProposal, leviathan_step, speculative_sample_sequence
+from corral.samplers.speculative import leviathan_step, speculative_sample_sequence
+from corral.samplers.speculative_smc import SpeculativeProposal
 
 TOKENS = ["a", "b", "c", "ab"]
 PATTERN = r"(ab|ba|c)(a|b)?c"

@@ -17,7 +17,8 @@ import corral.validate as validate_module
 from conftest import shared_path
 from corral.cli import main
 from corral.errors import SchemaError
-from corral.validate import format_checker, make_validator, validate_jsonl
+from corral.compile.json_schema.formats import format_checker
+from corral.validate import make_validator, validate_jsonl
 
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0},
                                            "tags": {"type": "array", "items": {"type": "string"}},

@@ -504,7 +504,7 @@ def generate(
         if draft is not None and resampling == "optimal":
             raise ValueError("resampling='optimal' expands every token itself: it takes no draft=")
         if draft is not None:
-            from corral.samplers.speculative import SpeculativeProposal
+            from corral.samplers.speculative_smc import SpeculativeProposal
 
             proposal = SpeculativeProposal(lambda: _drafter(draft, lm), verify="d2",
                                            draft_length=draft_length, temperature=float(temperature), seed=seed,

@@ -21,15 +21,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Iterable, Iterator
 
 from corral.errors import SchemaError
 
-__all__ = ["validate_jsonl", "iter_validate", "ValidationReport", "RecordResult", "format_checker", "make_validator",
+__all__ = ["validate_jsonl", "iter_validate", "ValidationReport", "RecordResult", "make_validator",
            "format_summary"]
 
 
@@ -37,57 +35,8 @@ def _pointer(parts) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-
-
-def _hostname_ok(s: str) -> bool:
-    """RFC 1123 host name: dot-separated LDH labels of 1-63 characters, no hyphen at either end, <= 253 in all."""
-    return len(s) <= 253 and all(_LABEL.fullmatch(label) for label in s.split("."))
-
-
-def format_checker(cls=None):
-    """A :class:`jsonschema.FormatChecker` consistent with the compiler's ``format`` support.
-
-    Parameters
-    ----------
-    cls : jsonschema validator class, optional
-        Whose ``FORMAT_CHECKER`` provides the formats the compiler does not compile (default Draft 2020-12).
-
-    Returns
-    -------
-    jsonschema.FormatChecker
-    """
-    import jsonschema
-
-    from corral.compile.json_schema import formats as fmt
-
-    base = (cls or jsonschema.Draft202012Validator).FORMAT_CHECKER
-    checker = jsonschema.FormatChecker(formats=())
-    checker.checkers = dict(base.checkers)
-
-    def by_regex(regex: str):
-        compiled = None  # compiled on first use: most schemas use few formats, and some regexes are large
-
-        def check(instance) -> bool:
-            nonlocal compiled
-            if not isinstance(instance, str):
-                return True
-            if compiled is None:
-                compiled = re.compile(regex)
-            # the formats are over canonical content: json.dumps(instance, ensure_ascii=False)[1:-1], which is
-            # encode_basestring (the C encoder json.dumps calls for a str) without its quotes
-            return compiled.fullmatch(encode_basestring(instance)[1:-1]) is not None
-
-        return check
-
-    for name, regex in fmt.FORMATS.items():
-        checker.checkers[name] = (by_regex(regex), ())
-    checker.checkers["hostname"] = (lambda x: not isinstance(x, str) or _hostname_ok(x), ())
-    return checker
-
-
 def make_validator(schema):
-    """A jsonschema validator for ``schema`` (its ``$schema`` draft, else 2020-12) with :func:`format_checker`.
+    """A jsonschema validator for ``schema`` (its ``$schema`` draft, else 2020-12) with :func:`~corral.compile.json_schema.formats.format_checker`.
 
     Parameters
     ----------
@@ -108,6 +57,7 @@ def make_validator(schema):
     import jsonschema
     from jsonschema import validators
 
+    from corral.compile.json_schema.formats import format_checker
     from corral.compile.json_schema.sources import resolve_schema
 
     schema, _ = resolve_schema(schema)

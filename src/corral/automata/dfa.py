@@ -1,28 +1,45 @@
-"""Byte-level deterministic finite automata as dense numpy tables.
+"""Byte-level deterministic finite automata: the UTF-8 expansion of character-level DFAs, and the public home of
+the DFA API.
 
-A :class:`ByteDFA` reads bytes.  Its transition table has one row per state and one column per byte value; ``-1``
-is the (implicit) dead state.  State 0 is the start state.  Every state is live (some accepting state is reachable
-from it), except for the empty language, which is one non-accepting state with every transition ``-1``.
+The automaton itself, :class:`ByteDFA`, and its table algorithms (:func:`minimize_tables`,
+:func:`canonical_tables`) live in :mod:`corral.automata.bytedfa`; the operations on DFAs (products, conversion to a
+regex, concatenation with literals) live in :mod:`corral.automata.operations`. Both are imported here because
+``corral.automata.dfa`` is where docs/INTERFACES.md documents them (``from corral.automata.dfa import
+dfa_intersection`` works).
 
-This module also holds the generic automaton machinery used by :mod:`corral.automata.regex`:
+This module holds the generic automaton machinery used by :mod:`corral.automata.regex`:
 
 * code-point sets as sorted arrays of half-open boundaries (``_cs_*``), the partition of code points into classes
   that no leaf of a regex distinguishes (``_partition``) and minimisation of class-level DFAs (``_minimize_small``);
 * :func:`utf8_expand` turns a character-level DFA (transitions labelled by classes of code points) into a
   byte-level DFA over well-formed UTF-8, sharing equal mid-character states (so a minimal character DFA gives a
-  minimal byte DFA);
-* :func:`minimize_tables` prunes dead and unreachable states and minimises (Moore partition refinement, vectorised
-  with numpy);
-* :func:`canonical_tables` renumbers states in breadth-first order, so equal minimal DFAs get equal tables.
+  minimal byte DFA).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Sequence
 
 import numpy as np
+
+from corral.automata.bytedfa import (
+    ByteDFA,
+    _unique_rows,
+    canonical_tables,
+    empty_tables,
+    minimize_tables,
+    refine_partition,
+)
+from corral.automata.operations import (
+    char_transitions,
+    dfa_between,
+    dfa_difference,
+    dfa_intersection,
+    dfa_product,
+    dfa_to_regex,
+    dfa_union,
+    has_top_level_alternation,
+)
 
 __all__ = ["ByteDFA", "empty_tables", "utf8_expand", "minimize_tables", "canonical_tables", "dfa_product",
            "dfa_intersection", "dfa_union", "dfa_difference", "char_transitions", "dfa_to_regex", "dfa_between",
@@ -33,368 +50,6 @@ _UNICODE_END = 0x110000
 _VALID = np.array([0, 0xD800, 0xE000, _UNICODE_END], dtype=np.int64)  # scalar values, half-open
 _EMPTY = np.zeros(0, dtype=np.int64)
 
-
-@dataclass(frozen=True, eq=False)
-class ByteDFA:
-    """A deterministic automaton over bytes, stored as dense tables.
-
-    Parameters
-    ----------
-    transitions : numpy.ndarray
-        ``int32`` array of shape ``[n_states, 256]``; ``transitions[s, b]`` is the next state, ``-1`` for dead.
-    accepting : numpy.ndarray
-        ``bool`` array of shape ``[n_states]``.
-    pattern : str
-        The source regex (for messages and cache keys).
-
-    Notes
-    -----
-    State 0 is the start state.  Every state is live, except that the empty language is represented by exactly
-    one non-accepting state with every transition ``-1``.  DFAs built by this package are minimal and numbered in
-    breadth-first order, so two DFAs for the same language have identical tables.  Instances compare by identity;
-    the arrays are read-only.
-    """
-
-    transitions: np.ndarray
-    accepting: np.ndarray
-    pattern: str
-
-    def __post_init__(self) -> None:
-        t = np.ascontiguousarray(self.transitions, dtype=np.int32)
-        a = np.ascontiguousarray(self.accepting, dtype=bool)
-        if t.ndim != 2 or t.shape[1] != 256 or a.shape != (t.shape[0],) or t.shape[0] == 0:
-            raise ValueError(f"bad ByteDFA tables: transitions {t.shape}, accepting {a.shape}")
-        t.setflags(write=False)
-        a.setflags(write=False)
-        object.__setattr__(self, "transitions", t)
-        object.__setattr__(self, "accepting", a)
-
-    @classmethod
-    def from_tables(
-        cls, transitions: np.ndarray, accepting: np.ndarray, pattern: str = "", *, minimize: bool = True
-    ) -> "ByteDFA":
-        """Build a DFA from arbitrary tables, pruning dead states and (by default) minimising.
-
-        Parameters
-        ----------
-        transitions : numpy.ndarray
-            ``[n, 256]`` integer table, ``-1`` for dead; state 0 is the start.
-        accepting : numpy.ndarray
-            ``[n]`` booleans.
-        pattern : str, optional
-            Description stored on the result.
-        minimize : bool, optional
-            Minimise (Moore refinement) and renumber canonically; otherwise only prune and renumber.
-
-        Returns
-        -------
-        ByteDFA
-        """
-        t, a = minimize_tables(np.asarray(transitions), np.asarray(accepting), minimize=minimize)
-        return cls(t, a, pattern)
-
-    @classmethod
-    def empty(cls, pattern: str = "") -> "ByteDFA":
-        """The DFA of the empty language (one non-accepting state, all transitions dead).
-
-        Parameters
-        ----------
-        pattern : str, optional
-            Description stored on the result.
-
-        Returns
-        -------
-        ByteDFA
-        """
-        t, a = empty_tables()
-        return cls(t, a, pattern)
-
-    @property
-    def n_states(self) -> int:
-        """Number of states."""
-        return int(self.transitions.shape[0])
-
-    @property
-    def is_empty(self) -> bool:
-        """Whether the language is empty."""
-        return self.n_states == 1 and not bool(self.accepting[0]) and bool((self.transitions[0] < 0).all())
-
-    @property
-    def matches_empty(self) -> bool:
-        """Whether the empty string is in the language."""
-        return bool(self.accepting[0])
-
-    @cached_property
-    def _rows(self) -> list[list[int]]:
-        return self.transitions.tolist()
-
-    @cached_property
-    def _accepting_list(self) -> list[bool]:
-        return self.accepting.tolist()
-
-    def step(self, state: int, byte: int) -> int:
-        """One transition.
-
-        Parameters
-        ----------
-        state : int
-            Current state (``-1`` stays dead).
-        byte : int
-            Byte value 0..255.
-
-        Returns
-        -------
-        int
-            Next state, ``-1`` if dead.
-        """
-        return -1 if state < 0 else self._rows[state][byte]
-
-    def run(self, data: bytes, state: int = 0) -> int:
-        """Feed ``data`` from ``state``.
-
-        Parameters
-        ----------
-        data : bytes
-            Input bytes.
-        state : int, optional
-            State to start from (default: the start state).
-
-        Returns
-        -------
-        int
-            The state reached, or ``-1`` if the automaton dies.
-        """
-        if state < 0:
-            return -1
-        rows = self._rows
-        for b in data:
-            state = rows[state][b]
-            if state < 0:
-                return -1
-        return state
-
-    def is_accepting(self, state: int) -> bool:
-        """Whether ``state`` is accepting (``False`` for the dead state ``-1``).
-
-        Parameters
-        ----------
-        state : int
-            A state or ``-1``.
-
-        Returns
-        -------
-        bool
-        """
-        return state >= 0 and self._accepting_list[state]
-
-    def fullmatch(self, data: bytes) -> bool:
-        """Whether ``data`` is in the language.
-
-        Parameters
-        ----------
-        data : bytes
-            Input bytes.
-
-        Returns
-        -------
-        bool
-        """
-        return self.is_accepting(self.run(data))
-
-    def live_bytes(self, state: int) -> np.ndarray:
-        """Byte values with a (live) transition out of ``state``.
-
-        Parameters
-        ----------
-        state : int
-            A state.
-
-        Returns
-        -------
-        numpy.ndarray
-            Sorted ``int64`` array of byte values.
-        """
-        return np.flatnonzero(self.transitions[state] >= 0)
-
-    def __repr__(self) -> str:
-        return f"ByteDFA(pattern={self.pattern!r}, n_states={self.n_states})"
-
-
-def empty_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Tables of the empty language.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``int32 [1, 256]`` all ``-1`` and ``bool [1]`` ``False``.
-    """
-    return np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool)
-
-
-_HASH_MULTIPLIERS: dict[int, np.ndarray] = {}
-
-
-def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a 2-D integer array and, for each row, the index of its distinct row.
-
-    Rows are hashed (64-bit multiply-add, fixed odd multipliers) and grouped by hash, which is much faster than
-    ``numpy.unique(axis=0)``; a hash collision is detected and falls back to ``numpy.unique``.
-    """
-    n, w = a.shape
-    if n == 0:
-        return a.copy(), np.zeros(0, dtype=np.int64)
-    mult = _HASH_MULTIPLIERS.get(w)
-    if mult is None:
-        rng = np.random.default_rng(0x5EED + w)
-        mult = _HASH_MULTIPLIERS[w] = rng.integers(1, 2**62, size=w, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    h = np.zeros(n, dtype=np.uint64)
-    for j in range(w):
-        h += a[:, j].astype(np.int64).astype(np.uint64) * mult[j]
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
-    uniq = a[first]
-    if not (uniq[inv] == a).all():  # pragma: no cover - 64-bit hash collision
-        uniq, inv = np.unique(a, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-    return uniq, inv
-
-
-def refine_partition(t: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """Moore partition refinement: the coarsest partition refining ``part`` in which equal blocks have equal
-    successor blocks on every column of ``t``.
-
-    Parameters
-    ----------
-    t : numpy.ndarray
-        int ``[n, w]`` transitions, ``-1`` for dead.
-    part : numpy.ndarray
-        int ``[n]`` initial blocks, ``-1`` for dead states (which stay ``-1``).
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 ``[n]``: live blocks numbered ``0 .. k-1`` (the native module numbers them in order of first
-        appearance; callers depend only on the partition, not on the numbering).
-    """
-    from corral.tokens import native
-
-    if native.NATIVE:
-        return native.refine_partition(t, part)
-    return refine_partition_py(t, part)
-
-
-def refine_partition_py(t: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """The numpy specification of :func:`refine_partition` (one vectorised ``_unique_rows`` per round)."""
-    t = np.asarray(t, dtype=np.int64)
-    part = np.asarray(part, dtype=np.int64)
-    live = part >= 0
-    count = len(np.unique(part[live]))
-    while True:
-        succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
-        _, new = _unique_rows(np.concatenate([part[:, None], succ], axis=1))
-        new = np.where(live, new.reshape(-1), -1)
-        _, new_live = np.unique(new[live], return_inverse=True)
-        new[live] = new_live.reshape(-1)
-        k = int(new_live.max()) + 1 if new_live.size else 0
-        part = new
-        if k == count:
-            return part
-        count = k
-
-
-def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Renumber states breadth-first from state 0 (bytes in increasing order), dropping unreachable states.
-
-    Parameters
-    ----------
-    transitions : numpy.ndarray
-        ``[n, 256]`` integer table, ``-1`` for dead.
-    accepting : numpy.ndarray
-        ``[n]`` booleans.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        The renumbered ``int32`` transitions and ``bool`` accepting arrays.
-    """
-    t = np.asarray(transitions, dtype=np.int64)
-    n = t.shape[0]
-    pos = np.full(n, -1, dtype=np.int64)
-    pos[0] = 0
-    found = [np.zeros(1, dtype=np.int64)]
-    count = 1
-    frontier = found[0]
-    while len(frontier):
-        # Level-synchronous BFS: new states in order of first appearance in the frontier's rows.
-        tg = t[frontier].reshape(-1)
-        tg = tg[tg >= 0]
-        u, first = np.unique(tg, return_index=True)
-        u = u[np.argsort(first)]
-        u = u[pos[u] < 0]
-        pos[u] = count + np.arange(len(u))
-        count += len(u)
-        found.append(u)
-        frontier = u
-    idx = np.concatenate(found)
-    sub = t[idx]
-    out = np.where(sub >= 0, pos[np.maximum(sub, 0)], -1).astype(np.int32)
-    return out, np.asarray(accepting, dtype=bool)[idx].copy()
-
-
-def minimize_tables(
-    transitions: np.ndarray, accepting: np.ndarray, *, minimize: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Prune unreachable and dead states, optionally minimise, and renumber canonically.
-
-    Parameters
-    ----------
-    transitions : numpy.ndarray
-        ``[n, 256]`` integer table, ``-1`` for dead; state 0 is the start.
-    accepting : numpy.ndarray
-        ``[n]`` booleans.
-    minimize : bool, optional
-        Merge equivalent states by Moore partition refinement (each round is one vectorised ``numpy.unique``).
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``int32 [m, 256]`` transitions and ``bool [m]`` accepting, satisfying the :class:`ByteDFA` invariants.
-    """
-    t = np.asarray(transitions, dtype=np.int64)
-    acc = np.asarray(accepting, dtype=bool)
-    n = t.shape[0]
-    # Live states: backward closure from the accepting states.
-    live = acc.copy()
-    while True:
-        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
-        if (nxt == live).all():
-            break
-        live = nxt
-    if n == 0 or not live[0]:
-        return empty_tables()
-    t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)
-    if minimize:
-        part = refine_partition(t, acc.astype(np.int64))
-        n_blocks = int(part.max()) + 1
-        # Quotient automaton: pick one representative per block.
-        rep = np.full(n_blocks, -1, dtype=np.int64)
-        rep[part[::-1]] = np.arange(n)[::-1]
-        qt = t[rep]
-        t = np.where(qt >= 0, part[np.maximum(qt, 0)], -1)
-        acc = acc[rep]
-        start_block = part[0]
-        # Move the start block to index 0 before canonical renumbering.
-        perm = np.arange(n_blocks)
-        perm[[0, start_block]] = perm[[start_block, 0]]
-        inv = np.argsort(perm)
-        t = np.where(t[perm] >= 0, inv[np.maximum(t[perm], 0)], -1)
-        acc = acc[perm]
-    return canonical_tables(t, acc)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# UTF-8 expansion of a character-level DFA
-# --------------------------------------------------------------------------------------------------------------
 
 _MAX_EXPAND_CELLS = 1 << 27  # refuse expansions needing more than 512 MiB of int32 rows
 _SPACE = 5 << 18  # code points 0..0x13FFFF: five 4-byte lead blocks (those above 0x10FFFF are never valid)
@@ -621,17 +276,3 @@ def _minimize_small(t: np.ndarray, acc: np.ndarray):
             rep[b] = s
     qt = np.array([[num[int(part[x])] if x >= 0 else -1 for x in t[rep[b]].tolist()] for b in blocks])
     return qt.reshape(len(blocks), t.shape[1]), np.array([bool(acc[rep[b]]) for b in blocks])
-
-
-# Operations on DFAs (products, conversion to regex, concatenation with literals) live in their own module; they are
-# re-exported here so ``from corral.automata.dfa import dfa_intersection`` keeps working.
-from corral.automata.operations import (  # noqa: E402
-    char_transitions,
-    dfa_between,
-    dfa_difference,
-    dfa_intersection,
-    dfa_product,
-    dfa_to_regex,
-    dfa_union,
-    has_top_level_alternation,
-)

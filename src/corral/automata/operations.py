@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from corral.automata.dfa import ByteDFA
+from corral.automata.bytedfa import ByteDFA
 
 __all__ = ["dfa_product", "dfa_intersection", "dfa_union", "dfa_difference", "char_transitions", "dfa_to_regex",
            "has_top_level_alternation", "dfa_between", "without_empty_string"]

@@ -26,11 +26,11 @@ from re import _parser as P
 
 import numpy as np
 
+from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.dfa import (
     _EMPTY,
     _UNICODE_END,
     _VALID,
-    ByteDFA,
     _cs_diff,
     _cs_mask,
     _cs_op,
@@ -39,8 +39,6 @@ from corral.automata.dfa import (
     _cs_union,
     _minimize_small,
     _partition,
-    canonical_tables,
-    empty_tables,
     utf8_expand,
 )
 from corral.errors import RegexError

@@ -24,68 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from corral.compile.lark import (lark_terminal_body, locate_definition, locate_symbol, locate_terminal,
+                                 parse_lark_text)
+from corral.compile.symbols import Rule, Terminal, inline_flags
 from corral.errors import GrammarError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from corral.automata.dfa import ByteDFA
+    from corral.automata.bytedfa import ByteDFA
 
-__all__ = ["Terminal", "Rule", "Grammar", "grammar_from_source", "shipped_grammars_dir", "list_shipped_grammars"]
+__all__ = ["Terminal", "Rule", "Grammar", "grammar_from_source", "load_lark_file", "shipped_grammars_dir",
+           "list_shipped_grammars"]
 
 _FLAG_CHARS = "imsxu"
 _RULE_NAME = re.compile(r"_?[a-z][_a-z0-9]*\Z")
 _TERM_NAME = re.compile(r"_?[A-Z][_A-Z0-9]*\Z")
-
-
-@dataclass(frozen=True)
-class Terminal:
-    """A named terminal: a Python regex (with flags) that one lexeme must match in full.
-
-    Parameters
-    ----------
-    name : str
-        The terminal's name (a key of :attr:`Grammar.terminals`).
-    pattern : str
-        Python ``re`` syntax. For a string literal this is ``re.escape(literal)``.
-    flags : frozenset of str
-        Regex flags among ``"i"``, ``"m"``, ``"s"``, ``"x"``, ``"u"``.
-    literal : str or None
-        The literal text when the terminal is a plain string (``"select"``); ``None`` for a regex. With the
-        ``"i"`` flag the literal matches case-insensitively.
-    priority : int
-        Lark's terminal priority. It does not change the language (see the module docstring).
-    """
-
-    name: str
-    pattern: str
-    flags: frozenset[str] = frozenset()
-    literal: str | None = None
-    priority: int = 0
-
-    def regex(self) -> str:
-        """Return the pattern with its flags inlined, e.g. ``(?i:select)``.
-
-        Returns
-        -------
-        str
-            A Python regex usable with :func:`re.fullmatch`.
-        """
-        return _inline_flags(self.pattern, self.flags)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One BNF production ``lhs -> rhs``.
-
-    Parameters
-    ----------
-    lhs : str
-        The nonterminal being defined.
-    rhs : tuple of str
-        Symbol names; a name is a terminal iff it is a key of :attr:`Grammar.terminals`. May be empty.
-    """
-
-    lhs: str
-    rhs: tuple[str, ...]
 
 
 @dataclass
@@ -169,9 +121,9 @@ class Grammar:
         GrammarError
             Any problem with the grammar, with ``line`` and ``column`` where known.
         """
-        from corral.compile.lark import grammar_from_lark_text
-
-        grammar = grammar_from_lark_text(text, start=start, source_name=source_name, import_paths=import_paths)
+        rules, terminals, ignore = parse_lark_text(text, start=start, source_name=source_name,
+                                                   import_paths=import_paths)
+        grammar = cls(rules, terminals, start, ignore, text, source_name)
         if check_regex:
             grammar.check_terminals()
         return grammar
@@ -205,7 +157,7 @@ class Grammar:
 
         flags = frozenset(flags)
         try:
-            compiled = re.compile(_inline_flags(pattern, flags))
+            compiled = re.compile(inline_flags(pattern, flags))
         except re.error as exc:
             raise RegexError(f"invalid regex: {exc.msg}", pattern=pattern, position=exc.pos) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -354,7 +306,7 @@ class Grammar:
             lines.append("")
         for name, term in self.terminals.items():
             prio = f".{term.priority}" if term.priority else ""
-            lines.append(f"{names[name]}{prio}: {_lark_terminal_body(term)}")
+            lines.append(f"{names[name]}{prio}: {lark_terminal_body(term)}")
         for name in self.ignore:
             lines.append(f"%ignore {names[name]}")
         return "\n".join(lines).rstrip() + "\n"
@@ -391,8 +343,6 @@ class Grammar:
                symbol: str | None = None) -> GrammarError:
         line = column = None
         if self.source is not None:
-            from corral.compile.lark import locate_definition, locate_symbol, locate_terminal
-
             if terminal is not None:
                 term = self.terminals.get(terminal)
                 loc = locate_terminal(self.source, terminal, term.pattern if term else None,
@@ -498,11 +448,6 @@ def productive_rules(rules, terminals) -> tuple[set, list[int]]:
     return productive, pending
 
 
-def _inline_flags(pattern: str, flags: Iterable[str]) -> str:
-    flags = "".join(sorted(set(flags)))
-    return f"(?{flags}:{pattern})" if flags else pattern
-
-
 def _matches_empty(pattern: str, flags: Iterable[str], name: str, grammar: Grammar | None) -> bool:
     """Whether a terminal's regex matches the empty string (GrammarError for an invalid regex).
 
@@ -533,99 +478,19 @@ class _InvalidRegex(Exception):
 @functools.lru_cache(maxsize=4096)
 def _empty_match_cached(pattern: str, flags: frozenset) -> bool:
     try:
-        return re.compile(_inline_flags(pattern, flags)).fullmatch("") is not None
+        return re.compile(inline_flags(pattern, flags)).fullmatch("") is not None
     except (re.error, ValueError, TypeError, OverflowError, RecursionError):
         raise _InvalidRegex from None
 
 
 def _compile_python(pattern: str, flags: Iterable[str], name: str, grammar: Grammar | None) -> "re.Pattern[str]":
     try:
-        return re.compile(_inline_flags(pattern, flags))
+        return re.compile(inline_flags(pattern, flags))
     except (re.error, ValueError, TypeError, OverflowError, RecursionError) as exc:
         message = f"terminal {name!r} has an invalid regex {pattern!r}: {exc}"
         if grammar is not None:
             raise grammar._error(message, terminal=name) from exc
         raise GrammarError(message) from exc
-
-
-_REGEX_META = set(".^$*+?{}[]\\|()/-#&~ ")
-
-
-def _lark_regex_char(ch: str) -> str:
-    """Spell one character inside a Lark ``/.../`` literal so that lark hands it to ``re`` unchanged in meaning."""
-    if ch in _REGEX_META:
-        return "\\" + ch
-    if ch == "\n":
-        return "\\n"
-    if ch == "\r":
-        return "\\r"
-    if ch == "\t":
-        return "\\t"
-    if ch == "\f":
-        return "\\f"
-    if ord(ch) < 0x20 or ord(ch) == 0x7F:
-        return f"\\x{ord(ch):02x}"  # lark decodes it to the raw character, which re reads literally
-    return ch
-
-
-def _lark_regex_body(pattern: str) -> str:
-    """Escape a Python regex for a Lark ``/.../`` literal.
-
-    Lark turns the escapes ``\\x``, ``\\u``, ``\\U`` into raw characters before giving the text to ``re`` (so
-    ``\\x2e`` would become a wildcard); they are decoded here and re-escaped as needed. ``/`` is escaped, and raw
-    newlines (not allowed by Lark outside verbose mode) become ``\\n``.
-    """
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            nxt = pattern[i + 1]
-            width = {"x": 2, "u": 4, "U": 8}.get(nxt)
-            digits = pattern[i + 2:i + 2 + width] if width else ""
-            if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
-                out.append(_lark_regex_char(chr(int(digits, 16))))
-                i += 2 + width
-                continue
-            # "\\<control char>" means the character itself; lark needs it spelled as an escape
-            out.append(_lark_regex_char(nxt) if ord(nxt) < 0x20 or ord(nxt) == 0x7F else "\\" + nxt)
-            i += 2
-            continue
-        if ch == "/":
-            out.append("\\/")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(_lark_regex_char(ch) if ch in "\n\r\t\f" else f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _lark_string_body(text: str) -> str:
-    """Escape literal text for a Lark ``"..."`` string."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _lark_terminal_body(term: Terminal) -> str:
-    if term.literal is not None and set(term.flags) <= {"i"} and term.literal:
-        return '"' + _lark_string_body(term.literal) + '"' + ("i" if "i" in term.flags else "")
-    return "/" + _lark_regex_body(term.pattern) + "/" + "".join(sorted(term.flags))
 
 
 # ---------------------------------------------------------------------- sources
@@ -661,6 +526,36 @@ def list_shipped_grammars() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.lark")) if folder else []
 
 
+def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: bool = True) -> Grammar:
+    """Load a ``.lark`` file; relative ``%import`` statements resolve against the file's folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The grammar file.
+    start : str, optional
+        The start rule (default ``"start"``).
+    check_regex : bool
+        Compile the terminals to DFAs as well (see :meth:`Grammar.check_terminals`).
+
+    Returns
+    -------
+    Grammar
+
+    Raises
+    ------
+    GrammarError
+        If the file cannot be read or the grammar is invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GrammarError(f"cannot read grammar file {path}: {exc}") from exc
+    return Grammar.from_lark(text, start=start or "start", source_name=str(path), import_paths=[str(path.parent)],
+                             check_regex=check_regex)
+
+
 def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = None) -> Grammar:
     """Turn any grammar source into a :class:`Grammar`.
 
@@ -681,8 +576,6 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
     GrammarError
         If the grammar is invalid, or a name or path cannot be resolved (the message lists what was tried).
     """
-    from corral.compile.lark import load_lark_file
-
     if isinstance(grammar, Grammar):
         return grammar
     if isinstance(grammar, Path):

@@ -1,4 +1,7 @@
-"""Lark front end: Lark grammar text -> :class:`~corral.compile.grammar.Grammar`.
+"""Lark front end: Lark grammar text -> IR symbols (:class:`~corral.compile.symbols.Rule`,
+:class:`~corral.compile.symbols.Terminal`), from which :meth:`corral.compile.grammar.Grammar.from_lark` and
+:func:`corral.compile.grammar.load_lark_file` build a :class:`~corral.compile.grammar.Grammar`; and back (the
+terminal syntax :meth:`~corral.compile.grammar.Grammar.to_lark` prints).
 
 The text is parsed and expanded by the installed ``lark`` package's own loader (``lark.load_grammar``), so every
 Lark feature it implements is supported exactly as Lark does it: rules, terminals, string and regex literals with
@@ -16,12 +19,12 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from corral.compile.grammar import Grammar, Rule, Terminal
+from corral.compile.symbols import Rule, Terminal
 from corral.errors import GrammarError
 
 __all__ = [
-    "grammar_from_lark_text",
-    "load_lark_file",
+    "parse_lark_text",
+    "lark_terminal_body",
     "locate_symbol",
     "locate_definition",
     "locate_terminal",
@@ -31,44 +34,16 @@ __all__ = [
 _DECLARE_MESSAGE = "declared terminals need a postlexer, which is not supported"
 
 
-def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: bool = True) -> Grammar:
-    """Load a ``.lark`` file; relative ``%import`` statements resolve against the file's folder.
-
-    Parameters
-    ----------
-    path : str or Path
-        The grammar file.
-    start : str, optional
-        The start rule (default ``"start"``).
-    check_regex : bool
-        Compile the terminals to DFAs as well (see :meth:`Grammar.check_terminals`).
-
-    Returns
-    -------
-    Grammar
-
-    Raises
-    ------
-    GrammarError
-        If the file cannot be read or the grammar is invalid.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GrammarError(f"cannot read grammar file {path}: {exc}") from exc
-    return Grammar.from_lark(text, start=start or "start", source_name=str(path), import_paths=[str(path.parent)],
-                             check_regex=check_regex)
-
-
-def grammar_from_lark_text(
+def parse_lark_text(
     text: str,
     *,
     start: str = "start",
     source_name: str | None = None,
     import_paths: Sequence[str | Path] = (),
-) -> Grammar:
-    """Parse Lark text with lark's loader and convert the expanded BNF into the IR (no DFA check).
+) -> tuple[list[Rule], dict[str, Terminal], tuple[str, ...]]:
+    """Parse Lark text with lark's loader and convert the expanded BNF into IR symbols (no DFA check).
+
+    :meth:`corral.compile.grammar.Grammar.from_lark` builds the grammar from them.
 
     Parameters
     ----------
@@ -83,7 +58,8 @@ def grammar_from_lark_text(
 
     Returns
     -------
-    Grammar
+    tuple
+        ``(rules, terminals, ignore)``: the BNF rules, the terminals by name and the ignored terminal names.
 
     Raises
     ------
@@ -113,7 +89,7 @@ def grammar_from_lark_text(
             terminals[name] = Terminal(name, rewrite_lark_idioms(str(pat.value), flags), flags, None,
                                        int(t.priority))
     ir_rules = [Rule(str(r.origin.name), tuple(str(s.name) for s in r.expansion)) for r in rules]
-    return Grammar(ir_rules, terminals, start, tuple(str(n) for n in ignore), text, source_name)
+    return ir_rules, terminals, tuple(str(n) for n in ignore)
 
 
 # Lark's string idiom `D.*?(?<!\\)(\\\\)*?D` (common.ESCAPED_STRING, python's STRING): lazy, so lark's lexer ends
@@ -399,3 +375,86 @@ def _locate_import(text: str, dotted: str) -> tuple[int, int] | None:
         if dotted in path or re.search(r"(?<![A-Za-z0-9_])" + re.escape(last) + r"(?![A-Za-z0-9_])", path):
             return _line_col(text, m.start(1))
     return None
+
+
+# ---------------------------------------------------------------------- printing terminals back as Lark
+
+_REGEX_META = set(".^$*+?{}[]\\|()/-#&~ ")
+
+
+def _lark_regex_char(ch: str) -> str:
+    """Spell one character inside a Lark ``/.../`` literal so that lark hands it to ``re`` unchanged in meaning."""
+    if ch in _REGEX_META:
+        return "\\" + ch
+    if ch == "\n":
+        return "\\n"
+    if ch == "\r":
+        return "\\r"
+    if ch == "\t":
+        return "\\t"
+    if ch == "\f":
+        return "\\f"
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\x{ord(ch):02x}"  # lark decodes it to the raw character, which re reads literally
+    return ch
+
+
+def _lark_regex_body(pattern: str) -> str:
+    """Escape a Python regex for a Lark ``/.../`` literal.
+
+    Lark turns the escapes ``\\x``, ``\\u``, ``\\U`` into raw characters before giving the text to ``re`` (so
+    ``\\x2e`` would become a wildcard); they are decoded here and re-escaped as needed. ``/`` is escaped, and raw
+    newlines (not allowed by Lark outside verbose mode) become ``\\n``.
+    """
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            width = {"x": 2, "u": 4, "U": 8}.get(nxt)
+            digits = pattern[i + 2:i + 2 + width] if width else ""
+            if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                out.append(_lark_regex_char(chr(int(digits, 16))))
+                i += 2 + width
+                continue
+            # "\\<control char>" means the character itself; lark needs it spelled as an escape
+            out.append(_lark_regex_char(nxt) if ord(nxt) < 0x20 or ord(nxt) == 0x7F else "\\" + nxt)
+            i += 2
+            continue
+        if ch == "/":
+            out.append("\\/")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(_lark_regex_char(ch) if ch in "\n\r\t\f" else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _lark_string_body(text: str) -> str:
+    """Escape literal text for a Lark ``"..."`` string."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def lark_terminal_body(term: Terminal) -> str:
+    """The Lark spelling of a terminal's body: a ``"..."`` string literal when exact, else a ``/.../flags`` regex."""
+    if term.literal is not None and set(term.flags) <= {"i"} and term.literal:
+        return '"' + _lark_string_body(term.literal) + '"' + ("i" if "i" in term.flags else "")
+    return "/" + _lark_regex_body(term.pattern) + "/" + "".join(sorted(term.flags))

@@ -13,10 +13,12 @@ Modules:
 * :mod:`corral.drafters.ngram`: :class:`NGramDrafter` (training-free, online, prompt lookup);
 * :mod:`corral.drafters.forced`: :class:`FastForwardDrafter` (byte-level forced strings of the grammar);
 * :mod:`corral.drafters.policy`: :class:`AdaptivePolicy` (SpecDec++-style threshold), :class:`FixedPolicy`;
-* :func:`make_drafter`: ``None | "auto" | "ngram" | "forced" | model | path`` -> a drafter.
+* :mod:`corral.drafters.factory`: :func:`make_drafter`: ``None | "auto" | "ngram" | "forced" | model | path`` -> a
+  drafter.
 """
 
-from corral.drafters.base import CompositeDrafter, Drafter, Proposal, make_drafter
+from corral.drafters.base import CompositeDrafter, Drafter, Proposal
+from corral.drafters.factory import make_drafter
 from corral.drafters.forced import FastForwardDrafter
 from corral.drafters.model import ModelDrafter
 from corral.drafters.ngram import NGramDrafter

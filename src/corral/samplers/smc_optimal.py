@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from corral.samplers.awrs import eos_only, logsumexp, tempered
+from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import ess
 
 __all__ = ["optimal_resample", "smc_optimal"]
@@ -120,7 +121,6 @@ def smc_optimal(
         ``proposal_stats`` has ``children`` (successors listed) and ``kept``.
     """
     from corral.models.batch import make_batch
-    from corral.samplers.smc import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 
     check_counts(particles, max_tokens)
     check_temperature(temperature)

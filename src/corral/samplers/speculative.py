@@ -17,7 +17,7 @@ advance the matcher only temporarily; nothing is committed unverified.
   drafter, the draft length or the policy. No masks are needed (constraint checks only).
 
 Both rounds return the block's log-weight increment (``Σ log Z_p`` for D1, exact; ``Σ log Ẑ`` for D2, properly
-weighted), so a round is also an SMC proposal step (:class:`SpeculativeProposal`).
+weighted), so a round is also an SMC proposal step (:class:`~corral.samplers.speculative_smc.SpeculativeProposal`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "d1_round",
     "d2_round",
     "speculative_sample_sequence",
-    "SpeculativeProposal",
     "FreeMatcher",
     "leviathan_step",
 ]
@@ -726,5 +725,3 @@ def speculative_sample_sequence(
             drafter.observe(seq.tokens)
     return out
 
-
-from corral.samplers.speculative_smc import SpeculativeProposal  # noqa: E402  (re-export)

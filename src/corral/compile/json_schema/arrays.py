@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from corral.errors import SchemaError
-from corral.compile.json_schema.logic import Sub
+from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.vocab import MAX_COUNT
 
 __all__ = ["ArraysMixin"]

@@ -76,11 +76,13 @@ from __future__ import annotations
 import functools
 import re
 
-from corral.compile.grammar import Grammar, Rule, Terminal
+from corral.compile.grammar import Grammar
+from corral.compile.symbols import Rule, Terminal
 from corral.errors import GrammarError, SchemaError, warn_caller
 from corral.compile.json_schema.arrays import ArraysMixin
 from corral.compile.json_schema.layout import LayoutMixin
-from corral.compile.json_schema.logic import LogicMixin, Sub
+from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.logic import LogicMixin
 from corral.compile.json_schema.objects import ObjectsMixin
 from corral.compile.json_schema.refs import (RefsMixin, draft04_bounds, dropped_by_vocabulary, local_unevaluated,
                                             without_keywords)

@@ -41,13 +41,19 @@ The reference for each format (what "valid" means, and what the tests compare ag
 
 Other format names (``idn-hostname``, whose IDNA2008 rules are not practically regular, ``regex``, which is not a
 regular language, ``idn-email``, ...) are not supported: the caller raises ``SchemaError``.
+
+:func:`format_checker` is the ``jsonschema`` format checker that checks instances by these same regexes (used by
+:mod:`corral.validate` and :func:`~corral.compile.json_schema.validate_instance`).
 """
 
 from __future__ import annotations
 
+import re
+from json.encoder import encode_basestring
+
 from corral.compile.json_schema.regexes import units_for
 
-__all__ = ["format_regex", "FORMATS", "FIXED_LENGTH"]
+__all__ = ["format_regex", "format_checker", "FORMATS", "FIXED_LENGTH"]
 
 #: Formats whose conforming strings all have one length (in code points).
 FIXED_LENGTH = {"date": 10, "uuid": 36}
@@ -260,3 +266,52 @@ def format_regex(name: str, unit: str) -> str | None:
     str or None
     """
     return FORMATS.get(name)
+
+
+# ---------------------------------------------------------------------- checking instances (jsonschema)
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _hostname_ok(s: str) -> bool:
+    """RFC 1123 host name: dot-separated LDH labels of 1-63 characters, no hyphen at either end, <= 253 in all."""
+    return len(s) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in s.split("."))
+
+
+def format_checker(cls=None):
+    """A :class:`jsonschema.FormatChecker` consistent with the compiler's ``format`` support.
+
+    Parameters
+    ----------
+    cls : jsonschema validator class, optional
+        Whose ``FORMAT_CHECKER`` provides the formats the compiler does not compile (default Draft 2020-12).
+
+    Returns
+    -------
+    jsonschema.FormatChecker
+    """
+    import jsonschema
+
+    base = (cls or jsonschema.Draft202012Validator).FORMAT_CHECKER
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checkers = dict(base.checkers)
+
+    def by_regex(regex: str):
+        compiled = None  # compiled on first use: most schemas use few formats, and some regexes are large
+
+        def check(instance) -> bool:
+            nonlocal compiled
+            if not isinstance(instance, str):
+                return True
+            if compiled is None:
+                compiled = re.compile(regex)
+            # the formats are over canonical content: json.dumps(instance, ensure_ascii=False)[1:-1], which is
+            # encode_basestring (the C encoder json.dumps calls for a str) without its quotes
+            return compiled.fullmatch(encode_basestring(instance)[1:-1]) is not None
+
+        return check
+
+    for name, regex in FORMATS.items():
+        checker.checkers[name] = (by_regex(regex), ())
+    checker.checkers["hostname"] = (lambda x: not isinstance(x, str) or _hostname_ok(x), ())
+    return checker

@@ -14,40 +14,18 @@ import math
 import re
 
 from corral.errors import SchemaError
+from corral.compile.json_schema.dnf import COMBINATORS, MAX_ALTERNATIVES, Sub
 from corral.compile.json_schema.oneof import OneOfMixin
-from corral.compile.json_schema.vocab import (BY_TYPE, INTERNAL, MAX_OF, MIN_OF, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE,
-                                              NOT_PATTERN, PATTERNS,
-                                              SUPPORTED, TYPES, dump, is_annotation, ptr)
+from corral.compile.json_schema.vocab import (INTERNAL, MAX_OF, MIN_OF, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN,
+                                              PATTERNS, SUPPORTED, TYPES, dump, is_annotation, ptr)
 
-__all__ = ["LogicMixin", "Sub", "COMBINATORS"]
+__all__ = ["LogicMixin"]
 
-COMBINATORS = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "dependentSchemas",
-                         "dependencies"})
-MAX_ALTERNATIVES = 256
 _NEGATED_BOUND = {"minLength": ("string", "maxLength", -1), "maxLength": ("string", "minLength", 1),
                   "minItems": ("array", "maxItems", -1), "maxItems": ("array", "minItems", 1),
                   "minProperties": ("object", "maxProperties", -1), "maxProperties": ("object", "minProperties", 1),
                   "minimum": ("number", "exclusiveMaximum", 0), "exclusiveMinimum": ("number", "maximum", 0),
                   "maximum": ("number", "exclusiveMinimum", 0), "exclusiveMaximum": ("number", "minimum", 0)}
-
-
-class Sub:
-    """A synthetic schema: the conjunction (``"all"``), union (``"any"``) or negation (``"not"``) of located schemas.
-
-    Parameters
-    ----------
-    kind : {"all", "any", "not"}
-    parts : iterable of (schema, pointer)
-    """
-
-    __slots__ = ("kind", "parts")
-
-    def __init__(self, kind: str, parts) -> None:
-        self.kind = kind
-        self.parts = tuple(parts)
-
-    def __repr__(self) -> str:
-        return f"Sub({self.kind!r}, {[p for _, p in self.parts]})"
 
 
 def _types_of(value, pointer: str) -> set[str]:
@@ -473,49 +451,6 @@ class LogicMixin(OneOfMixin):
         return _oracle(plain).is_valid(value)
 
 
-def _has_number(value) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return True
-    if isinstance(value, list):
-        return any(_has_number(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_number(v) for v in value.values())
-    return False
-
-
-def _number_sensitive(node) -> bool:
-    """Whether a negation result relies on the compiler's textual number semantics (``1.0`` is not an integer and
-    differs from ``1``), where it differs from jsonschema's: ``NON_INTEGER`` or a ``NOT_ENUM`` holding a number."""
-    if isinstance(node, Sub):
-        return any(_number_sensitive(n) for n, _ in node.parts)
-    if not isinstance(node, dict):
-        return False
-    if NON_INTEGER in node or _has_number(node.get(NOT_ENUM, [])):
-        return True
-    for key, value in node.items():
-        if isinstance(value, Sub) and _number_sensitive(value):
-            return True
-        if key in ("properties", "patternProperties") and isinstance(value, dict) and \
-                any(_number_sensitive(v) for v in value.values()):
-            return True
-        if isinstance(value, list) and key in ("prefixItems", "allOf", "anyOf", "oneOf") and \
-                any(_number_sensitive(v) for v in value):
-            return True
-        if key in ("items", "additionalProperties", "contains", "propertyNames", "not") and _number_sensitive(value):
-            return True
-    return False
-
-
-def _checked(dnf, pointer: str):
-    """``dnf`` (a negation used by ``oneOf``), unless its exactness hinges on the textual number semantics."""
-    if any(_number_sensitive(n) for conj in dnf for n, _ in conj):
-        raise SchemaError("the negation distinguishes integral floats from integers (1.0 from 1), unlike "
-                          "jsonschema", pointer=pointer, keyword="oneOf", kind="unsupported")
-    return dnf
-
-
 def _same(x, y) -> bool:
     """Whether two plain JSON values are equal as text (False for anything else)."""
     try:
@@ -527,43 +462,6 @@ def _same(x, y) -> bool:
 _GROUPS = {k: ("items", "prefixItems", "additionalItems") for k in ("items", "prefixItems", "additionalItems")}
 _GROUPS.update({k: ("properties", "patternProperties", "additionalProperties")
                 for k in ("patternProperties", "additionalProperties")})
-_EVERY = frozenset({"null", "boolean", "object", "array", "string", "int", "frac"})
-_RESTRICTS = {**{k: {"array"} for k in BY_TYPE["array"]}, **{k: {"object"} for k in BY_TYPE["object"]},
-              "minLength": {"string"}, "maxLength": {"string"}, "pattern": {"string"},
-              PATTERNS: {"string"}, NOT_PATTERN: {"string"}, "format": {"string", "int", "frac"},
-              **{k: {"int", "frac"} for k in BY_TYPE["integer"]}, "multipleOf": {"int", "frac"},
-              NON_INTEGER: {"int", "frac"}, NOT_MULTIPLE: {"int", "frac"}}
-
-
-def _range(node, lo_key: str, hi_key: str, floor=0):
-    lo, hi = node.get(lo_key, 0), node.get(hi_key)
-    lo = lo if isinstance(lo, (int, float)) and not isinstance(lo, bool) else 0
-    hi = hi if isinstance(hi, (int, float)) and not isinstance(hi, bool) else None
-    return (max(lo, floor), False), ((hi, False) if hi is not None else None)
-
-
-def _num_range(node):
-    lo = hi = None
-    for key, excl, lower in (("minimum", False, True), ("exclusiveMinimum", True, True),
-                             ("maximum", False, False), ("exclusiveMaximum", True, False)):
-        v = node.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        if lower and (lo is None or v > lo[0] or (v == lo[0] and excl)):
-            lo = (v, excl)
-        if not lower and (hi is None or v < hi[0] or (v == hi[0] and excl)):
-            hi = (v, excl)
-    return lo, hi
-
-
-def _disjoint_ranges(ra, rb) -> bool:
-    """Whether two intervals ((lo, exclusive) | None, (hi, exclusive) | None) share no point."""
-    def below(hi, lo):  # every point <= hi lies below every point >= lo
-        return hi is not None and lo is not None and (hi[0] < lo[0] or (hi[0] == lo[0] and (hi[1] or lo[1])))
-
-    return below(ra[1], rb[0]) or below(rb[1], ra[0])
-
-
 # ------------------------------------------------------------------ a validator with the compiler's semantics
 
 def _plain(node):

@@ -34,7 +34,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from corral.automata.dfa import minimize_tables
+from corral.automata.bytedfa import minimize_tables
 from corral.automata.regex import compile_regex
 from corral.compile.json_schema.regexes import int_range_regex
 from corral.compile.json_schema.vocab import NOT_MULTIPLE

@@ -7,7 +7,7 @@ import re
 
 from corral.errors import SchemaError
 from corral.compile.json_schema import regexes as rx
-from corral.compile.json_schema.logic import Sub
+from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.scalars import (content_dfa, content_of, key_complement_content_dfa,
                                                 key_complement_pattern, regex_of_dfa)
 from corral.compile.json_schema.vocab import KNOWN, ptr
@@ -243,7 +243,7 @@ class ObjectsMixin:
             c = _conj([(extra, kp("additionalProperties"))])
             val = None if c is None else self._attempt(self.child, *c)
             return [] if val is None else [(self.term(key_complement_pattern(names)), val)]
-        from corral.automata.dfa import dfa_difference, dfa_intersection
+        from corral.automata.operations import dfa_difference, dfa_intersection
 
         where = kp("patternProperties") if patterns else kp("propertyNames")
         keyword = "patternProperties" if patterns else "propertyNames"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 
-import corral.compile.json_schema.logic as _logic  # shared helpers (logic imports this module for its mixin)
+from corral.compile.json_schema.dnf import (COMBINATORS, EVERY_KIND, MAX_ALTERNATIVES, RESTRICTS, checked_negation,
+                                            count_range, disjoint_ranges, number_range)
 from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import NOT_PATTERN, PATTERNS, is_annotation, ptr, type_of
 
@@ -91,10 +92,10 @@ class OneOfMixin:
         """
         node = self._exact(node, pointer)
         if node is True:
-            return set(_logic._EVERY)
+            return set(EVERY_KIND)
         if not isinstance(node, dict) or "enum" in node or "const" in node:
             return set()
-        if any(k in _logic.COMBINATORS or k == "$dynamicRef" for k in node):
+        if any(k in COMBINATORS or k == "$dynamicRef" for k in node):
             return set()
         kinds = self._kinds(node)
         for key, value in node.items():
@@ -104,7 +105,7 @@ class OneOfMixin:
                 continue
             if key == "uniqueItems" and value is False:
                 continue
-            kinds -= _logic._RESTRICTS.get(key, _logic._EVERY)
+            kinds -= RESTRICTS.get(key, EVERY_KIND)
         if not {"int", "frac"} <= kinds:
             kinds -= {"int", "frac"}
         return kinds
@@ -122,10 +123,10 @@ class OneOfMixin:
             return set()
         if "object" in common and self._objects_disjoint(a, aptr, b, bptr, depth):
             common.discard("object")
-        if "array" in common and _logic._disjoint_ranges(_logic._range(a, "minItems", "maxItems"),
-                                                  _logic._range(b, "minItems", "maxItems")):
+        if "array" in common and disjoint_ranges(count_range(a, "minItems", "maxItems"),
+                                                  count_range(b, "minItems", "maxItems")):
             common.discard("array")
-        if common & {"int", "frac"} and _logic._disjoint_ranges(_logic._num_range(a), _logic._num_range(b)):
+        if common & {"int", "frac"} and disjoint_ranges(number_range(a), number_range(b)):
             common -= {"int", "frac"}
         if "string" in common and self._strings_disjoint(a, aptr, b, bptr):
             common.discard("string")
@@ -146,8 +147,8 @@ class OneOfMixin:
         pa, pb = a.get("properties", {}), b.get("properties", {})
         if not (isinstance(ra, list) and isinstance(rb, list) and isinstance(pa, dict) and isinstance(pb, dict)):
             return False
-        if _logic._disjoint_ranges(_logic._range(a, "minProperties", "maxProperties", len(set(ra))),
-                            _logic._range(b, "minProperties", "maxProperties", len(set(rb)))):
+        if disjoint_ranges(count_range(a, "minProperties", "maxProperties", len(set(ra))),
+                            count_range(b, "minProperties", "maxProperties", len(set(rb)))):
             return True
         if depth < 4:
             for p in set(ra) & set(rb):
@@ -178,7 +179,7 @@ class OneOfMixin:
 
     def _strings_disjoint(self, a, aptr, b, bptr) -> bool:
         from corral.compile.json_schema.scalars import content_dfa
-        from corral.automata.dfa import dfa_intersection
+        from corral.automata.operations import dfa_intersection
 
         keys = {"minLength", "maxLength", "pattern", "format", PATTERNS, NOT_PATTERN}
         sa, sb = ({k: v for k, v in n.items() if k in keys} for n in (a, b))
@@ -232,14 +233,14 @@ class OneOfMixin:
             out = []
             for i, (s, p) in enumerate(zip(alts, ptrs)):
                 need = [j for j in range(len(alts)) if (min(i, j), max(i, j)) in rest]
-                pieces = [self.expand(s, p, seen)] + [_logic._checked(self.negate(alts[j], ptrs[j], seen), ptrs[j])
+                pieces = [self.expand(s, p, seen)] + [checked_negation(self.negate(alts[j], ptrs[j], seen), ptrs[j])
                                                       for j in need]
                 out += self._and(pieces, optr, "oneOf")
-                if len(out) > _logic.MAX_ALTERNATIVES:
-                    raise SchemaError(f"more than {_logic.MAX_ALTERNATIVES} alternatives", pointer=optr, keyword="oneOf",
+                if len(out) > MAX_ALTERNATIVES:
+                    raise SchemaError(f"more than {MAX_ALTERNATIVES} alternatives", pointer=optr, keyword="oneOf",
                                       kind="unsupported")
             if both:
-                out = self._and([self._kinds_dnf(_logic._EVERY - both, optr), out], optr, "oneOf")
+                out = self._and([self._kinds_dnf(EVERY_KIND - both, optr), out], optr, "oneOf")
             return out
         except SchemaError as exc:
             if exc.kind != "unsupported" or not rest:
@@ -250,7 +251,7 @@ class OneOfMixin:
         """``not oneOf``: no alternative matches, or two do."""
         both, rest = self._one_of_plan(alts, ptrs)
         try:
-            out = self._and([_logic._checked(self.negate(s, p, seen), p) for s, p in zip(alts, ptrs)], optr, "oneOf")
+            out = self._and([checked_negation(self.negate(s, p, seen), p) for s, p in zip(alts, ptrs)], optr, "oneOf")
             out += self._kinds_dnf(both, optr)
             for i, j in rest:
                 out += self._and([self.expand(alts[i], ptrs[i], seen), self.expand(alts[j], ptrs[j], seen)],

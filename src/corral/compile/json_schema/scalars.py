@@ -78,7 +78,7 @@ def content_dfa(regex: str):
 
 def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
     """A regex for a content DFA (None: empty), or an unsupported SchemaError when it is too large."""
-    from corral.automata.dfa import dfa_to_regex
+    from corral.automata.operations import dfa_to_regex
 
     try:
         regex = dfa_to_regex(dfa, MAX_KEY_REGEX)
@@ -88,7 +88,7 @@ def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
     if regex is not None and len(regex) > 2000:
         # The terminals '"<regex>"' and '"(?:<regex>)"' are this DFA between quotes: register it, so that compiling
         # the grammar does not parse and determinise a huge regex again.
-        from corral.automata.dfa import dfa_between, has_top_level_alternation
+        from corral.automata.operations import dfa_between, has_top_level_alternation
         from corral.automata.regex import register_dfa
 
         quoted = dfa_between(b'"', dfa, b'"', f'"{regex}"')
@@ -103,7 +103,8 @@ def key_complement_pattern(names) -> str:
     """``regexes.key_complement_regex(names)`` (a quoted JSON string whose value is none of ``names``), with its
     DFA (string content minus the names, between quotes, built directly by :func:`key_complement_content_dfa`)
     registered so that compiling the grammar does not parse and determinise the regex again."""
-    from corral.automata.dfa import ByteDFA, dfa_between
+    from corral.automata.bytedfa import ByteDFA
+    from corral.automata.operations import dfa_between
     from corral.automata.regex import register_dfa, registered_dfa
 
     regex = rx.key_complement_regex(names)
@@ -126,7 +127,7 @@ def key_complement_content_dfa(names):
     the ``UNIT*`` state reached after leaving the trie), then minimised. The same tables as
     :func:`key_complement_content_dfa_py` (the specification; the tests compare the two).
     """
-    from corral.automata.dfa import ByteDFA
+    from corral.automata.bytedfa import ByteDFA
 
     tables = _key_complement_tables(names)
     if tables is None:  # beyond the product's size limit: the specification raises as it always did
@@ -189,7 +190,7 @@ def _content_trie(unit, names) -> tuple[list[dict], list[int], list[bool]]:
 def key_complement_content_dfa_py(names):
     """The specification of :func:`key_complement_content_dfa`: ``UNIT*`` minus the regex alternation of the
     names' escaped contents, by a product automaton."""
-    from corral.automata.dfa import dfa_difference
+    from corral.automata.operations import dfa_difference
 
     base = content_dfa(rx.UNIT + "*")
     names = list(names)
@@ -229,7 +230,7 @@ def length_dfa(lo: int, hi: int | None, quoted: bool = False):
     refinement: only the breadth-first renumbering is needed. The same tables as compiling the regex (the
     specification; the tests compare the two).
     """
-    from corral.automata.dfa import ByteDFA
+    from corral.automata.bytedfa import ByteDFA
 
     tables = _length_tables(lo, hi, quoted)
     regex = rx.string_regex(lo, hi)
@@ -240,7 +241,7 @@ def _length_tables(lo: int, hi: int | None, quoted: bool):
     """Canonical tables of :func:`length_dfa` (``None`` when ``lo > hi`` or the unit DFA is not as expected)."""
     import numpy as np
 
-    from corral.automata.dfa import canonical_tables
+    from corral.automata.bytedfa import canonical_tables
 
     unit = content_dfa(rx.UNIT)
     t = unit.transitions.astype(np.int64)
@@ -503,7 +504,7 @@ class ScalarsMixin:
             return must[0][0]
         if bounded:
             register_length_dfa(lo, hi, quoted=False)
-        from corral.automata.dfa import dfa_difference, dfa_intersection
+        from corral.automata.operations import dfa_difference, dfa_intersection
 
         kw = "pattern" if pats else must[0][1]
         if nots and not pats:

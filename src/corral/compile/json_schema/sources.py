@@ -103,12 +103,12 @@ def validate_instance(schema, instance, *, registry=None, formats: str = "assert
     errors' JSON pointers.
 
     Formats are assertions (``formats="assert"``), checked as the compiler reads them
-    (:func:`corral.validate.format_checker`), or annotations (``formats="annotate"``, draft 2020-12's default).
+    (:func:`corral.compile.json_schema.formats.format_checker`), or annotations (``formats="annotate"``, draft 2020-12's default).
     ``registry`` holds remote documents for ``$ref`` (a mapping URI -> schema, or a ``referencing.Registry``).
     """
     import jsonschema
 
-    from corral.validate import format_checker
+    from corral.compile.json_schema.formats import format_checker
 
     kwargs = {}
     if registry is not None:
