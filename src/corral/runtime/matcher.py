@@ -19,116 +19,22 @@ definition, and tests assert ``mask()[t] == check(t)`` along random walks.
 
 from __future__ import annotations
 
-import bisect
 import threading
-import weakref
 from collections import OrderedDict
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 import numpy as np
 
 from corral.compile.grammar import productive_rules
 from corral.errors import GrammarError
 from corral.runtime.earley import Column, EarleyTables
+from corral.runtime import groups
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
+from corral.runtime.states import Rejection, _NState, _State
 from corral.tokens.index import TokenIndex, shared_caches
 
 __all__ = ["CompiledGrammar", "Matcher", "Rejection"]
-
-
-class _State:
-    """An immutable matcher state (see the module docstring)."""
-
-    __slots__ = ("threads", "here", "parent", "token", "terminated", "_key")
-
-    def __init__(self, threads: dict, here: frozenset, parent=None, token=None, terminated=False):
-        self.threads = threads
-        self.here = here
-        self.parent = parent
-        self.token = token
-        self.terminated = terminated
-        self._key = None
-
-    @property
-    def key(self):
-        if self._key is None:
-            self._key = (frozenset(self.threads.items()), self.here, self.terminated)
-        return self._key
-
-    @property
-    def complete(self) -> bool:
-        return any(c.complete for c in self.here)
-
-    @property
-    def viable(self) -> bool:
-        return bool(self.threads) or self.complete
-
-
-class _NState:
-    """An immutable matcher state of the compiled engine: a product state ``pid`` (see
-    :mod:`corral.runtime.engine`; ``-1``: not viable), with the same interface as :class:`_State`."""
-
-    __slots__ = ("engine", "pid", "parent", "token", "terminated", "_complete")
-
-    def __init__(self, engine: MaskEngine, pid: int, parent=None, token=None, terminated=False):
-        self.engine = engine
-        self.pid = pid
-        self.parent = parent
-        self.token = token
-        self.terminated = terminated
-        self._complete = None
-
-    @property
-    def key(self):
-        return (self.pid, self.terminated)
-
-    @property
-    def complete(self) -> bool:
-        if self._complete is None:
-            self._complete = self.pid >= 0 and self.engine.complete(self.pid)
-        return self._complete
-
-    @property
-    def viable(self) -> bool:
-        return self.pid >= 0
-
-
-_PREFIX_INDEX: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # vocabulary -> CompiledGrammar._prefix_index
-
-
-class Rejection(NamedTuple):
-    """A disallowed token and the tokens its check proves disallowed too (:meth:`Matcher.check_group`).
-
-    The group is ``ids``, the arrays of ``parts``, and, when ``first_allowed`` is given, every token whose first byte
-    ``first_byte[t] >= 0`` is outside ``first_allowed``; the token itself is always in the group.
-
-    Attributes
-    ----------
-    ids : numpy.ndarray
-        int64 ids (distinct), disallowed.
-    first_allowed : numpy.ndarray or None
-        bool ``[256]``: the bytes a token may start with at this state.
-    first_byte : numpy.ndarray or None
-        int16 ``[vocab size]``: each token's first byte, ``-1`` for EOS ids and tokens without bytes (shared).
-    parts : tuple of numpy.ndarray
-        Disjoint read-only id arrays (one per depth of the rejected token's bytes), cached by the compiled grammar:
-        the same object comes back for the same prefix and threads, so a sampler may skip a part it has applied.
-    """
-
-    ids: np.ndarray
-    first_allowed: np.ndarray | None = None
-    first_byte: np.ndarray | None = None
-    parts: tuple = ()
-
-    def all_ids(self) -> np.ndarray:
-        """Every id of the group (sorted, distinct)."""
-        ids = np.concatenate([self.ids, *self.parts]) if self.parts else self.ids
-        if self.first_allowed is not None:
-            fb = self.first_byte
-            dead = np.flatnonzero((fb >= 0) & ~self.first_allowed[np.maximum(fb, 0)])
-            ids = np.concatenate([ids, dead])
-        return np.unique(ids)
 
 
 class CompiledGrammar:
@@ -329,96 +235,10 @@ class CompiledGrammar:
                     break
         return _State(threads, here, parent, token), dead_at
 
-    def _prefix_index(self):
-        """Token ids with bytes (EOS ids excluded) sorted by their bytes, the sorted bytes, and ``first_byte``: int16
-        ``[size]``, each token's first byte (``-1`` for EOS ids and tokens without bytes). Built once per
-        vocabulary object and shared by every grammar compiled against it."""
-        if self._sorted is None:
-            self._sorted = _PREFIX_INDEX.get(self.vocab)
-        if self._sorted is None:
-            tb = self.vocab.token_bytes
-            eos = set(int(t) for t in self.eos_ids)
-            ids = np.array(sorted((i for i in range(self.size) if tb[i] and i not in eos), key=lambda i: tb[i]),
-                           dtype=np.int64)
-            first = np.full(self.size, -1, dtype=np.int16)
-            first[ids] = self.vocab.byte_matrix[ids, 0]
-            first.flags.writeable = False
-            self._sorted = _PREFIX_INDEX[self.vocab] = (ids, [tb[i] for i in ids.tolist()], first)
-        return self._sorted
-
-    def _next_bytes(self, threads) -> np.ndarray:
-        """bool ``[256]``: the bytes some of the lexeme ``threads`` can take (any other byte kills every thread)."""
-        allowed = np.zeros(256, dtype=bool)
-        rows = self._rows
-        for t, s in threads:
-            row = rows.get((t, s))
-            if row is None:
-                row = rows[(t, s)] = self.dfas[t].transitions[s] >= 0
-            allowed |= row
-        return allowed
-
-    def _trace(self, state, data: bytes):
-        """``(n, keys, allowed_at)`` for :meth:`invalid_group`: ``n`` is the length of the shortest prefix of
-        ``data`` after which no lexeme thread is left (``-1`` if ``data`` is viable), ``keys[i - 1]`` a hashable key
-        of the threads after ``data[:i]``, and ``allowed_at(i)`` the bool ``[256]`` of the bytes they can take."""
-        if self.native:
-            engine, pids, q = self._engine, [], state.pid
-            for b in data:
-                q = engine.feed_bytes(q, bytes([b]))
-                pids.append(q)
-                if q < 0 or engine.threads(q) == 0:
-                    break
-            if q >= 0 and len(pids) == len(data):
-                return -1, None, None
-            seq = [state.pid] + pids
-            return len(pids), pids, lambda i: engine.next_bytes(seq[i])
-        trace: list = []
-        nxt, n = self._run(state, data, trace=trace)
-        if n < 0 or nxt.viable and n == len(data):
-            return -1, None, None
-        seq = [state.threads] + trace
-        return n, [frozenset(t) for t in trace], lambda i: self._next_bytes(seq[i])
-
-    def invalid_group(self, state: _State, data: bytes) -> "Rejection | None":
-        """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is viable.
-
-        Feeding ``data`` byte by byte visits states ``S_0 = state, S_1, ...`` until every lexeme thread dies at
-        byte ``n - 1``. At each ``S_i`` the live threads allow a set of next bytes (the union of their DFA rows);
-        every token that starts with ``data[:i]`` followed by a byte outside that set is invalid, and so is
-        ``data``. Depth 0 is returned as the allowed first bytes (the whole vocabulary is concerned); the deeper
-        groups, disjoint and small, as ids. One feed of ``data`` (its threads traced) and a vectorised selection.
-        """
-        n, keys, allowed_at = self._trace(state, data)
-        if n < 0:
-            return None
-        ids, keys_sorted, first = self._prefix_index()
-        lengths, matrix = self.vocab.lengths, self.vocab.byte_matrix
-        parts = []
-        first_allowed = allowed_at(0)
-        cache = self._group_cache
-        for i in range(1, n):
-            q = data[:i]
-            key = (q, keys[i - 1])  # the group depends on q and the threads after it, nothing else
-            part = cache.get(key)
-            if part is None:
-                allowed = allowed_at(i)
-                if allowed.all():
-                    part = ids[:0]
-                else:
-                    lo = bisect.bisect_left(keys_sorted, q)
-                    end = q.rstrip(b"\xff")
-                    hi = bisect.bisect_left(keys_sorted, end[:-1] + bytes([end[-1] + 1])) if end else len(keys_sorted)
-                    cand = ids[lo:hi]
-                    cand = cand[lengths[cand] > i]
-                    part = cand[~allowed[matrix[cand, i]]]
-                part.flags.writeable = False
-                cache[key] = part
-                self._group_cache_ids += part.size
-                while len(cache) > 1 and (len(cache) > 4096 or self._group_cache_ids > self._GROUP_CACHE_IDS):
-                    self._group_cache_ids -= cache.popitem(last=False)[1].size
-            if part.size:
-                parts.append(part)
-        return Rejection(np.zeros(0, dtype=np.int64), first_allowed, first, tuple(parts))
+    def invalid_group(self, state, data: bytes) -> "Rejection | None":
+        """Tokens certainly invalid at ``state`` because ``data`` (a token's bytes) is: ``None`` if ``data`` is
+        viable (see :func:`corral.runtime.groups.invalid_group`)."""
+        return groups.invalid_group(self, state, data)
 
     def _mask(self, state: _State, depth: int = 0) -> np.ndarray:
         """bool ``[V]`` mask of ``state``: the unpacked :meth:`_packed` (a few of them cached)."""
