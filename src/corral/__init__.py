@@ -11,6 +11,7 @@ loaded lazily on first attribute access.
 """
 
 from corral.errors import (
+    ConfigurationError,
     CorralError,
     GenerationError,
     GrammarError,
@@ -50,6 +51,7 @@ __all__ = [
     "VocabularyError",
     "SchemaError",
     "ModelError",
+    "ConfigurationError",
     "GenerationError",
 ]
 

@@ -16,7 +16,7 @@ import os
 import sys
 import warnings
 
-from corral.errors import CorralError
+from corral.errors import ConfigurationError, CorralError
 
 __all__ = ["main", "build_parser"]
 
@@ -185,7 +185,7 @@ def _draft_length(value: str):
     except ValueError:
         n = 0
     if n < 1:
-        raise ValueError(f"--draft-length must be 'adaptive' or an integer >= 1, got {value!r}")
+        raise ConfigurationError(f"--draft-length must be 'adaptive' or an integer >= 1, got {value!r}")
     return n
 
 
@@ -194,7 +194,7 @@ def _run_validate(args) -> int:
 
     validator = make_validator(args.schema)  # schema errors: exit 2 before any output
     if args.file != "-" and not os.path.isfile(args.file):
-        raise ValueError(f"cannot read {args.file!r}: no such file")
+        raise ConfigurationError(f"cannot read {args.file!r}: no such file")
     counts = {"records": 0, "valid": 0, "invalid": 0, "malformed": 0}  # counts only: records are not kept
     write = sys.stdout.write
     for rec in iter_validate(validator, args.file):

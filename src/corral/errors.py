@@ -12,6 +12,8 @@ from :class:`ValueError`, so callers can catch them either way::
     ├── SchemaError         (ValueError)  a JSON Schema is invalid, unsatisfiable or unsupported; ``pointer``,
     │                                     ``keyword`` and ``kind``
     ├── ModelError          (ValueError)  a model cannot be found or loaded
+    ├── ConfigurationError  (ValueError)  an argument or option is invalid (a value out of range, options that
+    │                                     do not go together, an unknown method or scheme)
     └── GenerationError                   generation could not proceed (for example the prompt is too long)
 
 On the hot path (``Matcher.check``) a rejected token is ``False``, never an exception.
@@ -26,6 +28,7 @@ __all__ = [
     "VocabularyError",
     "SchemaError",
     "ModelError",
+    "ConfigurationError",
     "GenerationError",
     "warn_caller",
 ]
@@ -46,6 +49,9 @@ class GrammarError(CorralError, ValueError):
         1-based position in the grammar text, where known.
     source_name : str or None
         The grammar's file name, where known.
+    kind : str or None
+        ``"empty_language"`` when the grammar (or a terminal) describes no string at all; callers decide on this,
+        never on the message text.
     """
 
     def __init__(
@@ -55,11 +61,13 @@ class GrammarError(CorralError, ValueError):
         line: int | None = None,
         column: int | None = None,
         source_name: str | None = None,
+        kind: str | None = None,
     ) -> None:
         self.message = message
         self.line = line
         self.column = column
         self.source_name = source_name
+        self.kind = kind
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -138,6 +146,11 @@ class SchemaError(CorralError, ValueError):
 
 class ModelError(CorralError, ValueError):
     """A model or tokenizer cannot be found or loaded."""
+
+
+class ConfigurationError(CorralError, ValueError):
+    """An argument or option is invalid: a value out of range, options that do not go together, an unknown method,
+    resampling scheme or draft policy. Raised before any work starts."""
 
 
 class GenerationError(CorralError):

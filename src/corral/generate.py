@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corral.errors import GenerationError
+from corral.errors import ConfigurationError, GenerationError
 
 __all__ = ["Result", "generate", "clear_caches", "load_model", "compile_constraint"]
 
@@ -143,7 +143,7 @@ def load_model(model=None):
     elif isinstance(model, tuple):
         key, pinned = ("objects",) + tuple(id(m) for m in model), model
     else:
-        raise ValueError(
+        raise ConfigurationError(
             "model must be None (the embedded default), a folder, a hub name, an HFModel or a "
             f"(model, tokenizer) tuple; got {type(model).__name__} (wrap a loaded model with HFModel.load)"
         )
@@ -163,7 +163,7 @@ def _grammar_from(source):
     if isinstance(source, Grammar):
         return source
     if not isinstance(source, (str, os.PathLike)):
-        raise ValueError(
+        raise ConfigurationError(
             "grammar must be a Grammar, Lark text, a .lark path, a shipped grammar name or a CompiledGrammar; "
             f"got {type(source).__name__}"
         )
@@ -188,17 +188,17 @@ def _grammar_from(source):
 def _constraint_key(grammar=None, regex=None, choices=None):
     given = [name for name, v in (("grammar", grammar), ("regex", regex), ("choices", choices)) if v is not None]
     if len(given) > 1:
-        raise ValueError(f"pass at most one of grammar=, regex= and choices= (got {', '.join(given)})")
+        raise ConfigurationError(f"pass at most one of grammar=, regex= and choices= (got {', '.join(given)})")
     if regex is not None:
         if not isinstance(regex, str):
-            raise ValueError(f"regex must be a string, got {type(regex).__name__}")
+            raise ConfigurationError(f"regex must be a string, got {type(regex).__name__}")
         return ("regex", regex)
     if choices is not None:
         if isinstance(choices, (str, bytes)) or not all(isinstance(c, str) for c in choices):
-            raise ValueError("choices must be a list of strings")
+            raise ConfigurationError("choices must be a list of strings")
         choices = tuple(choices)
         if not choices:
-            raise ValueError("choices must not be empty")
+            raise ConfigurationError("choices must not be empty")
         return ("choices", choices)
     if grammar is not None:
         return ("grammar", grammar)
@@ -232,7 +232,7 @@ def compile_constraint(vocab, *, grammar=None, regex=None, choices=None):
     if kind == "grammar" and callable(getattr(arg, "matcher", None)):
         other = getattr(getattr(arg, "vocab", None), "fingerprint", None)
         if other is not None and other != vocab.fingerprint:
-            raise ValueError("the CompiledGrammar was compiled for another vocabulary than the model's")
+            raise ConfigurationError("the CompiledGrammar was compiled for another vocabulary than the model's")
         return arg
     from corral.compile.grammar import Grammar
     from corral.runtime.matcher import CompiledGrammar
@@ -438,7 +438,7 @@ def generate(
     schema_dict = schema_model = None
     if schema is not None:
         if grammar is not None or regex is not None or choices is not None:
-            raise ValueError("pass at most one of grammar=, regex=, choices= and schema=")
+            raise ConfigurationError("pass at most one of grammar=, regex=, choices= and schema=")
         from corral.compile.json_schema import resolve_schema, schema_to_grammar
 
         schema_dict, schema_model = resolve_schema(schema)
@@ -448,13 +448,17 @@ def generate(
                                     formats=formats, strict_keywords=strict_keywords)
     elif whitespace is not None or lenient or registry is not None or property_order != "schema" \
             or integral_floats or formats != "assert" or strict_keywords:
-        raise ValueError("whitespace=, lenient=, registry=, property_order=, integral_floats=, formats= and "
+        raise ConfigurationError("whitespace=, lenient=, registry=, property_order=, integral_floats=, formats= and "
                          "strict_keywords= apply to schema= only")
     _constraint_key(grammar, regex, choices)  # argument errors before any loading
     validate_sampling(temperature, top_k, top_p)
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
-        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        raise ConfigurationError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
     _check_seed(seed)
+    if draft is not None:
+        from corral.drafters.policy import make_policy
+
+        make_policy(draft_length)  # ConfigurationError now, not after the model is loaded
     particles = _check_method(method, particles, temperature, top_k, top_p, ess_threshold, resampling, critic)
 
     import torch
@@ -471,7 +475,7 @@ def generate(
     elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
         prompt_ids = list(prompt)
     else:
-        raise ValueError(f"prompt must be a string or a list of token ids, got {type(prompt).__name__}")
+        raise ConfigurationError(f"prompt must be a string or a list of token ids, got {type(prompt).__name__}")
     seq = lm.start(prompt_ids)
 
     gen = torch.Generator()
@@ -502,7 +506,7 @@ def generate(
     else:
         proposal = None
         if draft is not None and resampling == "optimal":
-            raise ValueError("resampling='optimal' expands every token itself: it takes no draft=")
+            raise ConfigurationError("resampling='optimal' expands every token itself: it takes no draft=")
         if draft is not None:
             from corral.samplers.speculative_smc import SpeculativeProposal
 
@@ -545,13 +549,13 @@ def generate(
 
 
 def _check_seed(seed) -> None:
-    """``seed`` must be ``None`` or an integer (a numpy integer too); anything else is a clear ``ValueError``."""
+    """``seed`` must be ``None`` or an integer (a numpy integer too); anything else is a ``ConfigurationError``."""
     import numbers
 
     if seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an integer or None, got {seed!r} ({type(seed).__name__})")
+        raise ConfigurationError(f"seed must be an integer or None, got {seed!r} ({type(seed).__name__})")
 
 
 _METHODS = ("lcd", "awrs", "smc")
@@ -561,35 +565,35 @@ _DEFAULT_PARTICLES = 16
 def _check_method(method, particles, temperature, top_k, top_p, ess_threshold, resampling, critic):
     """Validate the sampler options; the number of particles to use (``None`` unless SMC)."""
     if method not in _METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(map(repr, _METHODS))}")
+        raise ConfigurationError(f"unknown method {method!r}; choose one of {', '.join(map(repr, _METHODS))}")
     if method != "smc":
         if particles is not None:
-            raise ValueError(f"particles= is for method='smc' (got method={method!r})")
+            raise ConfigurationError(f"particles= is for method='smc' (got method={method!r})")
         if critic is not None:
-            raise ValueError(f"critic= is for method='smc' (got method={method!r})")
+            raise ConfigurationError(f"critic= is for method='smc' (got method={method!r})")
     if method == "lcd":
         return None
     if top_k is not None or top_p is not None:
-        raise ValueError(f"top_k/top_p are not supported with method={method!r} (a truncated law has no faithful "
+        raise ConfigurationError(f"top_k/top_p are not supported with method={method!r} (a truncated law has no faithful "
                          "target); use method='lcd' or drop them")
     if method == "awrs":
         return None
     if not temperature:
-        raise ValueError("method='smc' needs temperature > 0")
+        raise ConfigurationError("method='smc' needs temperature > 0")
     if particles is None:
         particles = _DEFAULT_PARTICLES
     if isinstance(particles, bool) or not isinstance(particles, (int,)) or particles < 1:
-        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+        raise ConfigurationError(f"particles must be an integer >= 1, got {particles!r}")
     if isinstance(ess_threshold, bool) or not (0.0 <= float(ess_threshold) <= 1.0):
-        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
+        raise ConfigurationError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
     from corral.samplers.resampling import RESAMPLERS
 
     if resampling not in RESAMPLERS and resampling != "optimal":
-        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
+        raise ConfigurationError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
     if resampling == "optimal" and critic is not None:
-        raise ValueError("resampling='optimal' takes no critic=")
+        raise ConfigurationError("resampling='optimal' takes no critic=")
     if critic is not None and not callable(critic):
-        raise ValueError("critic must be a callable (token_ids, done) -> float")
+        raise ConfigurationError("critic must be a callable (token_ids, done) -> float")
     return int(particles)
 
 

@@ -192,7 +192,7 @@ class Grammar:
             raise GrammarError("choices must be a list of strings, not a single string")
         choices = list(dict.fromkeys(choices))
         if not choices:
-            raise GrammarError("choices is empty: the language is empty")
+            raise GrammarError("choices is empty: the language is empty", kind="empty_language")
         rules, terminals = [], {}
         for i, text in enumerate(choices):
             if not isinstance(text, str):
@@ -274,7 +274,8 @@ class Grammar:
                 except RegexError as exc:
                     raise self._error(f"terminal {name!r} uses an unsupported regex: {exc}", terminal=name) from exc
                 if dfa.is_empty:
-                    raise self._error(f"terminal {name!r} matches nothing (its language is empty)", terminal=name)
+                    raise self._error(f"terminal {name!r} matches nothing (its language is empty)", terminal=name,
+                                      kind="empty_language")
                 if bool(dfa.accepting[0]) and not self.allow_nullable_terminals:
                     raise self._error(f"terminal {name!r} matches the empty string", terminal=name)
                 self._dfa_cache[term] = dfa
@@ -340,7 +341,7 @@ class Grammar:
         return names
 
     def _error(self, message: str, *, terminal: str | None = None, rule: str | None = None,
-               symbol: str | None = None) -> GrammarError:
+               symbol: str | None = None, kind: str | None = None) -> GrammarError:
         line = column = None
         if self.source is not None:
             if terminal is not None:
@@ -353,7 +354,7 @@ class Grammar:
                 loc = locate_symbol(self.source, symbol) if symbol else None
             if loc:
                 line, column = loc
-        return GrammarError(message, line=line, column=column, source_name=self.source_name)
+        return GrammarError(message, line=line, column=column, source_name=self.source_name, kind=kind)
 
     def _normalize(self) -> None:
         terms = self.terminals
@@ -389,7 +390,7 @@ class Grammar:
         if self.start not in productive:
             raise self._error(
                 f"the language is empty: the start rule {self.start!r} cannot derive any string "
-                "(every derivation needs infinitely many steps)", rule=self.start)
+                "(every derivation needs infinitely many steps)", rule=self.start, kind="empty_language")
         rules = [r for r, p in zip(self.rules, pending) if not p]
 
         # reachable from start

@@ -7,6 +7,7 @@ import os
 import threading
 from pathlib import Path
 
+from corral.errors import ConfigurationError
 from corral.drafters.base import CompositeDrafter, Drafter
 from corral.drafters.forced import FastForwardDrafter
 from corral.drafters.model import ModelDrafter
@@ -100,10 +101,10 @@ def make_drafter(draft, target_model, *, ngram_order: int = 4) -> Drafter | None
             if vocab_compatible(dm.vocab, vocab):
                 members.append(ModelDrafter(dm))
             elif draft == "model":
-                raise ValueError("the embedded draft model does not share the target's vocabulary")
+                raise ConfigurationError("the embedded draft model does not share the target's vocabulary")
         return members[0] if len(members) == 1 else CompositeDrafter(members)
     if isinstance(draft, str) and "/" not in draft and not Path(draft).expanduser().exists():
-        raise ValueError(
+        raise ConfigurationError(
             f"draft must be None, 'auto', 'ngram', 'forced', 'model', a model, a folder or an org/name hub id; "
             f"got {draft!r}"
         )
@@ -115,8 +116,8 @@ def make_drafter(draft, target_model, *, ngram_order: int = 4) -> Drafter | None
 
             dm = HFModel.load(draft)
         if not vocab_compatible(dm.vocab, vocab):
-            raise ValueError("the draft model's vocabulary differs from the target's: it cannot draft for it")
+            raise ConfigurationError("the draft model's vocabulary differs from the target's: it cannot draft for it")
         return ModelDrafter(dm)
-    raise ValueError(
+    raise ConfigurationError(
         f"draft must be None, 'auto', 'ngram', 'forced', 'model', a model, a path or a Drafter; got {draft!r}"
     )

@@ -7,6 +7,8 @@ the drafts at all.
 
 from __future__ import annotations
 
+from corral.errors import ConfigurationError
+
 
 __all__ = ["FixedPolicy", "AdaptivePolicy", "make_policy"]
 
@@ -22,7 +24,7 @@ class FixedPolicy:
 
     def __init__(self, length: int) -> None:
         if int(length) != length or length < 0:
-            raise ValueError(f"draft length must be an integer >= 0, got {length!r}")
+            raise ConfigurationError(f"draft length must be an integer >= 0, got {length!r}")
         self.length = int(length)
 
     def keep_going(self, n_drafted: int, survival: float, cost: float = 0.0) -> bool:
@@ -121,7 +123,7 @@ def make_policy(draft_length) -> "FixedPolicy | AdaptivePolicy":
     if isinstance(draft_length, (FixedPolicy, AdaptivePolicy)) or hasattr(draft_length, "keep_going"):
         return draft_length
     if isinstance(draft_length, bool) or not isinstance(draft_length, int):
-        raise ValueError(f"draft_length must be 'adaptive', an int or a policy, got {draft_length!r}")
+        raise ConfigurationError(f"draft_length must be 'adaptive', an int or a policy, got {draft_length!r}")
     return FixedPolicy(draft_length)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from corral.errors import GenerationError
+from corral.errors import ConfigurationError, GenerationError
 
 __all__ = [
     "SampleOutput",
@@ -50,11 +50,11 @@ def validate_sampling(temperature=1.0, top_k=None, top_p=None) -> None:
         A parameter is out of range.
     """
     if temperature is not None and (not np.isfinite(temperature) or temperature < 0):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+        raise ConfigurationError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1):
-        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+        raise ConfigurationError(f"top_k must be an integer >= 1, got {top_k!r}")
     if top_p is not None and not (0 < top_p <= 1):
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        raise ConfigurationError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
 _TOP_P_CANDIDATES = (1024, 8192)  # top-p first sorts only the most likely tokens (then falls back to a full sort)
@@ -288,7 +288,7 @@ def sample_sequence(
     """
     validate_sampling(temperature, top_k, top_p)
     if int(max_tokens) != max_tokens or max_tokens < 0:
-        raise ValueError(f"max_tokens must be an integer >= 0, got {max_tokens!r}")
+        raise ConfigurationError(f"max_tokens must be an integer >= 0, got {max_tokens!r}")
     eos = frozenset(seq.model.eos_token_ids if eos_token_ids is None else eos_token_ids)
     limit = seq.max_length
     out = SampleOutput()

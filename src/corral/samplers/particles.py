@@ -9,6 +9,7 @@ from typing import Callable, Hashable
 
 import numpy as np
 
+from corral.errors import ConfigurationError
 from corral.samplers.resampling import normalized_weights
 
 __all__ = ["Particle", "SMCResult", "check_counts", "check_temperature", "prompt_and_horizon"]
@@ -139,15 +140,15 @@ class SMCResult:
 def check_counts(particles, max_tokens) -> None:
     """ValueError unless ``particles`` and ``max_tokens`` are integers >= 1."""
     if isinstance(particles, bool) or int(particles) != particles or particles < 1:
-        raise ValueError(f"particles must be an integer >= 1, got {particles!r}")
+        raise ConfigurationError(f"particles must be an integer >= 1, got {particles!r}")
     if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
-        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        raise ConfigurationError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
 
 
 def check_temperature(temperature) -> None:
     """ValueError unless ``temperature`` is finite and > 0."""
     if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"SMC needs a finite temperature > 0, got {temperature!r}")
+        raise ConfigurationError(f"SMC needs a finite temperature > 0, got {temperature!r}")
 
 
 def prompt_and_horizon(model, prompt_ids, max_tokens: int) -> tuple[list[int], int]:

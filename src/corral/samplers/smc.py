@@ -19,6 +19,8 @@ Plug-in point (:class:`Proposal`): anything with ``start(model, prompt_ids, n)``
 
 from __future__ import annotations
 
+from corral.errors import ConfigurationError
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -103,7 +105,7 @@ class AWRSProposal:
     def __init__(self, *, temperature: float = 1.0, max_rejects: int | None = DEFAULT_MAX_REJECTS,
                  eos_token_ids=None, per_row: bool = False) -> None:
         if not (temperature > 0 and math.isfinite(temperature)):
-            raise ValueError(f"AWRS proposals need a finite temperature > 0, got {temperature!r}")
+            raise ConfigurationError(f"AWRS proposals need a finite temperature > 0, got {temperature!r}")
         self.temperature = float(temperature)
         self.max_rejects = max_rejects
         self.eos_token_ids = eos_token_ids
@@ -217,16 +219,16 @@ def smc(
     """
     check_counts(particles, max_tokens)
     if not (0.0 <= ess_threshold <= 1.0):
-        raise ValueError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
+        raise ConfigurationError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
     if resampling == "optimal":
         if proposal is not None or critic is not None:
-            raise ValueError("resampling='optimal' expands every allowed token itself: no proposal= or critic=")
+            raise ConfigurationError("resampling='optimal' expands every allowed token itself: no proposal= or critic=")
         from corral.samplers.smc_optimal import smc_optimal
 
         return smc_optimal(model, prompt_ids, matcher, particles=particles, max_tokens=max_tokens,
                            temperature=temperature, seed=seed, eos_token_ids=eos_token_ids)
     if resampling not in RESAMPLERS:
-        raise ValueError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
+        raise ConfigurationError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
     check_temperature(temperature)
     t0 = time.perf_counter()
     n = int(particles)

@@ -470,7 +470,7 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     try:
         return Grammar(builder.rules, builder.terminals, "start")
     except GrammarError as exc:
-        if "empty" in str(exc):
+        if exc.kind == "empty_language":
             raise SchemaError("no JSON value satisfies the schema", pointer="", kind="unsatisfiable") from None
         raise
 
