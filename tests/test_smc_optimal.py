@@ -132,3 +132,25 @@ def test_generate_with_optimal_resampling():
     assert abs(sum(r.posterior.values()) - 1) < 1e-9
     with pytest.raises(ValueError, match="draft"):
         corral.generate("x", choices=["a"], method="smc", resampling="optimal", draft="ngram", max_tokens=4)
+
+
+@pytest.mark.parametrize("resampling", ["optimal", "multinomial", "stratified", "systematic"])
+def test_particle_weights_average_to_z_for_every_scheme(toy, resampling):
+    """One convention: for every resampling scheme the reported particle weights average to Ẑ, so pooling the
+    particle sets of runs by concatenation gives the mean of their Ẑs (a sum convention would be off by N)."""
+    from corral.samplers.resampling import RESAMPLERS
+
+    assert resampling == "optimal" or resampling in RESAMPLERS
+    model, compiled, pi, log_z = toy
+    runs = []
+    for seed in range(3):
+        for n in (2, 5):  # below the number of outputs, so resampling happens
+            res = smc(model, [], compiled.matcher(), particles=n, max_tokens=16, resampling=resampling, seed=seed)
+            w = np.array([p.log_weight for p in res.particles])
+            assert res.log_z == pytest.approx(np.logaddexp.reduce(w) - math.log(len(w)), abs=1e-9)
+            runs.append(res)
+    pooled = np.concatenate([[p.log_weight for p in r.particles] for r in runs])
+    sizes = [len(r.particles) for r in runs]
+    # the pooled mean equals the size-weighted mean of the runs' Ẑ
+    want = np.logaddexp.reduce([r.log_z + math.log(k) for r, k in zip(runs, sizes)]) - math.log(sum(sizes))
+    assert np.logaddexp.reduce(pooled) - math.log(pooled.size) == pytest.approx(want, abs=1e-9)

@@ -61,7 +61,8 @@ class Result:
         Log-probability of ``token_ids`` under the raw, unconstrained model.
     particles : list of (str, list of int, float, str) or None
         ``method="smc"`` only: the final weighted particle set, one ``(text, token_ids, log_weight, status)`` per
-        particle (``log_weight = -inf`` for particles that died or ran out of tokens).
+        particle (``log_weight = -inf`` for particles that died or ran out of tokens). For every resampling
+        scheme the weights average to ``Ẑ``: ``log_z = log mean exp(log_weight)``.
     posterior : dict of str to float or None
         ``method="smc"`` only: the posterior over distinct output texts (normalised particle weights summed by
         text, complete particles only), by decreasing probability.

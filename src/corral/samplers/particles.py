@@ -59,7 +59,9 @@ class SMCResult:
     Attributes
     ----------
     particles : list of Particle
-        The final population (complete particles carry the posterior; dead ones have weight ``-inf``).
+        The final population (complete particles carry the posterior; dead ones have weight ``-inf``). One
+        convention for every resampling scheme: the weights *average* to ``Ẑ`` (``log_z = log mean_i
+        exp(log_weight_i)`` over ``particles``), so particle sets of several runs pool by concatenation.
     log_z : float
         ``log Ẑ``, ``Ẑ = mean_i exp(logw_i)``: an unbiased estimate of ``Z = Σ_{y ∈ L, |y| <= max_tokens} p(y)``
         (times ``exp(critic)`` with a critic); ``-inf`` when every particle died.

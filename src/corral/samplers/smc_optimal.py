@@ -117,7 +117,9 @@ def smc_optimal(
     -------
     SMCResult
         ``particles``: the completed particles (when none completed, up to ``N`` that were left without a valid
-        continuation, weight ``-inf``); ``log_z = log Σ_i w_i`` (unbiased ``Ẑ``); ``n_checks`` counts full masks;
+        continuation, weight ``-inf``); ``log_z = log Σ_i w_i`` over the kept weights (unbiased ``Ẑ``), the
+        particles' ``log_weight`` reported scaled by their count so that they average to ``Ẑ`` as every
+        scheme's do (:class:`~corral.samplers.particles.SMCResult`); ``n_checks`` counts full masks;
         ``proposal_stats`` has ``children`` (successors listed) and ``kept``.
     """
     from corral.models.batch import make_batch
@@ -189,6 +191,9 @@ def smc_optimal(
         res.ess_trace.append(ess(new_log))  # of the kept children, as SMCResult documents the field
     res.particles = done or stuck
     res.log_z = logsumexp([p.log_weight for p in done]) if done else -math.inf
+    # The weights sum to Ẑ here; report them averaging to it, the convention of every scheme (SMCResult).
+    for p in done:
+        p.log_weight += math.log(len(done))
     res.n_forward = getattr(batch, "n_forward", None)
     res.wall_s = time.perf_counter() - t0
     return res
