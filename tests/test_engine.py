@@ -275,7 +275,7 @@ def test_batch_fill_computes_uncached_masks(gpt2):
 def _plain_table(resolver, terminal, state):
     """A DFA state's table by one plain walk of the whole forest (no hub, no sharing): the reference."""
     f = resolver._forest
-    return resolver._walk(terminal, state, 0, f.m, -1)
+    return resolver._walk(terminal, state, 0, f.m)
 
 
 def _bits(table, size):

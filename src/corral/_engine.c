@@ -165,8 +165,7 @@ typedef struct {
     const Node *N;
     const int64_t *IDS;
     int64_t M, n_ids;
-    int32_t maxd;
-    int32_t *qs;
+    int32_t *qs; /* per depth (1..255), the walk's state */
     /* token bytes */
     const uint8_t *BM;
     const int64_t *LEN;
@@ -985,8 +984,7 @@ static int Engine_init(Engine *E, PyObject *args, PyObject *kw) {
             PyErr_SetString(PyExc_ValueError, "engine: trie id out of range");
             return -1;
         }
-    const long long maxd = 255;
-    E->maxd = (int32_t)maxd;
+    const long long maxd = 255; /* depths are uint8 */
     E->size = size;
     E->nwords = (size + 31) / 32;
     E->qs = (int32_t *)calloc((size_t)(maxd + 1), sizeof(int32_t));

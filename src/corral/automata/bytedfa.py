@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["ByteDFA", "empty_tables", "minimize_tables", "canonical_tables", "refine_partition",
+__all__ = ["ByteDFA", "empty_tables", "live_states", "minimize_tables", "canonical_tables", "refine_partition",
            "refine_partition_py"]
 
 
@@ -329,6 +329,16 @@ def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np
     return out, np.asarray(accepting, dtype=bool)[idx].copy()
 
 
+def live_states(t: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """bool ``[n]``: the states from which an accepting state is reachable (backward closure; ``-1`` is dead)."""
+    live = np.asarray(acc, dtype=bool).copy()
+    while True:
+        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
+        if (nxt == live).all():
+            return live
+        live = nxt
+
+
 def minimize_tables(
     transitions: np.ndarray, accepting: np.ndarray, *, minimize: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -351,13 +361,7 @@ def minimize_tables(
     t = np.asarray(transitions, dtype=np.int64)
     acc = np.asarray(accepting, dtype=bool)
     n = t.shape[0]
-    # Live states: backward closure from the accepting states.
-    live = acc.copy()
-    while True:
-        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
-        if (nxt == live).all():
-            break
-        live = nxt
+    live = live_states(t, acc)
     if n == 0 or not live[0]:
         return empty_tables()
     t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)

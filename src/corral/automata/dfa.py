@@ -24,6 +24,7 @@ import numpy as np
 
 from corral.automata.bytedfa import (
     ByteDFA,
+    live_states,
     _unique_rows,
     canonical_tables,
     empty_tables,
@@ -257,12 +258,7 @@ def _partition(leaves: list[np.ndarray]) -> tuple[list[list[int]], list[list[tup
 
 def _minimize_small(t: np.ndarray, acc: np.ndarray):
     """Prune dead states and minimise a character DFA (Moore refinement); start state first. None if empty."""
-    live = acc.copy()
-    while True:
-        nxt = live | ((t >= 0) & live[np.maximum(t, 0)]).any(axis=1)
-        if (nxt == live).all():
-            break
-        live = nxt
+    live = live_states(t, acc)
     if not live[0]:
         return None
     t = np.where((t >= 0) & live[np.maximum(t, 0)], t, -1)

@@ -104,7 +104,7 @@ class _Resolver:
         if got is None:
             f = self._forest
             short = self._short(terminal, state)
-            long = self._walk(terminal, state, f.m_short, f.m, -1)
+            long = self._walk(terminal, state, f.m_short, f.m)
             got = cache[("ctable", state)] = self._union(short, long)
         return got
 
@@ -205,10 +205,11 @@ class _Resolver:
             return got
         return _remember(_HUBS, key, got, _HUBS_MAX)
 
-    def _walk(self, terminal: int, state: int, lo: int, hi: int, hub):
-        """``(words or None, ids or None, end nodes)`` of a DFA state over the forest's nodes ``[lo, hi)``."""
+    def _walk(self, terminal: int, state: int, lo: int, hi: int, hub: tuple = (-1, None)):
+        """``(words or None, ids or None, end nodes)`` of a DFA state over the forest's nodes ``[lo, hi)``; ``hub``
+        is :meth:`_hub_of`'s ``(hub state, its table by root)``."""
         f = self._forest
-        hub, parts = hub if isinstance(hub, tuple) else (hub, None)
+        hub, parts = hub
         words = np.zeros(self._words, dtype=np.int32)
         nodes = np.empty(hi - lo, dtype=np.int32)
         inside = np.empty(self._size // _SPARSE + 1, dtype=np.int64)
@@ -227,9 +228,8 @@ class _Resolver:
         if wa is None and wb is None and ia.size + ib.size <= self._size // _SPARSE:
             return self._frozen(None, np.concatenate([ia, ib]) if ib.size else ia, nodes)
         words = np.zeros(self._words, dtype=np.int32) if wa is None else wa.copy()
-        for w in (wb,):
-            if w is not None:
-                words |= w
+        if wb is not None:
+            words |= wb
         for ids in (ia, ib):
             if ids is not None and ids.size:
                 np.bitwise_or.at(words.view(np.uint32), ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
