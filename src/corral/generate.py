@@ -28,7 +28,6 @@ _lock = threading.RLock()
 _models: OrderedDict = OrderedDict()  # key -> (pinned objects, HFModel)
 _grammars: OrderedDict = OrderedDict()  # (source key) -> Grammar
 _compiled: OrderedDict = OrderedDict()  # (constraint key, vocab fingerprint) -> CompiledGrammar
-_free_masks: dict = {}  # vocab fingerprint -> numpy bool mask
 
 
 @dataclass
@@ -102,7 +101,6 @@ def clear_caches() -> None:
         _models.clear()
         _grammars.clear()
         _compiled.clear()
-        _free_masks.clear()
 
 
 def _lru_get(cache: OrderedDict, key):
@@ -258,36 +256,6 @@ def compile_constraint(vocab, *, grammar=None, regex=None, choices=None):
     with _lock:
         _lru_put(_compiled, full_key, compiled, _COMPILED_CACHE_SIZE)
     return compiled
-
-
-class _FreeMatcher:
-    """Unconstrained generation: every token with bytes, and EOS, is always allowed."""
-
-    def __init__(self, vocab) -> None:
-        import numpy as np
-
-        with _lock:
-            mask = _free_masks.get(vocab.fingerprint)
-            if mask is None:
-                mask = np.array([b is not None for b in vocab.token_bytes], dtype=bool)
-                mask[sorted(vocab.eos_token_ids)] = True
-                _free_masks[vocab.fingerprint] = mask
-        self._mask = mask
-
-    def mask(self):
-        return self._mask
-
-    def check(self, token: int) -> bool:
-        return bool(self._mask[token]) if 0 <= token < len(self._mask) else False
-
-    def advance(self, token: int) -> None:
-        pass
-
-    def fork(self) -> "_FreeMatcher":
-        return self  # stateless
-
-    def is_complete(self) -> bool:
-        return True
 
 
 def generate(
@@ -464,6 +432,7 @@ def generate(
 
     import torch
 
+    from corral.runtime.free import FreeMatcher
     from corral.samplers.masking import sample_sequence
 
     lm = load_model(model)
@@ -484,7 +453,7 @@ def generate(
         gen.seed()
     else:
         gen.manual_seed(int(seed) % (2**63))
-    matcher = compiled.matcher() if compiled is not None else _FreeMatcher(lm.vocab)
+    matcher = compiled.matcher() if compiled is not None else FreeMatcher(lm.vocab, lm.eos_token_ids)
     t_gen = time.perf_counter()
     extra: dict = {}
     drafter = _drafter(draft, lm) if draft is not None else None

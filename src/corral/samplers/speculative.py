@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from corral.errors import GenerationError
+from corral.runtime.free import FreeMatcher
 from corral.samplers.masking import _as_numpy, constrained_law, sample_token, validate_sampling
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "d1_round",
     "d2_round",
     "speculative_sample_sequence",
-    "FreeMatcher",
     "leviathan_step",
 ]
 
@@ -565,61 +565,6 @@ def d2_round(seq, matcher, drafter, policy, *, max_drafts: int, position: int, s
 # sequence loop
 
 
-class FreeMatcher:
-    """The matcher of unconstrained generation: every token with bytes, and EOS, is allowed; EOS ends the text.
-
-    It has the whole Matcher interface the rounds use (``mask``, ``check``, ``advance``, ``rollback``, ``fork``,
-    ``is_complete``, ``vocab_size``), so speculative decoding runs unconstrained too.
-
-    Parameters
-    ----------
-    vocab : Vocabulary
-    eos : collection of int
-    """
-
-    def __init__(self, vocab, eos) -> None:
-        self.vocab_size = vocab.size
-        self._eos = frozenset(eos)
-        m = np.array([b is not None for b in vocab.token_bytes], dtype=bool)
-        m[sorted(self._eos)] = True
-        m.flags.writeable = False
-        self._mask = m
-        self._done: list[bool] = [False]
-
-    def mask(self) -> np.ndarray:
-        """All tokens (none after EOS)."""
-        return self._mask if not self._done[-1] else np.zeros_like(self._mask)
-
-    def check(self, token: int) -> bool:
-        """Whether ``token`` is allowed."""
-        return not self._done[-1] and bool(self._mask[int(token)])
-
-    def advance(self, token: int) -> None:
-        """Consume ``token``."""
-        if not self.check(token):
-            raise ValueError(f"token {token} is not allowed here")
-        self._done.append(int(token) in self._eos)
-
-    def rollback(self, n: int = 1) -> None:
-        """Undo the last ``n`` advances."""
-        if n > len(self._done) - 1:
-            raise ValueError(f"cannot roll back {n} tokens")
-        if n:
-            del self._done[len(self._done) - n:]
-
-    def fork(self) -> "FreeMatcher":
-        """An independent copy."""
-        other = FreeMatcher.__new__(FreeMatcher)
-        other.vocab_size, other._eos, other._mask, other._done = self.vocab_size, self._eos, self._mask, [
-            self._done[-1]]
-        return other
-
-    def is_complete(self) -> bool:
-        """Always (EOS is always allowed before it is emitted)."""
-        return not self._done[-1]
-
-
-
 def speculative_sample_sequence(
     seq,
     matcher,
@@ -648,7 +593,7 @@ def speculative_sample_sequence(
     seq : Sequence-like
         Target sequence after the prompt; generated tokens (EOS excluded) are appended.
     matcher : Matcher or None
-        The constraint; ``None`` for unconstrained generation (a :class:`FreeMatcher`).
+        The constraint; ``None`` for unconstrained generation (a :class:`~corral.runtime.free.FreeMatcher`).
     drafter : Drafter or None
         From :func:`corral.drafters.make_drafter`. ``begin`` is called here with the prompt.
     verify : {"d1", "d2"}

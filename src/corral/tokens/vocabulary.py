@@ -403,6 +403,14 @@ class Vocabulary:
         return out
 
     @cached_property
+    def free_mask(self) -> np.ndarray:
+        """Read-only bool ``[size]``: the tokens unconstrained generation allows (those with bytes, and EOS)."""
+        mask = np.array([b is not None for b in self.token_bytes], dtype=bool)
+        mask[sorted(self.eos_token_ids)] = True
+        mask.flags.writeable = False
+        return mask
+
+    @cached_property
     def fingerprint(self) -> str:
         """sha256 hex digest of the size, the token bytes (with their lengths) and the sorted EOS ids."""
         h = hashlib.sha256(b"corral-vocabulary-v1")
