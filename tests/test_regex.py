@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corral.automata import charsets
 from corral.automata import regex as R
 from corral.automata.bytedfa import ByteDFA, minimize_tables
 from corral.automata.regex import compile_regex, literal_dfa
@@ -410,14 +411,14 @@ def _mask(cs: np.ndarray) -> np.ndarray:
 ])
 def test_char_sets_match_engine_on_all_code_points(regex, flags, all_chars):
     (op, av), = list(R.P.parse(regex, flags))
-    cs = R.char_set(op, tuple(av) if op is R.C.IN else av, bool(flags & re.I), bool(flags & re.A))
+    cs = charsets.char_set(op, tuple(av) if op is R.C.IN else av, bool(flags & re.I), bool(flags & re.A))
     assert (_mask(cs) == _engine_set(regex, flags, all_chars)).all()
 
 
 def test_no_cased_code_points_beyond_scan_limit():
     import _sre
 
-    assert not any(_sre.unicode_iscased(c) for c in range(R._CASE_SCAN_END, 0x110000))
+    assert not any(_sre.unicode_iscased(c) for c in range(charsets._CASE_SCAN_END, 0x110000))
 
 
 # ----------------------------------------------------------------------------- regexes matching the empty string

@@ -14,12 +14,12 @@ The documented import path is :mod:`corral.automata.dfa`, which imports these na
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 __all__ = ["ByteDFA", "empty_tables", "live_states", "minimize_tables", "canonical_tables", "refine_partition",
-           "refine_partition_py"]
+           "refine_partition_py", "clear_caches"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,7 +219,16 @@ def empty_tables() -> tuple[np.ndarray, np.ndarray]:
     return np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool)
 
 
-_HASH_MULTIPLIERS: dict[int, np.ndarray] = {}
+@lru_cache(maxsize=256)
+def _hash_multipliers(w: int) -> np.ndarray:
+    """The fixed odd 64-bit multipliers that hash rows of width ``w`` (seeded by ``w``: the same in every process)."""
+    rng = np.random.default_rng(0x5EED + w)
+    return rng.integers(1, 2**62, size=w, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def clear_caches() -> None:
+    """Forget the cached row-hash multipliers (recomputed, identical, on the next use)."""
+    _hash_multipliers.cache_clear()
 
 
 def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,10 +240,7 @@ def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, w = a.shape
     if n == 0:
         return a.copy(), np.zeros(0, dtype=np.int64)
-    mult = _HASH_MULTIPLIERS.get(w)
-    if mult is None:
-        rng = np.random.default_rng(0x5EED + w)
-        mult = _HASH_MULTIPLIERS[w] = rng.integers(1, 2**62, size=w, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    mult = _hash_multipliers(w)
     h = np.zeros(n, dtype=np.uint64)
     for j in range(w):
         h += a[:, j].astype(np.int64).astype(np.uint64) * mult[j]

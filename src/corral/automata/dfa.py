@@ -7,10 +7,10 @@ regex, concatenation with literals) live in :mod:`corral.automata.operations`. B
 ``corral.automata.dfa`` is where docs/INTERFACES.md documents them (``from corral.automata.dfa import
 dfa_intersection`` works).
 
-This module holds the generic automaton machinery used by :mod:`corral.automata.regex`:
+This module holds the character-to-byte step used by :mod:`corral.automata.regex` (code-point sets and the
+partition of code points into classes live in :mod:`corral.automata.charsets`):
 
-* code-point sets as sorted arrays of half-open boundaries (``_cs_*``), the partition of code points into classes
-  that no leaf of a regex distinguishes (``_partition``) and minimisation of class-level DFAs (``_minimize_small``);
+* ``_minimize_small`` prunes and minimises a class-level DFA;
 * :func:`utf8_expand` turns a character-level DFA (transitions labelled by classes of code points) into a
   byte-level DFA over well-formed UTF-8, sharing equal mid-character states (so a minimal character DFA gives a
   minimal byte DFA).
@@ -47,11 +47,6 @@ __all__ = ["ByteDFA", "empty_tables", "utf8_expand", "minimize_tables", "canonic
            "has_top_level_alternation"]
 
 
-_UNICODE_END = 0x110000
-_VALID = np.array([0, 0xD800, 0xE000, _UNICODE_END], dtype=np.int64)  # scalar values, half-open
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
 _MAX_EXPAND_CELLS = 1 << 27  # refuse expansions needing more than 512 MiB of int32 rows
 _SPACE = 5 << 18  # code points 0..0x13FFFF: five 4-byte lead blocks (those above 0x10FFFF are never valid)
 
@@ -80,6 +75,29 @@ def _descriptors(children: np.ndarray, n_uniform: int) -> tuple[np.ndarray, np.n
         sigs, inv = _unique_rows(children[~uni])
         desc[~uni] = n_uniform + inv.reshape(-1)
     return desc, sigs
+
+
+def _class_segments(class_ranges: Sequence[Sequence[tuple[int, int]]], none: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segments ``[seg_start[i], seg_start[i+1])`` of constant class covering the code points from 0 (the gaps
+    between the classes get the pseudo-class ``none``)."""
+    los, his, cs = [], [], []
+    for c, ranges in enumerate(class_ranges):
+        for lo, hi in ranges:
+            los.append(lo)
+            his.append(hi)
+            cs.append(c)
+    order = np.argsort(np.asarray(los, dtype=np.int64), kind="stable")
+    lo_a = np.asarray(los, dtype=np.int64)[order]
+    hi_a = np.asarray(his, dtype=np.int64)[order] + 1
+    c_a = np.asarray(cs, dtype=np.int64)[order]
+    gap_starts = np.concatenate([[0], hi_a])
+    seg_start = np.concatenate([gap_starts, lo_a])
+    seg_class = np.concatenate([np.full(len(gap_starts), none), c_a])
+    # Sort; at equal starts a class segment (later in the concatenation) wins over a gap.
+    key = np.lexsort((np.arange(len(seg_start)), seg_start))
+    seg_start, seg_class = seg_start[key], seg_class[key]
+    last = np.concatenate([seg_start[1:] != seg_start[:-1], [True]])
+    return seg_start[last], seg_class[last]
 
 
 def utf8_expand(
@@ -115,25 +133,7 @@ def utf8_expand(
     targets = np.asarray(class_targets, dtype=np.int64)
     n_q, n_k = targets.shape
     none = n_k  # pseudo-class of code points in no class
-    # Segments [seg_start[i], seg_start[i+1]) of constant class, covering 0.._SPACE.
-    los, his, cs = [], [], []
-    for c, ranges in enumerate(class_ranges):
-        for lo, hi in ranges:
-            los.append(lo)
-            his.append(hi)
-            cs.append(c)
-    order = np.argsort(np.asarray(los, dtype=np.int64), kind="stable")
-    lo_a = np.asarray(los, dtype=np.int64)[order]
-    hi_a = np.asarray(his, dtype=np.int64)[order] + 1
-    c_a = np.asarray(cs, dtype=np.int64)[order]
-    gap_starts = np.concatenate([[0], hi_a])
-    seg_start = np.concatenate([gap_starts, lo_a])
-    seg_class = np.concatenate([np.full(len(gap_starts), none), c_a])
-    # Sort; at equal starts a class segment (later in the concatenation) wins over a gap.
-    key = np.lexsort((np.arange(len(seg_start)), seg_start))
-    seg_start, seg_class = seg_start[key], seg_class[key]
-    last = np.concatenate([seg_start[1:] != seg_start[:-1], [True]])
-    seg_start, seg_class = seg_start[last], seg_class[last]
+    seg_start, seg_class = _class_segments(class_ranges, none)
 
     def class_at(x: np.ndarray) -> np.ndarray:
         return seg_class[np.searchsorted(seg_start, x, side="right") - 1]
@@ -182,78 +182,8 @@ def utf8_expand(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Code-point sets (sorted int64 arrays of half-open boundaries [s0, e0, s1, e1, ...]) and character-level DFAs
+# Character-level DFAs
 # --------------------------------------------------------------------------------------------------------------
-
-
-def _cs_ranges(pairs) -> np.ndarray:
-    """Set from inclusive (lo, hi) pairs."""
-    out: list[int] = []
-    for lo, hi in sorted(pairs):
-        if out and lo <= out[-1]:
-            out[-1] = max(out[-1], hi + 1)
-        else:
-            out += [lo, hi + 1]
-    return np.asarray(out, dtype=np.int64)
-
-
-def _cs_points(points: np.ndarray) -> np.ndarray:
-    """Set from a sorted array of distinct code points."""
-    if len(points) == 0:
-        return _EMPTY
-    brk = np.flatnonzero(np.diff(points) != 1)
-    starts = np.concatenate([points[:1], points[brk + 1]])
-    ends = np.concatenate([points[brk], points[-1:]]) + 1
-    return np.stack([starts, ends], axis=1).reshape(-1).astype(np.int64)
-
-
-def _cs_mask(mask: np.ndarray) -> np.ndarray:
-    """Set from a boolean mask over code points 0..len(mask)-1."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(d).astype(np.int64)
-
-
-def _cs_member(cs: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return (np.searchsorted(cs, pts, side="right") & 1).astype(bool)
-
-
-def _cs_op(a: np.ndarray, b: np.ndarray, op) -> np.ndarray:
-    """Combine two sets with a boolean ufunc (``op(False, False)`` must be ``False``)."""
-    pts = np.union1d(a, b)
-    if len(pts) == 0:
-        return _EMPTY
-    r = op(_cs_member(a, pts), _cs_member(b, pts))
-    prev = np.concatenate([[False], r[:-1]])
-    return pts[r != prev]
-
-
-def _cs_union(a, b):
-    return _cs_op(a, b, np.logical_or)
-
-
-def _cs_diff(a, b):
-    return _cs_op(a, b, lambda x, y: x & ~y)
-
-
-def _partition(leaves: list[np.ndarray]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
-    """Split code points into classes no leaf distinguishes; return each leaf's classes and each class's ranges."""
-    if not leaves:
-        return [], []
-    pts = np.unique(np.concatenate([np.array([0, _UNICODE_END], dtype=np.int64)] + leaves))
-    starts = pts[:-1]
-    member = np.stack([_cs_member(cs, starts) for cs in leaves], axis=1)
-    keep = member.any(axis=1)
-    rows, inverse = _unique_rows(member[keep])
-    inverse = inverse.reshape(-1)
-    leaf_classes = [np.flatnonzero(rows[:, j]).tolist() for j in range(len(leaves))]
-    ranges: list[list[tuple[int, int]]] = [[] for _ in range(len(rows))]
-    for c, lo, hi in zip(inverse.tolist(), starts[keep].tolist(), (pts[1:][keep] - 1).tolist()):
-        r = ranges[c]
-        if r and r[-1][1] + 1 == lo:
-            r[-1] = (r[-1][0], hi)
-        else:
-            r.append((lo, hi))
-    return leaf_classes, ranges
 
 
 def _minimize_small(t: np.ndarray, acc: np.ndarray):

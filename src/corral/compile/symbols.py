@@ -1,4 +1,5 @@
-"""The symbols of the grammar IR: :class:`Terminal` (a named regex) and :class:`Rule` (a BNF production).
+"""The symbols of the grammar IR: :class:`Terminal` (a named regex) and :class:`Rule` (a BNF production), and the
+check every terminal's regex goes through when a grammar is built (:func:`regex_matches_empty`).
 
 They sit below both :mod:`corral.compile.grammar` (the :class:`~corral.compile.grammar.Grammar` that holds them) and
 :mod:`corral.compile.lark` (the front end that makes them), and are importable from either.
@@ -6,10 +7,15 @@ They sit below both :mod:`corral.compile.grammar` (the :class:`~corral.compile.g
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
-__all__ = ["Terminal", "Rule", "inline_flags"]
+__all__ = ["Terminal", "Rule", "inline_flags", "regex_matches_empty", "REGEX_ERRORS", "clear_caches"]
+
+# What ``re.compile`` raises for an invalid pattern (besides ``re.error``, for oversized or pathological ones).
+REGEX_ERRORS = (re.error, ValueError, TypeError, OverflowError, RecursionError)
 
 
 def inline_flags(pattern: str, flags: Iterable[str]) -> str:
@@ -68,3 +74,60 @@ class Rule:
 
     lhs: str
     rhs: tuple[str, ...]
+
+
+def regex_matches_empty(pattern: str, flags: Iterable[str]) -> bool:
+    """Whether a terminal's regex matches the empty string.
+
+    A pattern whose DFA was registered by a compiler (:func:`corral.automata.regex.register_dfa`) is answered from
+    it, a plain literal (:func:`corral.automata.regex.literal_text`, always a valid regex) from its text; otherwise
+    Python's ``re`` compiles it (memoised: schema grammars repeat large patterns).
+
+    Parameters
+    ----------
+    pattern : str
+        A Python regex.
+    flags : iterable of str
+        Its flags (``"i"``, ``"s"``, ...).
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    re.error, ValueError, TypeError, OverflowError, RecursionError
+        What ``re.compile`` raises for the pattern when it is invalid (one of :data:`REGEX_ERRORS`).
+    """
+    from corral.automata.regex import literal_text, registered_dfa
+
+    fs = frozenset(flags)
+    text = literal_text(pattern, fs)
+    if text is not None:
+        return text == ""
+    dfa = registered_dfa(pattern, fs)
+    if dfa is not None:
+        return bool(dfa.accepting[0])
+    try:
+        return _empty_match_cached(pattern, fs)
+    except _InvalidRegex:
+        re.compile(inline_flags(pattern, flags))  # raises the error itself (it is not cached)
+        raise
+
+
+class _InvalidRegex(Exception):
+    """Raised by ``_empty_match_cached`` for an invalid pattern (not cached by ``lru_cache``)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _empty_match_cached(pattern: str, flags: frozenset) -> bool:
+    """``re.fullmatch(pattern, "")`` under ``flags``; :class:`_InvalidRegex` for an invalid pattern."""
+    try:
+        return re.compile(inline_flags(pattern, flags)).fullmatch("") is not None
+    except REGEX_ERRORS:
+        raise _InvalidRegex from None
+
+
+def clear_caches() -> None:
+    """Forget the memoised answers of :func:`regex_matches_empty` (recomputed on the next use)."""
+    _empty_match_cached.cache_clear()
