@@ -23,10 +23,11 @@ from corral.compile.grammar import Grammar
 from corral.drafters import CompositeDrafter, FastForwardDrafter, ModelDrafter, NGramDrafter
 from corral.models.toy import ToyModel
 from corral.runtime.matcher import CompiledGrammar
-from corral.samplers import speculative as spec
+from corral.samplers import speculative_d1 as spec
 from corral.samplers.awrs import awrs_sample_sequence
 from corral.samplers.masking import constrained_law, constrained_logprobs, sample_sequence
-from corral.samplers.speculative import leviathan_step, speculative_sample_sequence
+from corral.samplers.speculative import speculative_sample_sequence
+from corral.samplers.speculative_d1 import leviathan_step
 from corral.samplers.speculative_smc import SpeculativeProposal
 
 TOKENS = ["a", "b", "c", "ab"]

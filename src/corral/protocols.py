@@ -8,10 +8,11 @@ keeps the two equal).
 * :class:`ConstraintState` is what a sampler needs of a constraint: :class:`corral.runtime.matcher.Matcher` (a
   grammar), :class:`corral.runtime.free.FreeMatcher` (no constraint) and any user object with these methods.
 * :class:`GroupedConstraintState` adds the optional AWRS accelerations (``check_group``, ``implied``).
+* :class:`CompiledConstraint` makes constraint states (:class:`corral.runtime.matcher.CompiledGrammar`).
 * :class:`LanguageModel` and :class:`ModelSequence` are what samplers need of a model:
   :class:`corral.models.hf.HFModel` and :class:`corral.models.toy.ToyModel` (and their sequences).
 * :class:`ModelBatch` is a batch of sequences advanced together (SMC particles).
-* :class:`Drafter` proposes tokens for speculative decoding (:mod:`corral.drafters`).
+* :class:`Drafter` proposes tokens for speculative decoding (:mod:`corral.drafters`), each a :class:`Proposal`.
 
 Nothing here imports numpy or torch at run time; array types are named in strings.
 """
@@ -20,22 +21,25 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
     import torch
 
-    from corral.drafters.base import Proposal
+    from corral.runtime.states import Rejection
     from corral.tokens.vocabulary import Vocabulary
 
 __all__ = [
     "ConstraintState",
     "GroupedConstraintState",
+    "CompiledConstraint",
     "LanguageModel",
     "ModelSequence",
     "ModelBatch",
     "Drafter",
+    "Proposal",
     "PROTOCOLS",
     "conforms",
     "interfaces_markdown",
@@ -79,8 +83,8 @@ class ConstraintState(Protocol):
 class GroupedConstraintState(ConstraintState, Protocol):
     """A constraint state with the optional AWRS accelerations (:class:`corral.runtime.matcher.Matcher` has them)."""
 
-    def check_group(self, token: int) -> np.ndarray | None:
-        """``None`` if ``token`` is allowed, else ids of tokens proven disallowed with it (``token`` included)."""
+    def check_group(self, token: int) -> np.ndarray | Rejection | None:
+        """``None`` if ``token`` is allowed, else the tokens proven disallowed with it: ids, or a ``Rejection``."""
         ...
 
     def implied(self, valid_token: int, other: int) -> bool:
@@ -89,10 +93,23 @@ class GroupedConstraintState(ConstraintState, Protocol):
 
 
 @runtime_checkable
+class CompiledConstraint(Protocol):
+    """A constraint compiled for one vocabulary: the factory of its states (a ``CompiledGrammar``)."""
+
+    vocab: Vocabulary
+
+    def matcher(self) -> ConstraintState:
+        """A fresh state at the start of the text."""
+        ...
+
+
+@runtime_checkable
 class ModelSequence(Protocol):
     """A growing token sequence of a language model, with its cache (``HFModel.start`` returns one)."""
 
     tokens: list[int]
+    model: LanguageModel
+    max_length: int | None
 
     def logprobs(self) -> torch.Tensor:
         """float32 log-probabilities ``[vocab size]`` of the next token."""
@@ -161,6 +178,32 @@ class ModelBatch(Protocol):
         ...
 
 
+@dataclass
+class Proposal:
+    """One proposed draft position.
+
+    Attributes
+    ----------
+    kind : str
+        ``"model"`` (a distribution), ``"ngram"``, ``"ff"`` (grammar fast-forward) or ``"forced"`` (the mask has a
+        single token; made by the round itself). Used by the adaptive length policy to keep separate statistics.
+    token : int or None
+        The proposed token when the proposal is a point mass (``q = δ_token``).
+    logprobs : numpy.ndarray or torch.Tensor or None
+        The draft's next-token log-probabilities ``[V]`` when the proposal is a distribution; the round applies
+        the mask, temperature, top-k and top-p of the target's law to it and samples the draft token.
+    feature : float
+        A confidence feature in ``[0, 1]`` for the acceptance predictor (n-gram: empirical frequency of the
+        proposed continuation; fast-forward: 1; a model proposal's feature is filled in by the round with
+        ``q_c(token)``).
+    """
+
+    kind: str
+    token: int | None = None
+    logprobs: np.ndarray | torch.Tensor | None = None
+    feature: float = 1.0
+
+
 @runtime_checkable
 class Drafter(Protocol):
     """Proposes the next token of a draft (speculative decoding); :class:`corral.drafters.base.Drafter` is a base."""
@@ -182,7 +225,8 @@ class Drafter(Protocol):
 
 
 #: Every protocol, in the order docs/INTERFACES.md prints them.
-PROTOCOLS = (ConstraintState, GroupedConstraintState, LanguageModel, ModelSequence, ModelBatch, Drafter)
+PROTOCOLS = (ConstraintState, GroupedConstraintState, CompiledConstraint, LanguageModel, ModelSequence, ModelBatch,
+             Drafter)
 
 
 def _members(proto: type) -> dict[str, Any]:

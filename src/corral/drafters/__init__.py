@@ -8,7 +8,8 @@ model's log-probabilities: the round masks it with the same mask as the target a
 
 Modules:
 
-* :mod:`corral.drafters.base`: :class:`Proposal`, :class:`Drafter`, :class:`CompositeDrafter`;
+* :mod:`corral.drafters.base`: :class:`Drafter`, :class:`CompositeDrafter` (proposals are
+  :class:`corral.protocols.Proposal`);
 * :mod:`corral.drafters.model`: :class:`ModelDrafter` (any LM sharing the target's vocabulary);
 * :mod:`corral.drafters.ngram`: :class:`NGramDrafter` (training-free, online, prompt lookup);
 * :mod:`corral.drafters.forced`: :class:`FastForwardDrafter` (byte-level forced strings of the grammar);
@@ -17,7 +18,7 @@ Modules:
   drafter.
 """
 
-from corral.drafters.base import CompositeDrafter, Drafter, Proposal
+from corral.drafters.base import CompositeDrafter, Drafter
 from corral.drafters.factory import make_drafter
 from corral.drafters.forced import FastForwardDrafter
 from corral.drafters.model import ModelDrafter
@@ -32,7 +33,6 @@ __all__ = [
     "FixedPolicy",
     "ModelDrafter",
     "NGramDrafter",
-    "Proposal",
     "make_drafter",
     "make_policy",
 ]

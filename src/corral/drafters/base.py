@@ -1,38 +1,26 @@
-"""The drafter interface and a composite drafter (:func:`~corral.drafters.factory.make_drafter` builds drafters)."""
+"""The drafter interface and a composite drafter (:func:`~corral.drafters.factory.make_drafter` builds drafters).
+
+:class:`Drafter` is the base class of corral's drafters and implements the protocol
+:class:`corral.protocols.Drafter` (every method has a do-nothing default); what a drafter proposes is a
+:class:`corral.protocols.Proposal`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Proposal", "Drafter", "CompositeDrafter"]
+from corral.protocols import ConstraintState, Proposal
 
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
 
-@dataclass
-class Proposal:
-    """One proposed draft position.
+    from corral.tokens.vocabulary import Vocabulary
 
-    Attributes
-    ----------
-    kind : str
-        ``"model"`` (a distribution), ``"ngram"``, ``"ff"`` (grammar fast-forward) or ``"forced"`` (the mask has a
-        single token; made by the round itself). Used by the adaptive length policy to keep separate statistics.
-    token : int or None
-        The proposed token when the proposal is a point mass (``q = δ_token``).
-    logprobs : numpy.ndarray or torch.Tensor or None
-        The draft's next-token log-probabilities ``[V]`` when the proposal is a distribution; the round applies
-        the mask, temperature, top-k and top-p of the target's law to it and samples the draft token.
-    feature : float
-        A confidence feature in ``[0, 1]`` for the acceptance predictor (n-gram: empirical frequency of the
-        proposed continuation; fast-forward: 1; a model proposal's feature is filled in by the round with
-        ``q_c(token)``).
-    """
-
-    kind: str
-    token: int | None = None
-    logprobs: object | None = None
-    feature: float = 1.0
+__all__ = ["Drafter", "CompositeDrafter"]
 
 
 class Drafter:
@@ -47,10 +35,10 @@ class Drafter:
 
     cost: float = 0.0
 
-    def begin(self, prompt_ids) -> None:
+    def begin(self, prompt_ids: Sequence[int]) -> None:
         """Start a new sequence whose context starts with ``prompt_ids`` (the target sequence's tokens)."""
 
-    def propose(self, ctx: list[int], matcher, mask) -> Proposal | None:
+    def propose(self, ctx: list[int], matcher: ConstraintState | None, mask: np.ndarray | None) -> Proposal | None:
         """Propose the token after ``ctx``.
 
         Parameters
@@ -58,8 +46,9 @@ class Drafter:
         ctx : list of int
             Every token so far: prompt, committed tokens and the tokens drafted earlier in this round. Do not
             mutate.
-        matcher : corral.runtime.matcher.Matcher or None
-            The constraint state after ``ctx`` (read only: do not advance it).
+        matcher : ConstraintState or None
+            The constraint state after ``ctx`` (read only: do not advance it): a
+            :class:`~corral.protocols.ConstraintState`, e.g. a :class:`~corral.runtime.matcher.Matcher`.
         mask : numpy.ndarray or None
             The bool mask at this position when the verifier computed one (D1), ``None`` otherwise (D2).
 
@@ -80,19 +69,20 @@ class CompositeDrafter(Drafter):
     Parameters
     ----------
     drafters : list of Drafter
-        E.g. ``[FastForwardDrafter, NGramDrafter, ModelDrafter]``: free proposals first, the model last.
+        E.g. ``[FastForwardDrafter, NGramDrafter, ModelDrafter]``: free proposals first, the model last (``None``
+        members are skipped).
     """
 
-    def __init__(self, drafters) -> None:
+    def __init__(self, drafters: Iterable[Drafter | None]) -> None:
         self.drafters = [d for d in drafters if d is not None]
         self.cost = max((d.cost for d in self.drafters), default=0.0)
 
-    def begin(self, prompt_ids) -> None:
+    def begin(self, prompt_ids: Sequence[int]) -> None:
         """Start every member."""
         for d in self.drafters:
             d.begin(prompt_ids)
 
-    def propose(self, ctx, matcher, mask):
+    def propose(self, ctx: list[int], matcher: ConstraintState | None, mask: np.ndarray | None) -> Proposal | None:
         """The first member's proposal that is not ``None``."""
         for d in self.drafters:
             p = d.propose(ctx, matcher, mask)
@@ -100,7 +90,7 @@ class CompositeDrafter(Drafter):
                 return p
         return None
 
-    def observe(self, ctx) -> None:
+    def observe(self, ctx: list[int]) -> None:
         """Forward to every member."""
         for d in self.drafters:
             d.observe(ctx)
@@ -109,7 +99,7 @@ class CompositeDrafter(Drafter):
         return f"CompositeDrafter({self.drafters!r})"
 
 
-def allowed_first_bytes(vocab, mask) -> np.ndarray:
+def allowed_first_bytes(vocab: Vocabulary, mask: np.ndarray) -> np.ndarray:
     """The distinct first bytes of the allowed non-EOS tokens of ``mask`` (int array)."""
     ids = np.flatnonzero(mask[: vocab.size])
     ids = ids[vocab.lengths[ids] > 0]

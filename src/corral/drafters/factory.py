@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
-from corral.errors import ConfigurationError
 from corral.drafters.base import CompositeDrafter, Drafter
 from corral.drafters.forced import FastForwardDrafter
 from corral.drafters.model import ModelDrafter
 from corral.drafters.ngram import NGramDrafter
+from corral.errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.models.hf import HFModel
+    from corral.protocols import LanguageModel
+    from corral.tokens.vocabulary import Vocabulary
+
+    #: What the ``draft=`` argument may be (a list combines several).
+    DraftSpec = Union[str, os.PathLike, LanguageModel, Drafter, Sequence["DraftSpec"], None]
 
 __all__ = ["make_drafter", "vocab_compatible"]
 
@@ -20,7 +30,7 @@ _draft_lock = threading.Lock()
 _embedded_draft = None
 
 
-def _embedded_draft_model():
+def _embedded_draft_model() -> HFModel:
     """The embedded draft model (loaded once per process)."""
     global _embedded_draft
     with _draft_lock:
@@ -31,7 +41,8 @@ def _embedded_draft_model():
         return _embedded_draft
 
 
-def _is_embedded_target(model) -> bool:
+def _is_embedded_target(model: LanguageModel) -> bool:
+    """Whether ``model`` is the embedded target model (by its folder)."""
     from corral.models.hf import default_model_path
 
     name = getattr(getattr(getattr(model, "model", None), "config", None), "_name_or_path", "") or ""
@@ -41,7 +52,7 @@ def _is_embedded_target(model) -> bool:
         return False
 
 
-def vocab_compatible(a, b) -> bool:
+def vocab_compatible(a: Vocabulary, b: Vocabulary) -> bool:
     """Whether two vocabularies map every common id to the same bytes and share the EOS ids (draft-compatible)."""
     if a.fingerprint == b.fingerprint:
         return True
@@ -49,7 +60,7 @@ def vocab_compatible(a, b) -> bool:
     return a.token_bytes[:n] == b.token_bytes[:n] and set(a.eos_token_ids) == set(b.eos_token_ids)
 
 
-def make_drafter(draft, target_model, *, ngram_order: int = 4) -> Drafter | None:
+def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: int = 4) -> Drafter | None:
     """Map the ``draft=`` argument of ``generate`` to a drafter.
 
     Parameters
@@ -65,8 +76,8 @@ def make_drafter(draft, target_model, *, ngram_order: int = 4) -> Drafter | None
         * an :class:`~corral.models.hf.HFModel`, a ``ToyModel``, a folder or a hub name: that model as drafter
           (it must share the target's tokenizer).
         * a :class:`Drafter`: used as it is. A list: a :class:`CompositeDrafter` of the members in order.
-    target_model : HFModel or ToyModel
-        The target (for its vocabulary).
+    target_model : LanguageModel
+        The target, an HFModel or a ToyModel (for its vocabulary).
     ngram_order : int
         Longest context the n-gram drafter matches.
 

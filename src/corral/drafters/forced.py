@@ -11,25 +11,35 @@ Gumbel argmax agrees, so a non-canonical tokenization costs speed, never exactne
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from corral.drafters.base import Drafter, Proposal
+from corral.drafters.base import Drafter
+from corral.protocols import Proposal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.protocols import ConstraintState
+    from corral.tokens.vocabulary import Vocabulary
 
 __all__ = ["FastForwardDrafter", "forced_bytes"]
 
 
-def _allowed_ids(vocab, mask) -> np.ndarray:
+def _allowed_ids(vocab: Vocabulary, mask: np.ndarray) -> np.ndarray:
+    """The allowed tokens of ``mask`` that have bytes (EOS excluded)."""
     ids = np.flatnonzero(mask[: vocab.size])
     return ids[vocab.lengths[ids] > 0]
 
 
-def forced_bytes(matcher, mask=None, *, limit: int = 64) -> bytes:
+def forced_bytes(matcher: ConstraintState, mask: np.ndarray | None = None, *, limit: int = 64) -> bytes:
     """The longest byte string (up to ``limit``) that every token-realisable continuation starts with.
 
     Parameters
     ----------
-    matcher : corral.runtime.matcher.Matcher
-        Read only.
+    matcher : ConstraintState
+        Read only. Only a :class:`~corral.runtime.matcher.Matcher` (a grammar state) forces bytes; any other state
+        gives ``b""``.
     mask : numpy.ndarray, optional
         The matcher's current mask, if already computed.
     limit : int
@@ -74,7 +84,7 @@ def forced_bytes(matcher, mask=None, *, limit: int = 64) -> bytes:
 class _Tokenizer:
     """Tokenize bytes with the target's tokenizer when it round-trips, else greedy longest match."""
 
-    def __init__(self, vocab, tokenizer=None) -> None:
+    def __init__(self, vocab: Vocabulary, tokenizer: Any = None) -> None:
         self.vocab = vocab
         self.tokenizer = tokenizer
         self.by_bytes: dict[bytes, int] = {}
@@ -88,6 +98,7 @@ class _Tokenizer:
                 self.prefixes.add(b[:j])
 
     def greedy(self, data: bytes) -> list[int]:
+        """Greedy longest-match tokenization of ``data`` (stops at an untokenizable byte)."""
         out, i = [], 0
         while i < len(data):
             for n in range(min(self.max_len, len(data) - i), 0, -1):
@@ -101,6 +112,7 @@ class _Tokenizer:
         return out
 
     def __call__(self, data: bytes) -> list[int]:
+        """The tokenizer's ids of ``data`` when they spell it exactly, else :meth:`greedy`'s."""
         tok = self.tokenizer
         if tok is not None:
             try:
@@ -142,7 +154,7 @@ class FastForwardDrafter(Drafter):
         Most trailing tokens dropped by the back-off.
     """
 
-    def __init__(self, vocab, tokenizer=None, *, max_bytes: int = 64, max_drop: int = 4) -> None:
+    def __init__(self, vocab: Vocabulary, tokenizer: Any = None, *, max_bytes: int = 64, max_drop: int = 4) -> None:
         self.vocab = vocab
         self.tok = _Tokenizer(vocab, tokenizer)
         self.max_bytes = int(max_bytes)
@@ -153,11 +165,11 @@ class FastForwardDrafter(Drafter):
         self._plan_anchor = None
         self._cache: dict = {}
 
-    def begin(self, prompt_ids) -> None:
+    def begin(self, prompt_ids: Sequence[int]) -> None:
         """Forget the current plan."""
         self._plan, self._plan_start = [], -1
 
-    def plan(self, matcher, mask) -> list[int]:
+    def plan(self, matcher: ConstraintState, mask: np.ndarray | None) -> list[int]:
         """The back-off tokenization of the forced string at the matcher's state (cached by state)."""
         key = matcher.state_key() if hasattr(matcher, "state_key") else None
         if key is not None:
@@ -172,7 +184,7 @@ class FastForwardDrafter(Drafter):
             self._cache[key] = ids
         return ids
 
-    def propose(self, ctx, matcher, mask):
+    def propose(self, ctx: list[int], matcher: ConstraintState | None, mask: np.ndarray | None) -> Proposal | None:
         """The next token of the current plan, or of a new plan when the next byte is forced."""
         if matcher is None or not hasattr(matcher, "compiled"):
             return None

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from corral.drafters.base import Drafter, Proposal
+from corral.drafters.base import Drafter
+from corral.protocols import Proposal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+    from corral.models.hf import HFModel
+    from corral.protocols import ConstraintState, LanguageModel
 
 __all__ = ["ModelDrafter"]
 
@@ -18,25 +28,26 @@ class ModelDrafter(Drafter):
 
     Parameters
     ----------
-    model : HFModel or ToyModel
-        The draft model; its vocabulary must agree with the target's on every common id.
+    model : LanguageModel
+        The draft model (an HFModel or a ToyModel); its vocabulary must agree with the target's on every common id.
     cost : float
         Rough cost of one draft forward relative to one target forward (for the adaptive length policy).
     lean : bool
         Run a plain CPU GPT-2 through :class:`LeanGPT2` (same arithmetic, far less per-call overhead).
     """
 
-    def __init__(self, model, *, cost: float = 0.15, lean: bool = True) -> None:
+    def __init__(self, model: LanguageModel, *, cost: float = 0.15, lean: bool = True) -> None:
         self.model = LeanGPT2(model) if lean and LeanGPT2.supports(model) else model
         self.cost = float(cost)
         self.seq = None
         self.n_forward = 0
 
-    def begin(self, prompt_ids) -> None:
+    def begin(self, prompt_ids: Sequence[int]) -> None:
         """Open the draft sequence on the same context as the target."""
         self.seq = self.model.start(list(prompt_ids))
 
     def _sync(self, ctx: list[int]) -> None:
+        """Make the draft sequence hold ``ctx``: crop what differs, append what is new (computed lazily)."""
         seq = self.seq
         toks = seq.tokens
         n = len(toks)
@@ -54,7 +65,7 @@ class ModelDrafter(Drafter):
         seq.crop(n - k)
         seq.extend(ctx[k:])
 
-    def propose(self, ctx, matcher, mask):
+    def propose(self, ctx: list[int], matcher: ConstraintState | None, mask: np.ndarray | None) -> Proposal | None:
         """The draft model's log-probabilities after ``ctx`` (``None`` past its context length)."""
         if self.seq is None:
             self.begin(ctx)
@@ -93,7 +104,7 @@ class LeanGPT2:
         An :class:`~corral.models.hf.HFModel` wrapping a ``GPT2LMHeadModel``.
     """
 
-    def __init__(self, hf_model) -> None:
+    def __init__(self, hf_model: HFModel) -> None:
         import torch
 
         net = hf_model.model
@@ -120,7 +131,7 @@ class LeanGPT2:
         self.head_dim = self.n_embd // self.n_head
 
     @staticmethod
-    def supports(hf_model) -> bool:
+    def supports(hf_model: LanguageModel) -> bool:
         """Whether ``hf_model`` is a plain CPU GPT-2 this runner reproduces."""
         net = getattr(hf_model, "model", None)
         cfg = getattr(net, "config", None)
@@ -135,11 +146,12 @@ class LeanGPT2:
             and hasattr(net, "transformer") and hasattr(net, "lm_head")
         )
 
-    def start(self, prompt_ids) -> "LeanSequence":
+    def start(self, prompt_ids: Sequence[int]) -> LeanSequence:
         """Open a sequence (an empty prompt starts from BOS)."""
         return LeanSequence(self, [int(t) for t in prompt_ids] or [int(self.bos_token_id)])
 
-    def _forward(self, seq: "LeanSequence", ids: list[int]):
+    def _forward(self, seq: LeanSequence, ids: list[int]) -> torch.Tensor:
+        """Feed ``ids`` after the sequence's cached positions; the log-probabilities after the last one."""
         import torch
         import torch.nn.functional as F
 
@@ -193,7 +205,7 @@ class LeanSequence:
         """The model's context length."""
         return self.model.max_length
 
-    def logprobs(self):
+    def logprobs(self) -> torch.Tensor:
         """float32 ``[V]`` next-token log-probabilities (one forward over the tokens not yet cached)."""
         if self._lp is not None and self._n == len(self.tokens):
             return self._lp
@@ -209,7 +221,7 @@ class LeanSequence:
         self.tokens.append(int(token))
         self._lp = None
 
-    def extend(self, tokens) -> None:
+    def extend(self, tokens: Sequence[int]) -> None:
         """Append several tokens (lazy, one forward at the next :meth:`logprobs`)."""
         for t in tokens:
             self.append(t)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from corral.drafters.base import Drafter, Proposal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from corral.drafters.base import Drafter
+from corral.protocols import Proposal
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+    from corral.protocols import ConstraintState
+    from corral.tokens.vocabulary import Vocabulary
 
 __all__ = ["NGramDrafter"]
 
@@ -31,7 +41,7 @@ class NGramDrafter(Drafter):
         The table is cleared when it grows past this many contexts.
     """
 
-    def __init__(self, vocab, *, order: int = 4, min_feature: float = 0.0, min_order: int = 1,
+    def __init__(self, vocab: Vocabulary, *, order: int = 4, min_feature: float = 0.0, min_order: int = 1,
                  max_entries: int = 500_000) -> None:
         if order < 1 or min_order < 1 or min_order > order:
             raise ValueError("need 1 <= min_order <= order")
@@ -46,6 +56,7 @@ class NGramDrafter(Drafter):
         self.cost = 0.0
 
     def _add(self, tokens: list[int], start: int) -> None:
+        """Count every continuation in ``tokens`` from position ``start`` on (contexts of 1..order tokens)."""
         table = self.table
         order = self.order
         for i in range(max(start, 1), len(tokens)):
@@ -60,13 +71,13 @@ class NGramDrafter(Drafter):
         if len(table) > self.max_entries:
             table.clear()
 
-    def begin(self, prompt_ids) -> None:
+    def begin(self, prompt_ids: Sequence[int]) -> None:
         """Index the prompt (prompt lookup)."""
         self._ctx = list(prompt_ids)
         self._add(self._ctx, 1)
         self._seen = len(self._ctx)
 
-    def observe(self, ctx) -> None:
+    def observe(self, ctx: list[int]) -> None:
         """Add the newly committed tokens to the table."""
         if len(ctx) < self._seen or ctx[: min(len(ctx), 1)] != self._ctx[: min(len(ctx), 1)]:
             self._seen = 0  # a different sequence: index it from the start
@@ -75,7 +86,7 @@ class NGramDrafter(Drafter):
             self._add(self._ctx, self._seen)
             self._seen = len(ctx)
 
-    def propose(self, ctx, matcher, mask):
+    def propose(self, ctx: list[int], matcher: ConstraintState | None, mask: np.ndarray | None) -> Proposal | None:
         """The most frequent allowed continuation of the longest matching suffix of ``ctx``."""
         table = self.table
         for n in range(min(self.order, len(ctx)), self.min_order - 1, -1):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from corral.errors import ConfigurationError
 
-
 __all__ = ["FixedPolicy", "AdaptivePolicy", "make_policy"]
 
 
@@ -79,6 +78,7 @@ class AdaptivePolicy:
         self.stats: dict[tuple[str, int], list[float]] = {}
 
     def _bin(self, feature: float) -> int:
+        """The feature's bin (features are clipped to ``[0, 1]``)."""
         f = min(max(float(feature), 0.0), 1.0)
         return min(int(f * self.n_bins), self.n_bins - 1)
 
@@ -116,7 +116,7 @@ class AdaptivePolicy:
         return f"AdaptivePolicy(h_model={self.h_model}, h_free={self.h_free}, max_length={self.max_length})"
 
 
-def make_policy(draft_length) -> "FixedPolicy | AdaptivePolicy":
+def make_policy(draft_length: str | int | FixedPolicy | AdaptivePolicy | None) -> FixedPolicy | AdaptivePolicy:
     """``"adaptive"`` -> :class:`AdaptivePolicy`; an int -> :class:`FixedPolicy`; a policy object is returned."""
     if draft_length is None or draft_length == "adaptive":
         return AdaptivePolicy()

@@ -37,10 +37,21 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from corral.protocols import GroupedConstraintState
+from corral.samplers.awrs_visit import DroppedTokens, order_chunks
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+    from numpy.typing import ArrayLike
+
+    from corral.protocols import ConstraintState, ModelSequence
+    from corral.runtime.states import Rejection
 
 __all__ = [
     "AWRSStep",
@@ -48,16 +59,17 @@ __all__ = [
     "DEFAULT_MAX_REJECTS",
     "awrs_step",
     "awrs_sample_sequence",
+    "as_float64",
+    "eos_only",
     "gumbel_keys",
     "logsumexp",
     "matcher_hooks",
+    "tempered",
 ]
 
 #: Rejections after which :func:`awrs_sample_sequence` and the SMC proposal switch to the exact full mask.
 DEFAULT_MAX_REJECTS = 32
 
-_SMALL_V = 64  # vocabularies up to this size are sorted at once; larger ones are visited in argpartition chunks
-_FIRST_CHUNK = 16
 _TINY = -np.finfo(np.float64).max  # a finite key below every real key (keeps -inf for "not a candidate")
 _M64 = (1 << 64) - 1
 
@@ -87,7 +99,7 @@ class AWRSStep:
     fallback: bool = False
 
 
-def logsumexp(x) -> float:
+def logsumexp(x: ArrayLike) -> float:
     """float64 ``log Σ exp(x)`` (``-inf`` for an empty or all ``-inf`` input)."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     if x.size == 0:
@@ -142,52 +154,15 @@ def gumbel_keys(stream: int, position: int, size: int) -> np.ndarray:
 _philox = threading.local()
 
 
-def _visit_order(work: np.ndarray, n: int):
-    """Yield the ``n`` candidate indices of ``work`` (entries ``> -inf``) by decreasing value, ties by index.
-
-    ``work`` is consumed (visited entries are set to ``-inf``). Small arrays are sorted at once; large ones are
-    visited in geometrically growing ``argpartition`` chunks, so a step that accepts early touches ``O(V)`` once.
-    """
-    for chunk in _order_chunks(work, n):
-        yield from chunk.tolist()
-
-
-def _order_chunks(work: np.ndarray, n: int):
-    """The visit order of :func:`_visit_order` as consecutive index arrays."""
-    if n <= 0:
-        return
-    size = work.size
-    if size <= _SMALL_V or n <= _FIRST_CHUNK:
-        if n == size:
-            yield np.lexsort((np.arange(size), -work))
-            return
-        idx = np.flatnonzero(work > -np.inf)
-        yield idx[np.lexsort((idx, -work[idx]))]
-        return
-    k = _FIRST_CHUNK
-    left = n
-    while left > 0:
-        k = min(k, left)
-        if k == left:
-            top = np.flatnonzero(work > -np.inf)
-        else:
-            top = np.argpartition(work, size - k)[size - k:]
-        top = top[np.lexsort((top, -work[top]))]
-        work[top] = -np.inf
-        left -= top.size
-        yield top
-        k *= 4
-
-
 def awrs_step(
-    logw,
+    logw: ArrayLike,
     check: Callable[[int], bool],
     *,
-    keys=None,
+    keys: ArrayLike | None = None,
     rng: np.random.Generator | None = None,
     max_rejects: int | None = None,
     full_mask: Callable[[], np.ndarray] | None = None,
-    check_group: Callable[[int], np.ndarray | None] | None = None,
+    check_group: Callable[[int], np.ndarray | Rejection | None] | None = None,
     implied: Callable[[int, int], bool] | None = None,
 ) -> AWRSStep:
     """One AWRS step: an exact draw from the constrained law and a properly weighted estimate of its normaliser.
@@ -238,14 +213,7 @@ def awrs_step(
         Shapes disagree, ``logw`` contains NaN or ``+inf``, or ``max_rejects`` is given without ``full_mask``.
     """
     logw = np.asarray(logw, dtype=np.float64).reshape(-1)
-    size = logw.size
-    if not (logw < np.inf).all():
-        raise ValueError("logw must not contain NaN or +inf")
-    if max_rejects is not None:
-        if full_mask is None:
-            raise ValueError("max_rejects needs full_mask (the exact fallback)")
-        if int(max_rejects) != max_rejects or max_rejects < 0:
-            raise ValueError(f"max_rejects must be an integer >= 0 or None, got {max_rejects!r}")
+    _check_step_arguments(logw, max_rejects, full_mask)
     cand = logw > -np.inf
     n_cand = int(np.count_nonzero(cand))
     if n_cand == 0:
@@ -253,6 +221,41 @@ def awrs_step(
     m = logw.max()
     log_z0 = float(m + np.log(np.exp(logw - m).sum()))
     logp = logw - log_z0
+    work = _perturbed_keys(logp, cand, keys, rng)
+    # the original keys: for the fallback's argmax, and for restarting the visit order on fewer tokens
+    keys_kept = work.copy() if max_rejects is not None or check_group is not None else None
+    visit = _Candidates(work, n_cand, logp, cand, check, check_group, keys_kept)
+    y = visit.next_token()
+    while y is not None:
+        if max_rejects is not None and visit.n_rejects >= max_rejects:
+            return _fallback(logp, log_z0, cand, keys_kept, full_mask, visit.n_checks, visit.n_rejects)
+        if visit.check(y):
+            succ = visit.next_token()
+            if succ is None or (implied is not None and implied(y, succ)):
+                est = visit.log_rest()
+            else:
+                est = visit.log_rest() if visit.check(succ) else float(logp[y])
+            return AWRSStep(int(y), log_z0 + est, visit.n_checks, visit.n_rejects, False)
+        visit.reject(y)
+        y = visit.next_token()
+    return AWRSStep(None, -math.inf, visit.n_checks, visit.n_rejects, False)
+
+
+def _check_step_arguments(logw: np.ndarray, max_rejects: int | None, full_mask: Callable | None) -> None:
+    """ValueError for the bad arguments of :func:`awrs_step` (NaN or ``+inf`` weights, a fallback without mask)."""
+    if not (logw < np.inf).all():
+        raise ValueError("logw must not contain NaN or +inf")
+    if max_rejects is not None:
+        if full_mask is None:
+            raise ValueError("max_rejects needs full_mask (the exact fallback)")
+        if int(max_rejects) != max_rejects or max_rejects < 0:
+            raise ValueError(f"max_rejects must be an integer >= 0 or None, got {max_rejects!r}")
+
+
+def _perturbed_keys(logp: np.ndarray, cand: np.ndarray, keys: ArrayLike | None,
+                    rng: np.random.Generator | None) -> np.ndarray:
+    """The step's working keys: ``keys`` (or ``logp`` plus fresh Gumbel noise), ``-inf`` outside the candidates."""
+    size = logp.size
     if keys is None:
         if rng is None:
             rng = np.random.default_rng()
@@ -265,151 +268,87 @@ def awrs_step(
         if bad.any():
             work[bad] = _TINY
     work[~cand] = -np.inf
-    # the original keys: for the fallback's argmax, and for restarting the visit order on fewer tokens
-    keys_kept = work.copy() if max_rejects is not None or check_group is not None else None
-    chunks = _order_chunks(work, n_cand)
-    buffer: list[int] = []
-    n_checks = n_rejects = 0
-    rejected: list[int] = []
-    rej_mass = 0.0
-    drop = _Dropped(size, logp, cand) if check_group is not None else None
+    return work
 
-    def valid(t: int) -> bool:
-        nonlocal rej_mass, chunks, buffer
+
+class _Candidates:
+    """The unexamined candidates of one :func:`awrs_step`, visited by decreasing key, and the mass rejected so far.
+
+    With ``check_group``, a rejection drops its whole group (:class:`~corral.samplers.awrs_visit.DroppedTokens`):
+    dropped tokens are skipped by :meth:`next_token` and their mass joins the rejected mass at once.
+    """
+
+    def __init__(self, work: np.ndarray, n: int, logp: np.ndarray, cand: np.ndarray, check: Callable[[int], bool],
+                 check_group: Callable | None, keys: np.ndarray | None) -> None:
+        self.logp, self.cand, self.keys = logp, cand, keys
+        self._check, self._check_group = check, check_group
+        self.chunks = order_chunks(work, n)
+        self.buffer: list[int] = []
+        self.n_checks = self.n_rejects = 0
+        self.rejected: list[int] = []
+        self.rej_mass = 0.0
+        self.drop = DroppedTokens(logp.size, logp, cand) if check_group is not None else None
+
+    def check(self, t: int) -> bool:
+        """Whether ``t`` is valid (one check); an invalid token's group is dropped."""
+        self.n_checks += 1
+        drop = self.drop
         if drop is None:
-            return bool(check(t))
-        group = check_group(t)
+            return bool(self._check(t))
+        group = self._check_group(t)
         if group is None:
             return True
         first_before = drop.dead_first is None
-        rej_mass += drop.add(group, t)
+        self.rej_mass += drop.add(group, t)
         if first_before and drop.dead_first is not None:
             # Most of the vocabulary may just have gone: visit the rest in a fresh order over the survivors (every
             # token visited so far was rejected, hence dropped), instead of cutting chunks of the whole vocabulary.
             idx = np.flatnonzero(drop.kept())
-            sub = keys_kept[idx]
-            chunks = (idx[c] for c in _order_chunks(sub, idx.size))
-            buffer = []
+            sub = self.keys[idx]
+            self.chunks = (idx[c] for c in order_chunks(sub, idx.size))
+            self.buffer = []
         return False
 
-    def visit():
+    def reject(self, t: int) -> None:
+        """Count the visited token ``t`` as rejected (its mass joins the rejected mass when groups are not used)."""
+        self.n_rejects += 1
+        if self.drop is None:
+            self.rejected.append(t)
+            self.rej_mass += math.exp(float(self.logp[t]))
+
+    def next_token(self) -> int | None:
         """The next candidate in key order that has not been dropped (chunks are filtered as they are cut)."""
-        nonlocal buffer
+        drop = self.drop
         while True:
-            while buffer:
-                t = buffer.pop()
+            while self.buffer:
+                t = self.buffer.pop()
                 if drop is None or not drop.has(t):
                     return t
-            chunk = next(chunks, None)
+            chunk = next(self.chunks, None)
             if chunk is None:
                 return None
             if drop is not None:
                 chunk = chunk[drop.kept_among(chunk)]
-            buffer = chunk[::-1].tolist()
+            self.buffer = chunk[::-1].tolist()
 
-    def log_rest() -> float:
-        if drop is None:
-            return _log_rest(logp, cand, rejected, rej_mass)
-        if rej_mass < 0.5:
-            return math.log1p(-rej_mass) if rej_mass > 0 else 0.0
-        return logsumexp(logp[drop.kept()])
-
-    y = visit()
-    while y is not None:
-        if max_rejects is not None and n_rejects >= max_rejects:
-            return _fallback(logp, log_z0, cand, keys_kept, full_mask, n_checks, n_rejects)
-        n_checks += 1
-        if valid(y):
-            succ = visit()
-            if succ is None or (implied is not None and implied(y, succ)):
-                est = log_rest()
-            else:
-                n_checks += 1
-                est = log_rest() if valid(succ) else float(logp[y])
-            return AWRSStep(int(y), log_z0 + est, n_checks, n_rejects, False)
-        n_rejects += 1
-        if drop is None:
-            rejected.append(y)
-            rej_mass += math.exp(float(logp[y]))
-        y = visit()
-    return AWRSStep(None, -math.inf, n_checks, n_rejects, False)
+    def log_rest(self) -> float:
+        """``log(1 - R)``: log of the probability mass of the candidates not rejected."""
+        if self.drop is None:
+            return _log_rest(self.logp, self.cand, self.rejected, self.rej_mass)
+        if self.rej_mass < 0.5:
+            return math.log1p(-self.rej_mass) if self.rej_mass > 0 else 0.0
+        return logsumexp(self.logp[self.drop.kept()])
 
 
-class _Dropped:
-    """The candidates an AWRS step has dropped as invalid (``check_group`` groups), and their probability mass.
-
-    Explicit ids are marked in a boolean row. A :class:`~corral.runtime.matcher.Rejection`'s first-byte part (every
-    token whose first byte no lexeme thread takes, often most of the vocabulary) is kept as a 256-entry table: its
-    mass is summed per first byte in one pass, and visited tokens are tested against it one by one, so a large
-    vocabulary is not rewritten at every rejection.
-    """
-
-    def __init__(self, size: int, logp: np.ndarray, cand: np.ndarray) -> None:
-        self.size, self.logp, self.cand = size, logp, cand
-        self.removed = np.zeros(size, dtype=bool)
-        self.explicit: list[int] = []
-        self.dead_first: np.ndarray | None = None  # bool [256]
-        self.first: np.ndarray | None = None  # int [size]: first byte, -1 for none
-        self.applied: dict = {}  # id(part) -> part, for the cached parts of Rejections
-
-    def _first_dead(self, ids):
-        """bool per id (or for one id): dropped by the first-byte table (``False`` before it came)."""
-        if self.dead_first is None:
-            return np.zeros(np.shape(ids), dtype=bool)
-        f = self.first[ids]
-        return (f >= 0) & self.dead_first[np.maximum(f, 0)]
-
-    def has(self, t: int) -> bool:
-        """Whether token ``t`` has been dropped."""
-        return bool(self.removed[t]) or bool(self._first_dead(t))
-
-    def add(self, group, t: int) -> float:
-        """Drop ``group`` (an id array or a Rejection) and token ``t``; the mass newly dropped."""
-        mass = 0.0
-        first_allowed = getattr(group, "first_allowed", None)
-        if first_allowed is not None and self.dead_first is None:
-            first = np.asarray(group.first_byte)
-            if first.size != self.size:  # (logits wider or narrower than the vocabulary)
-                first = np.concatenate([first[:self.size], np.full(max(0, self.size - first.size), -1, first.dtype)])
-            self.first, self.dead_first = first, ~np.asarray(first_allowed, dtype=bool)
-            p = np.where(self.cand, np.exp(self.logp), 0.0)
-            per_byte = np.bincount(first + 1, weights=p, minlength=257)[1:]
-            mass += float(per_byte[self.dead_first].sum())
-            # tokens dropped earlier by id whose first byte is dead were counted twice: take them out again
-            mass -= sum(math.exp(float(self.logp[u])) for u in self.explicit if self._first_dead(u))
-            self.explicit = []
-        for part in getattr(group, "parts", ()):  # disjoint, cached arrays: one the step has applied is skipped
-            if id(part) not in self.applied:
-                self.applied[id(part)] = part  # (kept alive, so its id is not reused during the step)
-                mass += self._drop(part[part < self.size])
-        ids = np.asarray(getattr(group, "ids", group), dtype=np.int64).reshape(-1)
-        ids = np.unique(np.append(ids[(ids >= 0) & (ids < self.size)], t))  # the token itself, in any case
-        return mass + self._drop(ids)
-
-    def _drop(self, ids: np.ndarray) -> float:
-        """Drop the distinct ``ids`` not dropped yet; their mass."""
-        ids = ids[self.cand[ids] & ~self.removed[ids]]
-        ids = ids[~self._first_dead(ids)]
-        self.removed[ids] = True
-        if self.dead_first is None:  # needed only to correct the first-byte mass, once it comes
-            self.explicit.extend(ids.tolist())
-        return float(np.exp(self.logp[ids]).sum())
-
-    def kept_among(self, ids: np.ndarray) -> np.ndarray:
-        """bool per id: not dropped."""
-        return ~self.removed[ids] & ~self._first_dead(ids)
-
-    def kept(self) -> np.ndarray:
-        """bool ``[size]``: the candidates not dropped."""
-        return self.cand & self.kept_among(np.arange(self.size))
-
-
-def matcher_hooks(matcher) -> dict:
+def matcher_hooks(matcher: ConstraintState) -> dict:
     """The optional :func:`awrs_step` arguments a matcher supports (``check_group``, ``implied``), as keywords.
 
-    Every caller in corral passes the same hooks, so AWRS, SMC and D2 verification make identical steps.
+    Every caller in corral passes the same hooks, so AWRS, SMC and D2 verification make identical steps. A
+    :class:`~corral.protocols.GroupedConstraintState` supports both; any other state neither.
     """
-    return {name: getattr(matcher, name) for name in ("check_group", "implied") if hasattr(matcher, name)}
+    if isinstance(matcher, GroupedConstraintState):
+        return {"check_group": matcher.check_group, "implied": matcher.implied}
+    return {}
 
 
 def _log_rest(logp: np.ndarray, cand: np.ndarray, rejected: list[int], rej_mass: float) -> float:
@@ -423,7 +362,9 @@ def _log_rest(logp: np.ndarray, cand: np.ndarray, rejected: list[int], rej_mass:
     return logsumexp(logp[keep])
 
 
-def _fallback(logp, log_z0, cand, keys, full_mask, n_checks, n_rejects) -> AWRSStep:
+def _fallback(logp: np.ndarray, log_z0: float, cand: np.ndarray, keys: np.ndarray, full_mask: Callable[[], np.ndarray],
+              n_checks: int, n_rejects: int) -> AWRSStep:
+    """The exact fallback: the argmax of ``keys`` over the valid candidates of the full mask, and the exact ``Z``."""
     mask = np.asarray(full_mask(), dtype=bool).reshape(-1)
     size = logp.size
     if mask.size < size:
@@ -482,7 +423,7 @@ class AWRSSequence:
         return self.tempered_logprob - self.log_weight
 
 
-def as_float64(logprobs) -> np.ndarray:
+def as_float64(logprobs: torch.Tensor | ArrayLike) -> np.ndarray:
     """A model's next-token log-probabilities (torch tensor or array) as a float64 numpy vector."""
     try:
         import torch
@@ -494,7 +435,7 @@ def as_float64(logprobs) -> np.ndarray:
     return np.asarray(logprobs, dtype=np.float64).reshape(-1)
 
 
-def tempered(logprobs, temperature: float) -> np.ndarray:
+def tempered(logprobs: torch.Tensor | ArrayLike, temperature: float) -> np.ndarray:
     """float64 ``logprobs / temperature`` (unnormalised tempered log-weights; ``temperature > 0``)."""
     lw = as_float64(logprobs)
     if temperature != 1.0:
@@ -502,7 +443,7 @@ def tempered(logprobs, temperature: float) -> np.ndarray:
     return lw
 
 
-def eos_only(logw: np.ndarray, eos_ids) -> np.ndarray:
+def eos_only(logw: np.ndarray, eos_ids: Collection[int]) -> np.ndarray:
     """``logw`` with every token but the EOS ids pruned (the forced-EOS step at ``max_tokens``)."""
     out = np.full_like(logw, -np.inf)
     ids = [e for e in eos_ids if 0 <= e < logw.size]
@@ -511,15 +452,15 @@ def eos_only(logw: np.ndarray, eos_ids) -> np.ndarray:
 
 
 def awrs_sample_sequence(
-    seq,
-    matcher,
+    seq: ModelSequence,
+    matcher: ConstraintState,
     *,
     max_tokens: int,
     temperature: float = 1.0,
     stream: int | None = None,
     rng: np.random.Generator | None = None,
     max_rejects: int | None = DEFAULT_MAX_REJECTS,
-    eos_token_ids=None,
+    eos_token_ids: Collection[int] | None = None,
     force_eos: bool = False,
 ) -> AWRSSequence:
     """Generate one sequence with AWRS steps: a draw from the LCD law ``ℓ`` with its importance weight for ``π``.
@@ -530,10 +471,11 @@ def awrs_sample_sequence(
 
     Parameters
     ----------
-    seq : Sequence-like
+    seq : ModelSequence
         Model sequence after the prompt (``logprobs()``, ``append``, ``tokens``, ``max_length``, ``model``).
-    matcher : Matcher-like
-        ``check``, ``advance``, ``mask`` (for the fallback) and ``is_complete``.
+    matcher : ConstraintState
+        ``check``, ``advance``, ``mask`` (for the fallback) and ``is_complete``; a
+        :class:`~corral.protocols.GroupedConstraintState` also gets the ``check_group`` and ``implied`` hooks.
     max_tokens : int
         Most tokens to generate, EOS included.
     temperature : float
@@ -557,10 +499,7 @@ def awrs_sample_sequence(
     -------
     AWRSSequence
     """
-    if int(max_tokens) != max_tokens or max_tokens < 0:
-        raise ValueError(f"max_tokens must be an integer >= 0, got {max_tokens!r}")
-    if temperature is None or temperature < 0 or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    _check_sequence_arguments(max_tokens, temperature)
     eos = frozenset(seq.model.eos_token_ids if eos_token_ids is None else eos_token_ids)
     greedy = temperature == 0
     if rng is None and stream is None:
@@ -576,9 +515,8 @@ def awrs_sample_sequence(
     for pos in range(max(horizon, 0)):
         lp = as_float64(seq.logprobs())
         full = lp if greedy else tempered(lp, temperature)
-        logw = full
-        if force_eos and pos == horizon - 1:
-            logw = eos_only(logw, eos)
+        last = force_eos and pos == horizon - 1
+        logw = eos_only(full, eos) if last else full
         if greedy:
             keys = logw
         elif stream is not None:
@@ -589,18 +527,9 @@ def awrs_sample_sequence(
                        full_mask=full_mask, **hooks)
         if pos == 0:
             out.first_token_s = time.perf_counter() - t0
-        out.n_checks += st.n_checks
-        out.n_rejects += st.n_rejects
-        out.n_fallbacks += int(st.fallback)
-        if st.token is None:
-            out.status = "dead" if not (force_eos and pos == horizon - 1) else "length"
-            out.log_weight = -math.inf
+        tok = _record_step(out, st, lp, full, temperature, last)
+        if tok is None:
             return out
-        tok = st.token
-        out.log_weight += st.log_z
-        out.model_logprob += float(lp[tok])
-        out.tempered_logprob += float(full[tok]) - (logsumexp(full) if not greedy and temperature != 1 else 0.0)
-        out.tokens.append(tok)
         matcher.advance(tok)
         if tok in eos:
             out.status = "complete"
@@ -608,3 +537,34 @@ def awrs_sample_sequence(
         seq.append(tok)
     out.status = "length"
     return out
+
+
+def _check_sequence_arguments(max_tokens: int, temperature: float) -> None:
+    """ValueError unless ``max_tokens`` is an integer >= 0 and ``temperature`` a finite number >= 0."""
+    if int(max_tokens) != max_tokens or max_tokens < 0:
+        raise ValueError(f"max_tokens must be an integer >= 0, got {max_tokens!r}")
+    if temperature is None or temperature < 0 or not math.isfinite(temperature):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+
+
+def _record_step(out: AWRSSequence, st: AWRSStep, lp: np.ndarray, full: np.ndarray, temperature: float,
+                 last: bool) -> int | None:
+    """Add one step to ``out`` (counters, weight, log-probabilities, token); ``None`` when the sequence ended there.
+
+    ``lp`` holds the raw model's log-probabilities, ``full`` the tempered ones; ``last`` marks the forced-EOS step,
+    where no valid token means ``"length"`` rather than ``"dead"``.
+    """
+    out.n_checks += st.n_checks
+    out.n_rejects += st.n_rejects
+    out.n_fallbacks += int(st.fallback)
+    if st.token is None:
+        out.status = "dead" if not last else "length"
+        out.log_weight = -math.inf
+        return None
+    tok = st.token
+    greedy = temperature == 0
+    out.log_weight += st.log_z
+    out.model_logprob += float(lp[tok])
+    out.tempered_logprob += float(full[tok]) - (logsumexp(full) if not greedy and temperature != 1 else 0.0)
+    out.tokens.append(tok)
+    return tok

@@ -8,20 +8,26 @@ language is finite, :func:`enumerate_laws` lists every complete token sequence a
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from corral.samplers.awrs import logsumexp
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.models.toy import ToyModel
+    from corral.runtime.matcher import CompiledGrammar
 
 __all__ = ["enumerate_laws", "tv"]
 
 
-def enumerate_laws(model, compiled, max_tokens: int = 64):
+def enumerate_laws(model: ToyModel, compiled: CompiledGrammar,
+                   max_tokens: int = 64) -> tuple[dict, dict, float]:
     """Exact ``ℓ`` and ``π`` over complete token sequences (EOS included) of length ``<= max_tokens``, and ``log Z``.
 
     Parameters
     ----------
-    model
+    model : ToyModel
         Has ``logprobs_of(context) -> tensor``, ``bos_token_id``, ``eos_token_id`` and ``vocab``.
-    compiled : corral.runtime.matcher.CompiledGrammar
+    compiled : CompiledGrammar
     max_tokens : int
         Sequences longer than this (EOS included) are not in the support (the truncated target of SMC).
 

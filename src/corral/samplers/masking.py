@@ -13,12 +13,19 @@ randomness is one uniform draw per token from a ``torch.Generator``.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from corral.errors import ConfigurationError, GenerationError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from numpy.typing import ArrayLike
+
+    from corral.protocols import ConstraintState, ModelSequence
 
 __all__ = [
     "SampleOutput",
@@ -32,7 +39,7 @@ __all__ = [
 DEAD_END = "no allowed token: the constraint has a dead end"
 
 
-def validate_sampling(temperature=1.0, top_k=None, top_p=None) -> None:
+def validate_sampling(temperature: float | None = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
     """Check sampling parameters.
 
     Parameters
@@ -60,7 +67,8 @@ def validate_sampling(temperature=1.0, top_k=None, top_p=None) -> None:
 _TOP_P_CANDIDATES = (1024, 8192)  # top-p first sorts only the most likely tokens (then falls back to a full sort)
 
 
-def _mask_array(mask, size: int) -> np.ndarray:
+def _mask_array(mask: ArrayLike, size: int) -> np.ndarray:
+    """``mask`` as a bool vector of ``size`` entries (trimmed, or padded with ``False``)."""
     m = np.asarray(mask, dtype=bool).reshape(-1)
     if m.size > size:
         m = m[:size]
@@ -69,13 +77,15 @@ def _mask_array(mask, size: int) -> np.ndarray:
     return m
 
 
-def _as_numpy(logprobs) -> np.ndarray:
+def _as_numpy(logprobs: torch.Tensor | ArrayLike) -> np.ndarray:
+    """Log-probabilities (torch tensor or array) as a float32 numpy vector."""
     if isinstance(logprobs, torch.Tensor):
         return logprobs.detach().reshape(-1).to("cpu", torch.float32).numpy()
     return np.asarray(logprobs, dtype=np.float32).reshape(-1)
 
 
 def _log_normalize(x: np.ndarray) -> np.ndarray:
+    """``x`` shifted to a normalised log law (``logsumexp == 0``)."""
     x = x - x.max()
     return x - np.log(np.exp(x).sum())
 
@@ -107,7 +117,8 @@ def _top_p_keep(logp: np.ndarray, top_p: float) -> np.ndarray:
     return keep
 
 
-def constrained_law(logprobs, mask, *, temperature=1.0, top_k=None, top_p=None):
+def constrained_law(logprobs: torch.Tensor | np.ndarray, mask: np.ndarray | None, *, temperature: float | None = 1.0,
+                    top_k: int | None = None, top_p: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The law that :func:`sample_token` samples from, on its support.
 
     Parameters
@@ -166,7 +177,9 @@ def constrained_law(logprobs, mask, *, temperature=1.0, top_k=None, top_p=None):
     return ids, logp
 
 
-def constrained_logprobs(logprobs, mask, *, temperature=1.0, top_k=None, top_p=None) -> np.ndarray:
+def constrained_logprobs(logprobs: torch.Tensor | np.ndarray, mask: np.ndarray | None, *,
+                         temperature: float | None = 1.0, top_k: int | None = None,
+                         top_p: float | None = None) -> np.ndarray:
     """The sampling law of :func:`sample_token` as a dense vector.
 
     Parameters
@@ -186,7 +199,9 @@ def constrained_logprobs(logprobs, mask, *, temperature=1.0, top_k=None, top_p=N
     return out
 
 
-def sample_token(logprobs, mask, *, temperature=1.0, top_k=None, top_p=None, generator=None):
+def sample_token(logprobs: torch.Tensor | np.ndarray, mask: np.ndarray | None, *, temperature: float | None = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None) -> tuple[int, float, float]:
     """Sample one token under a mask.
 
     Parameters
@@ -252,15 +267,15 @@ class SampleOutput:
 
 
 def sample_sequence(
-    seq,
-    matcher,
+    seq: ModelSequence,
+    matcher: ConstraintState | None,
     *,
     max_tokens: int,
-    temperature=1.0,
-    top_k=None,
-    top_p=None,
-    generator=None,
-    eos_token_ids=None,
+    temperature: float | None = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    eos_token_ids: Collection[int] | None = None,
 ) -> SampleOutput:
     """Generate with masked sampling until EOS or ``max_tokens``.
 
@@ -269,9 +284,9 @@ def sample_sequence(
 
     Parameters
     ----------
-    seq : corral.models.hf.Sequence
+    seq : ModelSequence
         Sequence positioned after the prompt; the generated tokens (EOS excluded) are appended to it.
-    matcher : corral.runtime.matcher.Matcher or None
+    matcher : ConstraintState or None
         The constraint (``mask()``, ``advance(token)``); ``None`` generates freely.
     max_tokens : int
         Most tokens to generate, EOS included.

@@ -4,13 +4,17 @@ shared by :func:`corral.samplers.smc.smc` and :func:`corral.samplers.smc_optimal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from corral.errors import ConfigurationError
+from corral.errors import ConfigurationError, GenerationError
 from corral.samplers.resampling import normalized_weights
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.protocols import ConstraintState, LanguageModel
 
 __all__ = ["Particle", "SMCResult", "check_counts", "check_temperature", "prompt_and_horizon"]
 
@@ -23,7 +27,7 @@ class Particle:
     ----------
     tokens : list of int
         Generated tokens (prompt excluded); the last is EOS when ``status == "complete"``.
-    matcher : Matcher-like
+    matcher : ConstraintState
         Its constraint state (advanced over ``tokens``; forked on resampling).
     log_weight : float
         float64 log importance weight (``-inf``: dead).
@@ -39,7 +43,7 @@ class Particle:
     """
 
     tokens: list[int]
-    matcher: object
+    matcher: ConstraintState
     log_weight: float = 0.0
     stream: int = 0
     status: str = "live"
@@ -139,7 +143,7 @@ class SMCResult:
         return self.particles[int(rng.choice(len(w), p=w))]
 
 
-def check_counts(particles, max_tokens) -> None:
+def check_counts(particles: int, max_tokens: int) -> None:
     """ValueError unless ``particles`` and ``max_tokens`` are integers >= 1."""
     if isinstance(particles, bool) or int(particles) != particles or particles < 1:
         raise ConfigurationError(f"particles must be an integer >= 1, got {particles!r}")
@@ -147,13 +151,13 @@ def check_counts(particles, max_tokens) -> None:
         raise ConfigurationError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
 
 
-def check_temperature(temperature) -> None:
+def check_temperature(temperature: float | None) -> None:
     """ValueError unless ``temperature`` is finite and > 0."""
     if temperature is None or not (temperature > 0 and math.isfinite(temperature)):
         raise ConfigurationError(f"SMC needs a finite temperature > 0, got {temperature!r}")
 
 
-def prompt_and_horizon(model, prompt_ids, max_tokens: int) -> tuple[list[int], int]:
+def prompt_and_horizon(model: LanguageModel, prompt_ids: Sequence[int], max_tokens: int) -> tuple[list[int], int]:
     """The prompt (BOS when empty) and the most tokens a particle may take (``max_tokens``, cut by the context);
     GenerationError when the prompt fills the context."""
     prompt = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
@@ -161,7 +165,5 @@ def prompt_and_horizon(model, prompt_ids, max_tokens: int) -> tuple[list[int], i
     if model.max_length is not None:
         horizon = min(horizon, model.max_length - len(prompt) + 1)
         if horizon < 1:
-            from corral.errors import GenerationError
-
             raise GenerationError(f"the prompt has {len(prompt)} tokens; the context holds {model.max_length}")
     return prompt, horizon

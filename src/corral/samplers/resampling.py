@@ -8,12 +8,17 @@ rest multinomially.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from numpy.typing import ArrayLike
 
 __all__ = ["RESAMPLERS", "resample", "ess", "normalized_weights"]
 
 
-def normalized_weights(log_weights) -> np.ndarray:
+def normalized_weights(log_weights: ArrayLike) -> np.ndarray:
     """Normalised weights ``W_i = exp(logw_i) / Σ exp(logw)`` (all zeros when every weight is ``-inf``)."""
     lw = np.asarray(log_weights, dtype=np.float64)
     m = lw.max() if lw.size else -np.inf
@@ -23,7 +28,7 @@ def normalized_weights(log_weights) -> np.ndarray:
     return w / w.sum()
 
 
-def ess(log_weights) -> float:
+def ess(log_weights: ArrayLike) -> float:
     """Effective sample size ``1 / Σ W_i²`` (0 when every weight is ``-inf``)."""
     w = normalized_weights(log_weights)
     s = float((w * w).sum())
@@ -67,7 +72,8 @@ RESAMPLERS = {
 }
 
 
-def resample(weights, rng: np.random.Generator, scheme: str = "stratified", n: int | None = None) -> np.ndarray:
+def resample(weights: ArrayLike, rng: np.random.Generator, scheme: str = "stratified",
+             n: int | None = None) -> np.ndarray:
     """Ancestor indices.
 
     Parameters

@@ -19,18 +19,22 @@ Plug-in point (:class:`Proposal`): anything with ``start(model, prompt_ids, n)``
 
 from __future__ import annotations
 
-from corral.errors import ConfigurationError
-
 import math
 import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, matcher_hooks, tempered
+from corral.errors import ConfigurationError
+from corral.samplers.awrs import (DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, matcher_hooks,
+                                  tempered)
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import RESAMPLERS, ess, normalized_weights, resample
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.protocols import ConstraintState, LanguageModel
 
 __all__ = ["AWRSProposal", "Extension", "Particle", "Proposal", "SMCResult", "smc"]
 
@@ -76,7 +80,7 @@ class Proposal(Protocol):
     the constraint's viability, and a block ending in EOS is weighted for the complete text.
     """
 
-    def start(self, model, prompt_ids: list[int], n: int) -> None:
+    def start(self, model: LanguageModel, prompt_ids: list[int], n: int) -> None:
         """Set up ``n`` rows on the prompt."""
 
     def extend(self, particles: list[Particle], budgets: list[int]) -> list[Extension]:
@@ -103,7 +107,7 @@ class AWRSProposal:
     """
 
     def __init__(self, *, temperature: float = 1.0, max_rejects: int | None = DEFAULT_MAX_REJECTS,
-                 eos_token_ids=None, per_row: bool = False) -> None:
+                 eos_token_ids: Collection[int] | None = None, per_row: bool = False) -> None:
         if not (temperature > 0 and math.isfinite(temperature)):
             raise ConfigurationError(f"AWRS proposals need a finite temperature > 0, got {temperature!r}")
         self.temperature = float(temperature)
@@ -112,7 +116,7 @@ class AWRSProposal:
         self.per_row = per_row
         self.batch = None
 
-    def start(self, model, prompt_ids, n: int) -> None:
+    def start(self, model: LanguageModel, prompt_ids: Sequence[int], n: int) -> None:
         """Open ``n`` rows (an :class:`~corral.models.batch.HFBatch` for HF models)."""
         from corral.models.batch import make_batch
 
@@ -157,9 +161,9 @@ class AWRSProposal:
 
 
 def smc(
-    model,
-    prompt_ids,
-    matcher,
+    model: LanguageModel,
+    prompt_ids: Sequence[int],
+    matcher: ConstraintState,
     *,
     particles: int,
     max_tokens: int,
@@ -170,16 +174,17 @@ def smc(
     critic: Callable[[list[int], bool], float] | None = None,
     seed: int | None = None,
     max_rejects: int | None = DEFAULT_MAX_REJECTS,
-    eos_token_ids=None,
+    eos_token_ids: Collection[int] | None = None,
 ) -> SMCResult:
     """Run SMC with ``particles`` particles.
 
     Parameters
     ----------
-    model : HFModel, ToyModel or compatible
-        The target model (``start``, ``eos_token_ids``, ``max_length``, ``vocab``).
+    model : LanguageModel
+        The target model (``start``, ``eos_token_ids``, ``max_length``, ``vocab``): an HFModel, a ToyModel or
+        compatible.
     prompt_ids : sequence of int
-    matcher : Matcher-like
+    matcher : ConstraintState
         The constraint at the start (forked per particle): ``check``, ``advance``, ``fork``, ``mask``,
         ``is_complete``.
     particles : int
@@ -217,99 +222,127 @@ def smc(
     ValueError
         Bad ``particles``, ``max_tokens``, ``ess_threshold``, ``temperature`` or ``resampling``.
     """
+    _check_arguments(particles, max_tokens, ess_threshold, resampling, proposal, critic, temperature)
+    if resampling == "optimal":
+        from corral.samplers.smc_optimal import smc_optimal
+
+        return smc_optimal(model, prompt_ids, matcher, particles=particles, max_tokens=max_tokens,
+                           temperature=temperature, seed=seed, eos_token_ids=eos_token_ids)
+    t0 = time.perf_counter()
+    n = int(particles)
+    eos = frozenset(model.eos_token_ids if eos_token_ids is None else eos_token_ids)
+    rng = np.random.default_rng(seed)
+    prompt, horizon = prompt_and_horizon(model, prompt_ids, max_tokens)
+    if proposal is None:
+        proposal = AWRSProposal(temperature=temperature, max_rejects=max_rejects, eos_token_ids=eos)
+    proposal.start(model, prompt, n)
+    pop = [Particle([], matcher.fork(), 0.0, _fresh_stream(rng)) for _ in range(n)]
+    res = SMCResult(particles=pop, log_z=0.0)
+    live = list(range(n))  # particle index of each proposal row
+    while live:
+        _extend(proposal, pop, live, horizon, eos, critic, res)
+        pop, live, rows = _reweight(pop, live, rng, resampling, ess_threshold, res)
+        if rows is None:
+            break
+        proposal.select(rows)
+    res.particles = pop
+    res.log_z = logsumexp([p.log_weight for p in pop]) - math.log(n)
+    res.n_forward = getattr(proposal, "n_forward", None)
+    res.wall_s = time.perf_counter() - t0
+    return res
+
+
+def _check_arguments(particles: int, max_tokens: int, ess_threshold: float, resampling: str,
+                     proposal: Proposal | None, critic: Callable | None, temperature: float) -> None:
+    """ConfigurationError for the bad arguments of :func:`smc`."""
     check_counts(particles, max_tokens)
     if not (0.0 <= ess_threshold <= 1.0):
         raise ConfigurationError(f"ess_threshold must be in [0, 1], got {ess_threshold!r}")
     if resampling == "optimal":
         if proposal is not None or critic is not None:
             raise ConfigurationError("resampling='optimal' expands every allowed token itself: no proposal= or critic=")
-        from corral.samplers.smc_optimal import smc_optimal
-
-        return smc_optimal(model, prompt_ids, matcher, particles=particles, max_tokens=max_tokens,
-                           temperature=temperature, seed=seed, eos_token_ids=eos_token_ids)
-    if resampling not in RESAMPLERS:
-        raise ConfigurationError(f"unknown resampling scheme {resampling!r}; choose one of optimal, {', '.join(RESAMPLERS)}")
+    elif resampling not in RESAMPLERS:
+        raise ConfigurationError(f"unknown resampling scheme {resampling!r}; "
+                                 f"choose one of optimal, {', '.join(RESAMPLERS)}")
     check_temperature(temperature)
-    t0 = time.perf_counter()
-    n = int(particles)
-    eos = frozenset(model.eos_token_ids if eos_token_ids is None else eos_token_ids)
-    rng = np.random.default_rng(seed)
 
-    def fresh_stream() -> int:
-        return int(rng.integers(0, 2**63))
 
-    prompt, horizon = prompt_and_horizon(model, prompt_ids, max_tokens)
-    if proposal is None:
-        proposal = AWRSProposal(temperature=temperature, max_rejects=max_rejects, eos_token_ids=eos)
-    proposal.start(model, prompt, n)
-    pop = [Particle([], matcher.fork(), 0.0, fresh_stream()) for _ in range(n)]
-    res = SMCResult(particles=pop, log_z=0.0)
-    live = list(range(n))  # particle index of each proposal row
-    log_n = math.log(n)
-    while live:
-        budgets = [horizon - len(pop[i].tokens) for i in live]
-        exts = proposal.extend([pop[i] for i in live], budgets)
-        if len(exts) != len(live):
-            raise RuntimeError(f"the proposal returned {len(exts)} extensions for {len(live)} particles")
-        res.n_steps += 1
-        for i, ext, budget in zip(live, exts, budgets):
-            p = pop[i]
-            if critic is not None:
-                p.log_weight -= p.twist
-                p.twist = 0.0
-            res.n_checks += ext.n_checks
-            res.n_rejects += ext.n_rejects
-            res.n_fallbacks += ext.n_fallbacks
-            res.n_tokens += max(len(ext.tokens), 1)
-            for k, v in ext.stats.items():
-                res.proposal_stats[k] = res.proposal_stats.get(k, 0) + v
-            if not ext.tokens or ext.delta_logw == -math.inf:
-                p.tokens.extend(ext.tokens)
-                p.log_weight = -math.inf
-                p.status = "length" if budget <= 1 else "dead"  # forced EOS refused: not complete in time
-                continue
-            p.tokens.extend(ext.tokens)
-            p.log_weight += ext.delta_logw
-            p.model_logprob += ext.model_logprob
-            if p.tokens[-1] in eos:
-                p.status = "complete"
-            elif len(p.tokens) >= horizon:
-                p.status = "length"  # a proposal overshot its budget without EOS: not a valid output
-                p.log_weight = -math.inf
-            if critic is not None and p.log_weight > -math.inf:
-                score = float(critic(list(p.tokens), p.status == "complete"))
-                p.log_weight += score
-                if p.live:
-                    p.twist = score
-        logw = np.array([p.log_weight for p in pop])
-        rows_of = {i: r for r, i in enumerate(live)}
-        if not np.any(logw > -np.inf):
-            for p in pop:
-                if p.live:
-                    p.status = "dead"
-            live = []
-            break
-        cur_ess = ess(logw)
-        res.ess_trace.append(cur_ess)
-        still = [i for i in live if pop[i].live]
-        if still and ess_threshold > 0 and cur_ess < ess_threshold * n:
-            anc = resample(normalized_weights(logw), rng, resampling)
-            mean = logsumexp(logw) - log_n
-            new = []
-            for a in anc:
-                q = pop[int(a)]
-                new.append(Particle(list(q.tokens), q.matcher.fork(), mean, fresh_stream(), q.status,
-                                    q.twist, q.model_logprob))
-            rows = [rows_of[int(a)] for a, q in zip(anc, new) if q.live]
-            pop = new
-            live = [j for j, q in enumerate(pop) if q.live]
-            res.n_resamples += 1
-        else:
-            rows = [rows_of[i] for i in still]
-            live = still
-        proposal.select(rows)
-    res.particles = pop
-    res.log_z = logsumexp([p.log_weight for p in pop]) - log_n
-    res.n_forward = getattr(proposal, "n_forward", None)
-    res.wall_s = time.perf_counter() - t0
-    return res
+def _fresh_stream(rng: np.random.Generator) -> int:
+    """A new Gumbel stream id (drawn from the run's generator, which also drives resampling)."""
+    return int(rng.integers(0, 2**63))
+
+
+def _extend(proposal: Proposal, pop: list[Particle], live: list[int], horizon: int, eos: frozenset[int],
+            critic: Callable[[list[int], bool], float] | None, res: SMCResult) -> None:
+    """One proposal step: extend the live particles (``pop[i]`` for ``i`` in ``live``) and update their weights."""
+    budgets = [horizon - len(pop[i].tokens) for i in live]
+    exts = proposal.extend([pop[i] for i in live], budgets)
+    if len(exts) != len(live):
+        raise RuntimeError(f"the proposal returned {len(exts)} extensions for {len(live)} particles")
+    res.n_steps += 1
+    for i, ext, budget in zip(live, exts, budgets):
+        _apply(pop[i], ext, budget, horizon, eos, critic, res)
+
+
+def _apply(p: Particle, ext: Extension, budget: int, horizon: int, eos: frozenset[int],
+           critic: Callable[[list[int], bool], float] | None, res: SMCResult) -> None:
+    """Apply one extension to particle ``p``: tokens, weight, status and the critic's twist; count its work."""
+    if critic is not None:
+        p.log_weight -= p.twist
+        p.twist = 0.0
+    res.n_checks += ext.n_checks
+    res.n_rejects += ext.n_rejects
+    res.n_fallbacks += ext.n_fallbacks
+    res.n_tokens += max(len(ext.tokens), 1)
+    for k, v in ext.stats.items():
+        res.proposal_stats[k] = res.proposal_stats.get(k, 0) + v
+    if not ext.tokens or ext.delta_logw == -math.inf:
+        p.tokens.extend(ext.tokens)
+        p.log_weight = -math.inf
+        p.status = "length" if budget <= 1 else "dead"  # forced EOS refused: not complete in time
+        return
+    p.tokens.extend(ext.tokens)
+    p.log_weight += ext.delta_logw
+    p.model_logprob += ext.model_logprob
+    if p.tokens[-1] in eos:
+        p.status = "complete"
+    elif len(p.tokens) >= horizon:
+        p.status = "length"  # a proposal overshot its budget without EOS: not a valid output
+        p.log_weight = -math.inf
+    if critic is not None and p.log_weight > -math.inf:
+        score = float(critic(list(p.tokens), p.status == "complete"))
+        p.log_weight += score
+        if p.live:
+            p.twist = score
+
+
+def _reweight(pop: list[Particle], live: list[int], rng: np.random.Generator, scheme: str, ess_threshold: float,
+              res: SMCResult) -> tuple[list[Particle], list[int], list[int] | None]:
+    """After a step: record the ESS and resample when it is low; the population, its live indices and the rows.
+
+    ``rows[j]`` is the proposal row the ``j``-th live particle continues; ``None`` when every weight is ``-inf``
+    (every live particle is then marked dead and the run ends).
+    """
+    n = len(pop)
+    logw = np.array([p.log_weight for p in pop])
+    rows_of = {i: r for r, i in enumerate(live)}
+    if not np.any(logw > -np.inf):
+        for p in pop:
+            if p.live:
+                p.status = "dead"
+        return pop, [], None
+    cur_ess = ess(logw)
+    res.ess_trace.append(cur_ess)
+    still = [i for i in live if pop[i].live]
+    if not (still and ess_threshold > 0 and cur_ess < ess_threshold * n):
+        return pop, still, [rows_of[i] for i in still]
+    anc = resample(normalized_weights(logw), rng, scheme)
+    mean = logsumexp(logw) - math.log(n)
+    new = []
+    for a in anc:
+        q = pop[int(a)]
+        new.append(Particle(list(q.tokens), q.matcher.fork(), mean, _fresh_stream(rng), q.status,
+                            q.twist, q.model_logprob))
+    rows = [rows_of[int(a)] for a, q in zip(anc, new) if q.live]
+    res.n_resamples += 1
+    return new, [j for j, q in enumerate(new) if q.live], rows

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from corral.samplers.awrs import eos_only, logsumexp, tempered
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import ess
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.protocols import ConstraintState, LanguageModel
 
 __all__ = ["optimal_resample", "smc_optimal"]
 
@@ -39,7 +44,7 @@ def optimal_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) -> tup
         Log weights (``-inf`` allowed: never kept).
     n : int
         Most items to keep.
-    rng : numpy Generator
+    rng : numpy.random.Generator
 
     Returns
     -------
@@ -85,23 +90,24 @@ def optimal_resample(log_w: np.ndarray, n: int, rng: np.random.Generator) -> tup
 
 
 def smc_optimal(
-    model,
-    prompt_ids,
-    matcher,
+    model: LanguageModel,
+    prompt_ids: Sequence[int],
+    matcher: ConstraintState,
     *,
     particles: int,
     max_tokens: int,
     temperature: float = 1.0,
     seed: int | None = None,
-    eos_token_ids=None,
-):
+    eos_token_ids: Collection[int] | None = None,
+) -> SMCResult:
     """SMC over exhaustive expansions with optimal resampling (see the module docstring).
 
     Parameters
     ----------
-    model : HFModel, ToyModel or compatible
+    model : LanguageModel
+        An HFModel, a ToyModel or compatible.
     prompt_ids : sequence of int
-    matcher : Matcher-like
+    matcher : ConstraintState
         Needs ``mask``, ``fork``, ``advance``.
     particles : int
         ``N >= 1``: most particles kept after each step.
@@ -141,50 +147,14 @@ def smc_optimal(
     while live:
         logprobs = batch.logprobs()
         res.n_steps += 1
-        parents, tokens, logws = [], [], []
-        for row, p in enumerate(live):
-            lw = tempered(logprobs[row], temperature)
-            if horizon - len(p.tokens) <= 1:
-                lw = eos_only(lw, eos)
-            allowed = np.asarray(p.matcher.mask()[: lw.size], dtype=bool)
-            res.n_checks += 1
-            ids = np.flatnonzero(allowed & (lw > -np.inf))
-            if not ids.size and len(stuck) < n:
-                p.status, p.log_weight = ("length" if horizon - len(p.tokens) <= 1 else "dead"), -math.inf
-                stuck.append(p)
-            parents.append(np.full(ids.size, row))
-            tokens.append(ids)
-            logws.append(p.log_weight + lw[ids])
-        parents = np.concatenate(parents) if parents else np.array([], dtype=np.int64)
-        tokens = np.concatenate(tokens) if tokens else np.array([], dtype=np.int64)
+        parents, tokens, logws = _children(live, logprobs, temperature, horizon, eos, n, stuck, res)
         cand = np.concatenate(logws + [np.array([q.log_weight for q in done])])
         res.proposal_stats["children"] += int(tokens.size)
         keep, new_log = optimal_resample(cand, n, rng)
         res.proposal_stats["kept"] += int(keep.size)
         if keep.size < cand.size and keep.size:
             res.n_resamples += 1
-        new_live, new_done, rows, feed = [], [], [], []
-        for j, lw in zip(keep.tolist(), new_log.tolist()):
-            if j >= tokens.size:  # a completed particle carried over
-                q = done[j - tokens.size]
-                q.log_weight = lw
-                new_done.append(q)
-                continue
-            row, tok = int(parents[j]), int(tokens[j])
-            parent = live[row]
-            m = parent.matcher.fork()
-            m.advance(tok)
-            child = Particle(parent.tokens + [tok], m, lw, 0, "live", 0.0,
-                             parent.model_logprob + float(logprobs[row][tok]))
-            res.n_tokens += 1
-            if tok in eos_set:
-                child.status = "complete"
-                new_done.append(child)
-            else:
-                new_live.append(child)
-                rows.append(row)
-                feed.append(tok)
-        live, done = new_live, new_done
+        live, done, rows, feed = _kept(keep, new_log, parents, tokens, live, done, logprobs, eos_set, res)
         if live:
             batch.select(rows)
             batch.append(feed)
@@ -197,3 +167,61 @@ def smc_optimal(
     res.n_forward = getattr(batch, "n_forward", None)
     res.wall_s = time.perf_counter() - t0
     return res
+
+
+def _children(live: list[Particle], logprobs: np.ndarray, temperature: float, horizon: int, eos: list[int], n: int,
+              stuck: list[Particle], res: SMCResult) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Every child of every live particle: parent rows, tokens and log weights (one list entry per particle).
+
+    A particle without a child (no allowed token of positive probability) is marked and added to ``stuck`` (up to
+    ``n`` of them).
+    """
+    parents, tokens, logws = [], [], []
+    for row, p in enumerate(live):
+        lw = tempered(logprobs[row], temperature)
+        if horizon - len(p.tokens) <= 1:
+            lw = eos_only(lw, eos)
+        allowed = np.asarray(p.matcher.mask()[: lw.size], dtype=bool)
+        res.n_checks += 1
+        ids = np.flatnonzero(allowed & (lw > -np.inf))
+        if not ids.size and len(stuck) < n:
+            p.status, p.log_weight = ("length" if horizon - len(p.tokens) <= 1 else "dead"), -math.inf
+            stuck.append(p)
+        parents.append(np.full(ids.size, row))
+        tokens.append(ids)
+        logws.append(p.log_weight + lw[ids])
+    parents = np.concatenate(parents) if parents else np.array([], dtype=np.int64)
+    tokens = np.concatenate(tokens) if tokens else np.array([], dtype=np.int64)
+    return parents, tokens, logws
+
+
+def _kept(keep: np.ndarray, new_log: np.ndarray, parents: np.ndarray, tokens: np.ndarray, live: list[Particle],
+          done: list[Particle], logprobs: np.ndarray, eos: frozenset[int],
+          res: SMCResult) -> tuple[list[Particle], list[Particle], list[int], list[int]]:
+    """The kept items as the next population: live children (with their parent rows and tokens to feed) and done ones.
+
+    Item ``j < len(tokens)`` is the child ``tokens[j]`` of ``live[parents[j]]``; a larger ``j`` is the completed
+    particle ``done[j - len(tokens)]`` carried over. Returns ``(live, done, rows, feed)``.
+    """
+    new_live, new_done, rows, feed = [], [], [], []
+    for j, lw in zip(keep.tolist(), new_log.tolist()):
+        if j >= tokens.size:  # a completed particle carried over
+            q = done[j - tokens.size]
+            q.log_weight = lw
+            new_done.append(q)
+            continue
+        row, tok = int(parents[j]), int(tokens[j])
+        parent = live[row]
+        m = parent.matcher.fork()
+        m.advance(tok)
+        child = Particle(parent.tokens + [tok], m, lw, 0, "live", 0.0,
+                         parent.model_logprob + float(logprobs[row][tok]))
+        res.n_tokens += 1
+        if tok in eos:
+            child.status = "complete"
+            new_done.append(child)
+        else:
+            new_live.append(child)
+            rows.append(row)
+            feed.append(tok)
+    return new_live, new_done, rows, feed

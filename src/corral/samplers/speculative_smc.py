@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
+from corral.drafters.policy import make_policy
+from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, matcher_hooks, tempered
 from corral.samplers.masking import _as_numpy
-from corral.samplers.speculative import SpecStats, d1_round, d2_round
+from corral.samplers.smc import Extension
+from corral.samplers.speculative_d1 import d1_round
+from corral.samplers.speculative_d2 import d2_round
+from corral.samplers.speculative_round import SpecStats
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.drafters.policy import AdaptivePolicy, FixedPolicy
+    from corral.protocols import Drafter, LanguageModel
+    from corral.samplers.particles import Particle
 
 __all__ = ["SpeculativeProposal"]
 
@@ -15,11 +27,12 @@ __all__ = ["SpeculativeProposal"]
 class SpeculativeProposal:
     """SMC proposal (``corral.samplers.smc.Proposal``): one speculative round per live particle per step.
 
-    Each particle's step is a block of tokens from :func:`d2_round` (default) or :func:`d1_round`; the block's
-    ``delta_logw`` (``Σ log Ẑ`` for D2, ``Σ log Z_p`` for D1) is its weight increment, so ``(block, weight)`` is
-    properly weighted for ``Π p·c`` over the block (ALGORITHMS.md §4.5) and the SMC target is unchanged. D2 keys come
-    from the particle's Gumbel stream at its position, as in the default AWRS proposal. At budget 1 only EOS is
-    proposed, weighted by its probability (the truncated target's correction), as the AWRS proposal does.
+    Each particle's step is a block of tokens from :func:`~corral.samplers.speculative_d2.d2_round` (default) or
+    :func:`~corral.samplers.speculative_d1.d1_round`; the block's ``delta_logw`` (``Σ log Ẑ`` for D2, ``Σ log Z_p``
+    for D1) is its weight increment, so ``(block, weight)`` is properly weighted for ``Π p·c`` over the block
+    (ALGORITHMS.md §4.5) and the SMC target is unchanged. D2 keys come from the particle's Gumbel stream at its
+    position, as in the default AWRS proposal. At budget 1 only EOS is proposed, weighted by its probability (the
+    truncated target's correction), as the AWRS proposal does.
 
     Rows are separate sequences (one target forward per particle per step; not batched across particles).
 
@@ -39,11 +52,10 @@ class SpeculativeProposal:
     eos_token_ids : collection of int, optional
     """
 
-    def __init__(self, drafter_factory=None, *, verify: str = "d2", draft_length="adaptive", temperature=1.0,
-                 max_rejects="default", seed=None, eos_token_ids=None) -> None:
-        from corral.drafters.policy import make_policy
-        from corral.samplers.awrs import DEFAULT_MAX_REJECTS
-
+    def __init__(self, drafter_factory: Callable[[], Drafter] | None = None, *, verify: str = "d2",
+                 draft_length: str | int | FixedPolicy | AdaptivePolicy | None = "adaptive",
+                 temperature: float = 1.0, max_rejects: int | str | None = "default", seed: int | None = None,
+                 eos_token_ids: Collection[int] | None = None) -> None:
         if verify not in ("d1", "d2"):
             raise ValueError(f"verify must be 'd1' or 'd2', got {verify!r}")
         if not (temperature and temperature > 0 and math.isfinite(temperature)):
@@ -60,16 +72,17 @@ class SpeculativeProposal:
             self.generator.manual_seed(int(seed) % (2**63))
         self.eos_token_ids = eos_token_ids
         self.stats = SpecStats()
-        self.rows: list = []
+        self.rows: list[list] = []  # [target sequence, drafter] per row
 
-    def _drafter(self, tokens):
+    def _drafter(self, tokens: Sequence[int]) -> Drafter | None:
+        """A fresh drafter begun on ``tokens`` (``None`` without a factory)."""
         if self.drafter_factory is None:
             return None
         d = self.drafter_factory()
         d.begin(list(tokens))
         return d
 
-    def start(self, model, prompt_ids, n: int) -> None:
+    def start(self, model: LanguageModel, prompt_ids: Sequence[int], n: int) -> None:
         """Open ``n`` target sequences on the prompt."""
         if self.eos_token_ids is None:
             self.eos_token_ids = frozenset(model.eos_token_ids)
@@ -78,11 +91,8 @@ class SpeculativeProposal:
         seq = model.start(list(prompt_ids))
         self.rows = [[seq if i == 0 else seq.fork(), self._drafter(seq.tokens)] for i in range(n)]
 
-    def extend(self, particles, budgets):
+    def extend(self, particles: list[Particle], budgets: list[int]) -> list[Extension]:
         """One speculative round per particle (or the forced-EOS step at budget 1)."""
-        from corral.samplers.awrs import awrs_step, eos_only, gumbel_keys, matcher_hooks, tempered
-        from corral.samplers.smc import Extension
-
         out = []
         for (seq, drafter), p, budget in zip(self.rows, particles, budgets):
             if budget <= 1:
@@ -120,7 +130,7 @@ class SpeculativeProposal:
             out.append(Extension(list(r.tokens), r.delta_logw, r.raw_logprob, stats=stats))
         return out
 
-    def select(self, rows) -> None:
+    def select(self, rows: list[int]) -> None:
         """Keep/copy rows (a repeated row gets a forked sequence and a fresh drafter)."""
         used: set = set()
         new = []
