@@ -27,6 +27,7 @@ from corral.samplers.awrs import awrs_sample_sequence, logsumexp
 from corral.samplers.masking import sample_sequence
 from corral.samplers.exact import enumerate_laws, tv
 from corral.samplers.smc import smc
+from corral.testing import chi2_pvalue
 
 TOKENS = ["a", "b", "c", "ab"]
 LANGUAGE = ["a", "ab", "abc", "b", "bb", "bca", "cab", "ccc", "cb"]
@@ -40,31 +41,6 @@ def setup():
     compiled = CompiledGrammar(Grammar.from_choices(LANGUAGE), model.vocab)
     ell, pi, log_z = enumerate_laws(model, compiled)
     return model, compiled, ell, pi, log_z
-
-
-def chi2_pvalue(samples: list, probs: dict) -> float:
-    """Pearson chi-square goodness of fit; outcomes with expected count < 5 are pooled; impossible outcome -> 0."""
-    m = len(samples)
-    counts: dict = {}
-    for s in samples:
-        counts[s] = counts.get(s, 0) + 1
-    if any(probs.get(s, 0.0) == 0.0 for s in counts):
-        return 0.0
-    big = [k for k, p in probs.items() if p * m >= 5]
-    small = [k for k in probs if k not in set(big)]
-    obs = [counts.get(k, 0) for k in big]
-    exp = [probs[k] * m for k in big]
-    if small:
-        o, e = sum(counts.get(k, 0) for k in small), sum(probs[k] for k in small) * m
-        if e >= 1:
-            obs.append(o)
-            exp.append(e)
-    obs, exp = np.array(obs, float), np.array(exp, float)
-    exp *= obs.sum() / exp.sum()
-    stat = float(((obs - exp) ** 2 / exp).sum())
-    df = len(obs) - 1
-    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
-                                         torch.tensor(stat / 2, dtype=torch.float64)))
 
 
 def test_laws_differ(setup):

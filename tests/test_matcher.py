@@ -5,13 +5,15 @@
 * fork and rollback are the identity; EOS is allowed iff the text is complete;
 * every complete text is accepted by ``lark.Lark(..., lexer="dynamic_complete")`` and every prefix the matcher
   allows can be completed (checked by extending it with a token walk that reaches EOS).
+
+The walks and checks are :mod:`corral.testing`'s (``random_walk``, ``synthetic_vocab``, ``lark_oracle``), the same
+functions users run on their own grammars; ``tests/test_testing.py`` tests them.
 """
 
 from __future__ import annotations
 
 import random
 
-import lark
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,29 +22,12 @@ from hypothesis import strategies as st
 from corral.compile.grammar import Grammar
 from corral.errors import GrammarError
 from corral.runtime.matcher import CompiledGrammar
+from corral.testing import lark_oracle, random_walk, synthetic_vocab
 from corral.tokens.vocabulary import Vocabulary
 
 from conftest import GRAMMARS_DIR
 
 EOS = 0
-
-
-def synthetic_vocab(alphabet: str, extra: list[str] = (), seed: int = 0) -> Vocabulary:
-    """EOS (id 0), every single character of ``alphabet``, all pairs, and some longer random strings."""
-    rng = random.Random(seed)
-    toks: list[bytes | None] = [None]
-    seen = set()
-    for s in list(alphabet) + [a + b for a in alphabet for b in alphabet] + list(extra):
-        b = s.encode()
-        if b not in seen:
-            seen.add(b)
-            toks.append(b)
-    for _ in range(60):
-        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 6))).encode()
-        if s not in seen:
-            seen.add(s)
-            toks.append(s)
-    return Vocabulary.from_token_bytes(toks, eos_token_ids=[EOS])
 
 
 SMALL_GRAMMARS = {
@@ -54,76 +39,6 @@ SMALL_GRAMMARS = {
 }
 
 
-def lark_parser(text: str, start: str = "start") -> lark.Lark:
-    return lark.Lark(text, parser="earley", lexer="dynamic_complete", start=start)
-
-
-def lark_accepts(parser: lark.Lark, text: str) -> bool:
-    try:
-        parser.parse(text)
-        return True
-    except lark.exceptions.LarkError:
-        return False
-
-
-def assert_step_invariants(m, all_tokens: bool = True, rng: random.Random | None = None) -> np.ndarray:
-    mask = m.mask()
-    if all_tokens:
-        ids = range(m.vocab_size)
-    else:
-        allowed = np.flatnonzero(mask)
-        rng = rng or random.Random(0)
-        ids = list(allowed[:300]) + rng.sample(range(m.vocab_size), min(300, m.vocab_size))
-    for t in ids:
-        assert mask[t] == m.check(int(t)), f"mask/check disagree on token {t}"
-    # check's fast path (DFAs stepped alone until a lexeme could end) against the full byte-level feed
-    for t in list(ids)[:: max(1, len(ids) // 80)]:
-        assert m.check(int(t)) == (m._next_state(int(t)) is not None), f"check/feed disagree on token {t}"
-    # check_group: None iff allowed; otherwise a group of disallowed tokens holding t (AWRS drops it unchecked)
-    for t in list(ids)[:: max(1, len(ids) // 60)]:
-        g = m.check_group(int(t))
-        if mask[t]:
-            assert g is None, f"check_group rejects allowed token {t}"
-        else:
-            ids = g.all_ids()
-            assert int(t) in ids.tolist() and not mask[ids].any(), f"bad group for token {t}"
-    # implied(a, b): b's bytes are a prefix of a's, so b is allowed whenever a is
-    allowed_ids = np.flatnonzero(mask)
-    for a in allowed_ids[:: max(1, len(allowed_ids) // 20)].tolist():
-        for b in range(m.vocab_size):
-            if m.implied(a, b):
-                assert mask[b], f"token {b} implied by allowed token {a} but not allowed"
-    for e in m.compiled.vocab.eos_token_ids:
-        assert mask[e] == m.is_complete()
-    return mask
-
-
-def random_walk(m, rng: random.Random, steps: int, all_tokens=True, p_eos=0.3):
-    """Walk allowed tokens, checking invariants at every step; returns the tokens taken."""
-    taken = []
-    for _ in range(steps):
-        mask = assert_step_invariants(m, all_tokens, rng)
-        allowed = np.flatnonzero(mask)
-        assert len(allowed) > 0, "dead end: no token allowed and not complete"
-        eos = [t for t in allowed if t in m.compiled.vocab.eos_token_ids]
-        if eos and (rng.random() < p_eos or len(allowed) == len(eos)):
-            m.advance(int(eos[0]))
-            taken.append(int(eos[0]))
-            break
-        tok = int(rng.choice([t for t in allowed if t not in m.compiled.vocab.eos_token_ids]))
-        key, mask_before = m.state_key(), mask.copy()
-        f = m.fork()
-        m.advance(tok)
-        m.rollback(1)
-        assert m.state_key() == key and np.array_equal(m.mask(), mask_before), "rollback is not the identity"
-        f.advance(tok)
-        assert m.state_key() == key, "fork shares state"
-        m.advance(tok)
-        assert m.state_key() == f.state_key()
-        taken.append(tok)
-    return taken
-
-
 @pytest.mark.parametrize("name", sorted(SMALL_GRAMMARS))
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6))
@@ -131,13 +46,13 @@ def test_small_grammar_walks(name, seed):
     text, alphabet = SMALL_GRAMMARS[name]
     vocab = synthetic_vocab(alphabet)
     cg = CompiledGrammar(Grammar.from_lark(text), vocab)
-    parser = lark_parser(text)
+    accepts = lark_oracle(text)
     rng = random.Random(seed)
     m = cg.matcher()
-    toks = random_walk(m, rng, steps=12)
+    toks = random_walk(m, rng, steps=12, oracle=accepts)  # is_complete() == lark's verdict at every step
     body = vocab.decode([t for t in toks if t != EOS]).decode()
     if toks and toks[-1] == EOS:
-        assert lark_accepts(parser, body), f"matcher completed {body!r} but lark rejects it"
+        assert accepts(body), f"matcher completed {body!r} but lark rejects it"
     else:
         # Every allowed prefix must be completable: greedily finish it with more walking (bounded).
         finished = False
@@ -146,7 +61,7 @@ def test_small_grammar_walks(name, seed):
             extra = random_walk(f, random.Random(attempt), steps=30, all_tokens=False, p_eos=0.9)
             if extra and extra[-1] == EOS:
                 full = body + vocab.decode(extra[:-1]).decode()
-                assert lark_accepts(parser, full)
+                assert accepts(full)
                 finished = True
                 break
         assert finished, f"could not complete prefix {body!r}"
@@ -157,15 +72,15 @@ def test_small_grammar_exhaustive_strings(name):
     """Byte-level: every string over the alphabet up to length 5 is complete iff lark parses it."""
     text, alphabet = SMALL_GRAMMARS[name]
     cg = CompiledGrammar(Grammar.from_lark(text), synthetic_vocab(alphabet))
-    parser = lark_parser(text)
+    accepts = lark_oracle(text)
     strings = [""]
     frontier = [""]
     for _ in range(5 if len(alphabet) <= 5 else 4):
         frontier = [s + a for s in frontier for a in alphabet]
         strings += frontier
     for s in strings:
-        assert cg.accepts(s.encode()) == lark_accepts(parser, s), s
-        if lark_accepts(parser, s):
+        assert cg.accepts(s.encode()) == accepts(s), s
+        if accepts(s):
             for k in range(len(s)):
                 assert cg.is_prefix(s[:k].encode()), (s, k)
 
@@ -228,12 +143,12 @@ def test_shipped_grammar_walks(name, seed):
     alphabet = "".join(sorted(set(_alphabet_for(name))))
     vocab = synthetic_vocab(alphabet, seed=seed)
     cg = CompiledGrammar(Grammar.from_lark(text), vocab)
-    parser = lark_parser(text)
+    accepts = lark_oracle(text)
     rng = random.Random(seed)
     m = cg.matcher()
-    toks = random_walk(m, rng, steps=25, p_eos=0.5)
+    toks = random_walk(m, rng, steps=25, p_eos=0.5, oracle=accepts)
     if toks and toks[-1] == EOS:
-        assert lark_accepts(parser, vocab.decode(toks[:-1]).decode())
+        assert accepts(vocab.decode(toks[:-1]).decode())
 
 
 def _alphabet_for(name: str) -> str:

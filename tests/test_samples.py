@@ -11,13 +11,13 @@ import functools
 import random
 import zlib
 
-import lark
 import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
 from corral.compile.grammar import Grammar, load_lark_file
 from corral.runtime.matcher import CompiledGrammar
+from corral.testing import lark_oracle
 from corral.tokens.vocabulary import Vocabulary
 
 from conftest import DATA_DIR, GRAMMARS_DIR, shared_path, tokenizer_path
@@ -58,22 +58,13 @@ def _compiled(where: str, rel: str, tok_name: str):
         shared_path(rel, base=DATA_DIR)
     grammar = load_lark_file(path) if where == "data" else Grammar.from_lark(path.read_text())
     vocab, _ = _vocab(tok_name)
-    oracle = lark.Lark(grammar.to_lark(), parser="earley", lexer="dynamic_complete", start=grammar.start)
-    return CompiledGrammar(grammar, vocab), oracle
-
-
-def _oracle_accepts(oracle, text: str) -> bool:
-    try:
-        oracle.parse(text)
-        return True
-    except lark.exceptions.LarkError:
-        return False
+    return CompiledGrammar(grammar, vocab), lark_oracle(grammar)
 
 
 def _sample_text(sample: str, oracle) -> str:
     """The sample text; outlines' arithmetic samples end with a newline their grammar does not allow."""
     text = shared_path(sample, base=DATA_DIR).read_text()
-    return text if _oracle_accepts(oracle, text) else text.strip()
+    return text if oracle(text) else text.strip()
 
 
 def _run_tokens(cg, ids) -> tuple[bool, int]:
@@ -111,11 +102,11 @@ def test_sample_accepted_token_by_token(case, tok_name):
     decoded = vocab.decode(ids).decode()
     # sentencepiece tokenizers (llama2) add a leading space; the oracle judges the text the tokens spell.
     assert decoded in (text, " " + text)
-    if decoded != text and not _oracle_accepts(oracle, decoded):
+    if decoded != text and not oracle(decoded):
         # The dummy-prefix space makes this text invalid for this grammar: the matcher must reject it too.
         assert _run_tokens(cg, ids)[0] is False
         return
-    assert _oracle_accepts(oracle, decoded), "sample rejected by lark itself"
+    assert oracle(decoded), "sample rejected by lark itself"
     m = cg.matcher()
     for i, t in enumerate(ids):
         assert m.mask()[t], f"token {i} ({vocab.token_str(t)}) rejected after {decoded[:40]!r}..."
@@ -138,7 +129,7 @@ def test_mutated_samples_agree_with_lark(case, tok_name):
         mutated = _mutate(text, rng)
         ids = tok.encode(mutated, add_special_tokens=False).ids
         decoded = vocab.decode(ids).decode()
-        expect = _oracle_accepts(oracle, decoded)
+        expect = oracle(decoded)
         got, step = _run_tokens(cg, ids)
         assert got == expect, f"matcher {'accepts' if got else 'rejects'} (step {step}) a mutation lark " \
                               f"{'accepts' if expect else 'rejects'}"

@@ -2,8 +2,9 @@
 
 Each grammar gets a synthetic vocabulary made of its literal strings, single characters and character pairs from
 an alphabet drawn from the grammar, so walks can reach deep into the language. At every step
-``mask()[t] == check(t)`` for every token, fork/rollback is the identity, EOS iff complete; a walk that ends with
-EOS spells a text lark's own Earley parser (``lexer="dynamic_complete"``) accepts.
+``mask()[t] == check(t)`` for every token, fork/rollback is the identity, EOS iff complete, and the text so far is
+complete iff lark's own Earley parser (``lexer="dynamic_complete"``) accepts it (the checks of
+:func:`corral.testing.random_walk`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import random
 import string
 import zlib
 
-import lark
 import pytest
 
 from corral.compile.grammar import load_lark_file
 from corral.errors import GrammarError
 from corral.runtime.matcher import CompiledGrammar
+from corral.testing import SYNTHETIC_EOS as EOS
+from corral.testing import lark_oracle, random_walk
 from corral.tokens.vocabulary import Vocabulary
 
 from conftest import DATA_DIR
-from test_matcher import EOS, random_walk
 
 FOLDERS = ["lark", "outlines", "syncode", "genlm-eval", "control-iclr-2025"]
 
@@ -62,15 +63,15 @@ def test_shared_grammar_walks(path):
     seed = zlib.crc32(path.name.encode())
     vocab = _vocab_for(grammar, seed)
     cg = CompiledGrammar(grammar, vocab)
-    oracle = lark.Lark(grammar.to_lark(), parser="earley", lexer="dynamic_complete", start=grammar.start)
+    oracle = lark_oracle(grammar)
     completed = 0
     for walk in range(4):
         rng = random.Random(seed + walk)
         m = cg.matcher()
-        toks = random_walk(m, rng, steps=10, all_tokens=len(vocab.token_bytes) <= 2500, p_eos=0.6)
+        toks = random_walk(m, rng, steps=10, all_tokens=len(vocab.token_bytes) <= 2500, p_eos=0.6, oracle=oracle)
         if toks and toks[-1] == EOS:
             text = vocab.decode(toks[:-1]).decode()
-            oracle.parse(text)  # raises if lark rejects what the matcher completed
+            assert oracle(text), f"matcher completed {text!r} but lark rejects it"
             completed += 1
     # Record, for the report, how far walks got (not an assertion: some languages have no short strings).
     print(json.dumps({"grammar": path.name, "completed_walks": completed}))

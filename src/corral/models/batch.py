@@ -21,12 +21,17 @@ Two implementations, same interface (``n_rows``, ``tokens(row)``, ``logprobs()``
 
 from __future__ import annotations
 
-from typing import Sequence as SequenceT
+from collections.abc import Sequence as SequenceT
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from corral.errors import GenerationError
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from corral.models.hf import HFModel
+    from corral.protocols import LanguageModel, ModelSequence
 
 __all__ = ["HFBatch", "SequenceBatch", "make_batch"]
 
@@ -37,12 +42,15 @@ def _to_numpy64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def make_batch(model, prompt_ids, n: int, *, per_row: bool = False):
-    """A batch state of ``n`` rows on a prompt.
+def make_batch(model: LanguageModel, prompt_ids: SequenceT[int], n: int, *,
+               per_row: bool = False) -> HFBatch | SequenceBatch:
+    """A batch state of ``n`` rows on a prompt (a :class:`corral.protocols.ModelBatch`).
 
     Parameters
     ----------
-    model : HFModel, ToyModel or any model with ``start(prompt_ids)``
+    model : LanguageModel
+        An :class:`~corral.models.hf.HFModel` (batched KV cache), a :class:`~corral.models.toy.ToyModel` or any
+        :class:`corral.protocols.LanguageModel`.
     prompt_ids : sequence of int
         The prompt (empty: the model's BOS, as ``model.start`` does).
     n : int
@@ -62,22 +70,26 @@ def make_batch(model, prompt_ids, n: int, *, per_row: bool = False):
 
 
 class SequenceBatch:
-    """Rows backed by independent sequence objects.
+    """Rows backed by independent sequence objects (a :class:`corral.protocols.ModelBatch`).
 
     Parameters
     ----------
-    seqs : list
-        One sequence per row (each with ``tokens``, ``logprobs()``, ``append``, ``fork`` and ``model``).
+    seqs : list of ModelSequence
+        One sequence per row.
+    model : LanguageModel, optional
+        The rows' model; its ``logprobs_batch(seqs)``, when it has one, scores every row in one call. Default:
+        the first sequence's ``model`` attribute, if any.
     """
 
-    def __init__(self, seqs: list) -> None:
+    def __init__(self, seqs: list[ModelSequence], model: LanguageModel | None = None) -> None:
         self._seqs = list(seqs)
+        self.model = model if model is not None else getattr(self._seqs[0], "model", None) if self._seqs else None
 
     @classmethod
-    def start(cls, model, prompt_ids, n: int) -> "SequenceBatch":
+    def start(cls, model: LanguageModel, prompt_ids: SequenceT[int], n: int) -> SequenceBatch:
         """``n`` rows on a prompt (the first row's sequence forked ``n - 1`` times)."""
         first = model.start(prompt_ids)
-        return cls([first] + [first.fork() for _ in range(n - 1)])
+        return cls([first] + [first.fork() for _ in range(n - 1)], model)
 
     @property
     def n_rows(self) -> int:
@@ -88,7 +100,7 @@ class SequenceBatch:
         """The tokens of a row (prompt included). Do not mutate."""
         return self._seqs[row].tokens
 
-    def sequence(self, row: int):
+    def sequence(self, row: int) -> ModelSequence:
         """The sequence object of a row (for proposals that feed blocks of tokens, crop, or score)."""
         return self._seqs[row]
 
@@ -96,8 +108,7 @@ class SequenceBatch:
         """float64 ``[n_rows, V]`` next-token log-probabilities of every row."""
         if not self._seqs:
             raise GenerationError("no rows left")
-        model = self._seqs[0].model
-        batch = getattr(model, "logprobs_batch", None)
+        batch = getattr(self.model, "logprobs_batch", None)
         if batch is not None:
             return _to_numpy64(batch(self._seqs))
         return np.stack([_to_numpy64(s.logprobs()) for s in self._seqs])
@@ -126,11 +137,14 @@ class SequenceBatch:
 
 
 class HFBatch:
-    """Rows of one Hugging Face model sharing a batched KV cache (batch dimension = rows).
+    """Rows of one Hugging Face model sharing a batched KV cache (batch dimension = rows); a
+    :class:`corral.protocols.ModelBatch`.
 
     Parameters
     ----------
     model : corral.models.hf.HFModel
+        The batch runs its network directly (``model.model``), so a plain :class:`~corral.protocols.LanguageModel`
+        will not do.
     prompt_ids : sequence of int
         The prompt (empty: the BOS token).
     n : int
@@ -142,7 +156,7 @@ class HFBatch:
     prompt is run once at batch size 1 and its cache repeated ``n`` times.
     """
 
-    def __init__(self, model, prompt_ids, n: int) -> None:
+    def __init__(self, model: HFModel, prompt_ids: SequenceT[int], n: int) -> None:
         ids = [int(t) for t in prompt_ids] or [int(model.bos_token_id)]
         if model.max_length is not None and len(ids) > model.max_length:
             raise GenerationError(

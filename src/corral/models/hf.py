@@ -12,6 +12,7 @@ import copy
 import inspect
 import os
 from pathlib import Path
+from collections.abc import Sequence as SequenceABC
 from typing import Any
 
 import torch
@@ -178,7 +179,7 @@ def _as_int_set(value) -> set[int]:
 class HFModel:
     """A Hugging Face causal LM, its tokenizer, and the byte-level vocabulary of its output layer.
 
-    Build one with :meth:`load`.
+    Build one with :meth:`load`. It implements :class:`corral.protocols.LanguageModel`.
 
     Attributes
     ----------
@@ -323,7 +324,7 @@ class HFModel:
         ids = getattr(enc, "ids", enc)  # tokenizers.Tokenizer returns an Encoding
         return [int(i) for i in ids]
 
-    def start(self, prompt_ids) -> "Sequence":
+    def start(self, prompt_ids: SequenceABC[int]) -> Sequence:
         """Open a sequence on a prompt.
 
         Parameters
@@ -370,7 +371,7 @@ class HFModel:
 
 
 class Sequence:
-    """One token sequence being extended, with its KV cache.
+    """One token sequence being extended, with its KV cache (a :class:`corral.protocols.ModelSequence`).
 
     Attributes
     ----------
@@ -443,7 +444,7 @@ class Sequence:
         self.tokens.append(int(token))
         self._logprobs = None
 
-    def extend(self, tokens) -> None:
+    def extend(self, tokens: SequenceABC[int]) -> None:
         """Append several tokens (computed lazily, in one forward pass at the next :meth:`logprobs`).
 
         Parameters
@@ -453,7 +454,7 @@ class Sequence:
         for t in tokens:
             self.append(t)
 
-    def extend_scored(self, tokens) -> torch.Tensor:
+    def extend_scored(self, tokens: SequenceABC[int]) -> torch.Tensor:
         """Append ``tokens`` and return the next-token log-probabilities at each of the ``len(tokens) + 1`` positions.
 
         Row ``i`` is the law of the token after ``tokens[:i]`` (row 0: after the sequence as it was), all from one

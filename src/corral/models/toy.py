@@ -30,7 +30,7 @@ __all__ = ["ToyModel", "ToySequence"]
 
 
 class ToyModel:
-    """A language model given by an explicit function of the context.
+    """A language model given by an explicit function of the context (a :class:`corral.protocols.LanguageModel`).
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ class ToyModel:
             self._memo[key] = hit
         return hit
 
-    def start(self, prompt_ids=()) -> "ToySequence":
+    def start(self, prompt_ids: SequenceABC[int] = ()) -> ToySequence:
         """Open a sequence on a prompt (an empty prompt starts from ``bos_token_id``)."""
         ids = [int(t) for t in prompt_ids] or [self.bos_token_id]
         if self.max_length is not None and len(ids) > self.max_length:
@@ -137,7 +137,8 @@ class ToyModel:
 
 
 class ToySequence:
-    """A token sequence of a :class:`ToyModel` (same interface as :class:`corral.models.hf.Sequence`)."""
+    """A token sequence of a :class:`ToyModel` (a :class:`corral.protocols.ModelSequence`, like
+    :class:`corral.models.hf.Sequence`)."""
 
     def __init__(self, model: ToyModel, tokens: list[int]) -> None:
         self.model = model
@@ -163,11 +164,11 @@ class ToySequence:
         """Append one token."""
         self.tokens.append(int(token))
 
-    def extend(self, tokens) -> None:
+    def extend(self, tokens: SequenceABC[int]) -> None:
         """Append several tokens."""
         self.tokens.extend(int(t) for t in tokens)
 
-    def extend_scored(self, tokens) -> torch.Tensor:
+    def extend_scored(self, tokens: SequenceABC[int]) -> torch.Tensor:
         """Append ``tokens`` and return the next-token log-probabilities at each of the ``len(tokens) + 1`` positions.
 
         Row ``i`` is the law of the token after ``tokens[:i]`` (row 0: after the sequence as it was). One forward

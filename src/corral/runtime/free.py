@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from corral.tokens.vocabulary import Vocabulary
 
 __all__ = ["FreeMatcher"]
 
@@ -23,7 +27,7 @@ class FreeMatcher:
         ``vocab.free_mask`` (cached on the vocabulary) with these ids added.
     """
 
-    def __init__(self, vocab, eos: Collection[int] | None = None) -> None:
+    def __init__(self, vocab: Vocabulary, eos: Collection[int] | None = None) -> None:
         self.vocab_size = vocab.size
         self._eos = frozenset(vocab.eos_token_ids if eos is None else (int(t) for t in eos))
         mask = vocab.free_mask

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
 from corral.runtime.states import Rejection, _NState, _State
 from corral.tokens.index import TokenIndex, shared_caches
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from corral.compile.grammar import Grammar
+    from corral.tokens.vocabulary import Vocabulary
 
 __all__ = ["CompiledGrammar", "Matcher", "Rejection"]
 
@@ -62,7 +66,8 @@ class CompiledGrammar:
         A terminal matches the empty string or nothing, or the grammar's language is empty.
     """
 
-    def __init__(self, grammar, vocab, *, mask_cache_size: int = 256, native: bool | None = None) -> None:
+    def __init__(self, grammar: Grammar, vocab: Vocabulary, *, mask_cache_size: int = 256,
+                 native: bool | None = None) -> None:
         from corral.automata.operations import without_empty_string
         from corral.automata.regex import compile_regex
 
@@ -440,6 +445,8 @@ class Matcher:
 
     Methods that change state say so; the others do not. A token is allowed iff the text so far plus the token's
     bytes can still be completed into a string of the language; EOS is allowed iff the text is in the language.
+    It implements :class:`corral.protocols.GroupedConstraintState` (``corral.testing.check_matcher_invariants``
+    checks the invariants on random walks).
     """
 
     __slots__ = ("compiled", "_state", "_eos")
