@@ -67,11 +67,11 @@ def main(argv=None) -> int:
     from transformers import AutoTokenizer
 
     from corral.compile.json_schema import resolve_schema, schema_to_grammar
-    from corral.generate import compile_constraint
+    from corral.runtime.matcher import CompiledGrammar
     from corral.tokens.vocabulary import Vocabulary
 
     vocab = Vocabulary.from_huggingface(AutoTokenizer.from_pretrained(args.tokenizer))
-    compiled = compile_constraint(vocab, grammar=schema_to_grammar(
+    compiled = CompiledGrammar(vocab=vocab, grammar=schema_to_grammar(
         resolve_schema(str(REPO_ROOT / "schemas" / "person.json"))[0]))
     variants = {
         "plain checks": lambda m: {},

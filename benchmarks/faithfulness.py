@@ -220,7 +220,8 @@ EVENT_SCHEMA = {
 def run_embedded(quick: bool, smc_particles: int = 8):
     """AWRS (and AWRS-SMC) constraint checks per token on the embedded model, per schema, prompt, layout and K."""
     from corral.compile.json_schema import resolve_schema, schema_to_grammar
-    from corral.generate import compile_constraint, load_model
+    from corral.generate import load_model
+    from corral.runtime.matcher import CompiledGrammar
     from corral.samplers.smc import smc
 
     lm = load_model()
@@ -235,7 +236,7 @@ def run_embedded(quick: bool, smc_particles: int = 8):
     n_seq = 4 if quick else 12
     rows = []
     for (name, schema, prompt), layout in itertools.product(cases, ("compact", "spaced", "pretty")):
-        compiled = compile_constraint(lm.vocab, grammar=schema_to_grammar(schema, whitespace=layout))
+        compiled = CompiledGrammar(schema_to_grammar(schema, whitespace=layout), lm.vocab)
         ids = lm.encode(prompt)
         base = {"schema": name, "layout": layout, "prompt": prompt.strip()}
         for k in (8, 32):

@@ -21,7 +21,7 @@ counted as incomplete.  One thread per engine.
 
 Usage (from the repository root)::
 
-    python benchmarks/mask_bench.py [--tokenizer PATH] [--grammar src/corral/grammars/json.lark] [--samples FILE ...]
+    python benchmarks/grammar_masks.py [--tokenizer PATH] [--grammar src/corral/grammars/json.lark] [--samples FILE ...]
                                     [--engines corral,llguidance,xgrammar,xgrammar-lark] [--json OUT] [--quick]
 
 See benchmarks/README.md for the columns.

@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     from corral.compile.grammar import Grammar
     from corral.compile.json_schema import schema_to_grammar
     from corral.drafters import make_drafter
-    from corral.generate import compile_constraint
+    from corral.runtime.matcher import CompiledGrammar
     from corral.models.hf import HFModel, default_model_path
     from corral.samplers.masking import sample_sequence
     from corral.samplers.speculative import speculative_sample_sequence
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
             g = schema_to_grammar(json.loads(Path(spec["schema"]).read_text()))
         else:
             g = Grammar.from_lark(Path(spec["grammar"]).read_text())
-        compiled[name] = compile_constraint(target.vocab, grammar=g)
+        compiled[name] = CompiledGrammar(g, target.vocab)
 
     drafters = {}  # (task, config) -> drafter, kept across runs (the n-gram table adapts online)
 

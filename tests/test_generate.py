@@ -304,10 +304,11 @@ def test_cli_exit_codes(tiny_folder, capsys, monkeypatch):
         main(["generate", "hello", "--regex", "a", "--choices", "a", "b"])
     assert exc.value.code == 2
 
-    gen_module = sys.modules["corral.generate"]
+    from corral.generator import Generator
+
     for status, expected in (("complete", 0), ("length", 3)):
         fake = Result(text="ok", token_ids=[1], status=status, logprob=0.0, timings={})
-        monkeypatch.setattr(gen_module, "generate", lambda *a, _r=fake, **k: _r)
+        monkeypatch.setattr(Generator, "run", lambda self, *a, _r=fake, **k: _r)
         assert main(["generate", "hello"]) == expected
         assert capsys.readouterr().out == "ok\n"
 

@@ -12,12 +12,13 @@ ARITH = (GRAMMARS_DIR / "arithmetic.lark").read_text()
 
 @pytest.mark.parametrize("draft", ["auto", "ngram", "forced", "model"])
 def test_speculative_output_is_in_the_language(draft):
-    from corral.generate import compile_constraint, load_model
+    from corral.constraint import Constraint
+    from corral.generator import default_generator
 
     r = corral.generate("Compute: ", grammar=ARITH, max_tokens=48, seed=5, draft=draft)
     assert r.status in ("complete", "length")
     if r.status == "complete":
-        compiled = compile_constraint(load_model(None).vocab, grammar=ARITH)
+        compiled = default_generator(None).compile(Constraint(grammar=ARITH))
         assert compiled.accepts(r.text.encode())
     assert r.stats["target_forwards"] >= 1
 

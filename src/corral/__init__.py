@@ -23,7 +23,8 @@ from corral.errors import (
 
 # ``corral.generate`` is both a submodule and the function; importing the function here (the submodule imports
 # nothing heavy) makes ``corral.generate`` the function for good.
-from corral.generate import Result, generate
+from corral.generate import generate
+from corral.result import Result
 
 __version__ = "0.1.0"
 
@@ -33,11 +34,15 @@ _LAZY = {
     "CompiledGrammar": "corral.runtime.matcher",
     "Matcher": "corral.runtime.matcher",
     "HFModel": "corral.models.hf",
+    "Generator": "corral.generator",
+    "GenerateOptions": "corral.options",
     "validate_jsonl": "corral.validate",
 }
 
 __all__ = [
     "generate",
+    "Generator",
+    "GenerateOptions",
     "Result",
     "validate_jsonl",
     "Grammar",

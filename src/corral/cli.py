@@ -17,6 +17,7 @@ import sys
 import warnings
 
 from corral.errors import ConfigurationError, CorralError
+from corral.options import add_cli_arguments
 
 __all__ = ["main", "build_parser"]
 
@@ -50,37 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--choices", metavar="C", nargs="+", help="the output must be one of these strings")
     group.add_argument("--schema", metavar="FILE|JSON", help="a JSON Schema file or JSON text; output validates")
     gen.add_argument("--model", metavar="PATH", help="model folder or hub name (default: the embedded model)")
-    gen.add_argument("--max-tokens", type=int, default=256, metavar="N", help="most tokens to generate (256)")
-    gen.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 for greedy (default 1.0)")
-    gen.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K most likely allowed tokens")
-    gen.add_argument("--top-p", type=float, default=None, metavar="P", help="nucleus sampling threshold in (0, 1]")
-    gen.add_argument("--seed", type=int, default=None, metavar="S", help="random seed for reproducible output")
-    gen.add_argument("--method", choices=("lcd", "awrs", "smc"), default="lcd",
-                     help="sampler: lcd (masked decoding, default), awrs (same law, by rejection), smc (particles; "
-                          "samples the model conditioned on the constraint)")
-    gen.add_argument("--particles", type=int, default=None, metavar="N", help="number of SMC particles (16)")
-    gen.add_argument("--resampling", default="stratified",
-                     choices=("stratified", "systematic", "multinomial", "residual", "optimal"),
-                     help="SMC resampling; optimal lists every allowed token (exact for small languages)")
-    gen.add_argument("--draft", default=None, metavar="D",
-                     help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, "
-                          "model, or a draft model folder sharing the target's vocabulary; same output law")
-    gen.add_argument("--whitespace", default=None, metavar="W",
-                     help="with --schema: spaced (default: json.dumps' ', ' and ': '), compact, pretty "
-                          "(json.dumps indent=2), free, or a bound N")
-    gen.add_argument("--lenient", action="store_true",
-                     help="with --schema: drop unsupported keywords with a warning instead of failing")
-    gen.add_argument("--property-order", choices=("schema", "any"), default="schema",
-                     help="with --schema: object keys in schema order (default) or in any order")
-    gen.add_argument("--integral-floats", action="store_true",
-                     help="with --schema: also accept 1.0 where an integer is allowed (jsonschema counts it)")
-    gen.add_argument("--formats", choices=("assert", "annotate"), default="assert",
-                     help="with --schema: format as an assertion (default) or an annotation (draft 2020-12)")
-    gen.add_argument("--strict-keywords", action="store_true",
-                     help="with --schema: an unknown keyword is an error (by default an annotation; a likely "
-                          "misspelling gets a warning)")
-    gen.add_argument("--draft-length", default="adaptive", metavar="K",
-                     help="tokens drafted per round: adaptive (default) or an integer")
+    add_cli_arguments(gen)  # one flag per option of generate(), from corral.options
     gen.add_argument("--json", action="store_true", help="print a JSON record with status and timings")
     val = sub.add_parser(
         "validate",
@@ -102,33 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_generate(args) -> int:
-    from corral.generate import generate
+    from corral.constraint import Constraint
+    from corral.generator import default_generator
+    from corral.options import GenerateOptions
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    result = generate(
-        prompt,
-        model=args.model,
-        grammar=args.grammar,
-        regex=args.regex,
-        choices=args.choices,
-        schema=args.schema,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        method=args.method,
-        particles=args.particles,
-        resampling=args.resampling,
-        draft=args.draft,
-        draft_length=_draft_length(args.draft_length),
-        whitespace=int(args.whitespace) if (args.whitespace or "").isdigit() else args.whitespace,
-        lenient=args.lenient,
-        property_order=args.property_order,
-        integral_floats=args.integral_floats,
-        formats=args.formats,
-        strict_keywords=args.strict_keywords,
-    )
+    options = GenerateOptions.from_cli(args)
+    constraint = Constraint(grammar=args.grammar, regex=args.regex, choices=args.choices, schema=args.schema)
+    result = default_generator(args.model).run(prompt, constraint, options)
     if args.json:
         record = {
             "text": result.text,
@@ -174,19 +126,6 @@ def _strict(data):
     if isinstance(data, (list, tuple)):
         return [_strict(v) for v in data]
     return data
-
-
-def _draft_length(value: str):
-    """``"adaptive"`` or a positive integer."""
-    if value == "adaptive":
-        return value
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ConfigurationError(f"--draft-length must be 'adaptive' or an integer >= 1, got {value!r}")
-    return n
 
 
 def _run_validate(args) -> int:
