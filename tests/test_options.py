@@ -142,3 +142,23 @@ def test_lru_cache():
 def test_generator_rejects_what_is_not_a_model():
     with pytest.raises(ConfigurationError, match="model must be"):
         Generator(42)
+
+
+def test_clear_caches_empties_every_process_wide_cache():
+    """``clear_caches`` drops the generators and the tables shared between grammars (regex DFAs, token tables)."""
+    from corral.automata import regex
+    from corral.compile.grammar import Grammar
+    from corral.generate import clear_caches
+    from corral.runtime import engine
+    from corral.runtime.matcher import CompiledGrammar
+    from corral.testing import synthetic_vocab
+    from corral.tokens import index
+
+    compiled = CompiledGrammar(Grammar.from_regex("(ab)+c?"), synthetic_vocab("abc"))
+    compiled.matcher().mask()
+    assert regex._compile_cached.cache_info().currsize > 0
+    assert index._SHARED or engine._TABLES
+    clear_caches()
+    assert regex._compile_cached.cache_info().currsize == 0
+    assert not index._SHARED and not index._VOCAB and not engine._TABLES and not engine._HUBS
+    assert compiled.matcher().mask().any()  # grammars compiled before keep working

@@ -91,9 +91,11 @@ def load_model(model=None):
 def clear_caches() -> None:
     """Forget every process-wide cache: the generators (loaded models, parsed grammars, compiled constraints) and
     the tables shared by all grammars (regex DFAs, token tables by vocabulary)."""
-    drop_default_generators()
-    from corral.automata.regex import clear_caches as clear_regex_caches
-    from corral.compile.symbols import clear_caches as clear_symbol_caches
+    from corral.automata import regex
+    from corral.compile import symbols
+    from corral.runtime import engine
+    from corral.tokens import index
 
-    clear_regex_caches()
-    clear_symbol_caches()
+    drop_default_generators()
+    for module in (regex, symbols, engine, index):
+        module.clear_caches()

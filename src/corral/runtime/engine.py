@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover - the extension is built by every install
     _engine = None
 
-__all__ = ["NATIVE_ENGINE", "MaskEngine"]
+__all__ = ["NATIVE_ENGINE", "MaskEngine", "clear_caches"]
 
 NATIVE_ENGINE = _engine is not None
 
@@ -50,6 +50,13 @@ _HUB_ASKED: "OrderedDict[tuple, int]" = OrderedDict()  # hubs asked for once (se
 _CANON_MAX_STATES = 64
 # A DFA state sends at least this many first bytes to one state (a hub) before the hub's table is used.
 _HUB_MIN = 32
+
+
+def clear_caches() -> None:
+    """Forget the token tables and hubs shared between grammars (bounded; rebuilt on demand)."""
+    _TABLES.clear()
+    _HUBS.clear()
+    _HUB_ASKED.clear()
 
 
 def right_language_key(trans: np.ndarray, acc: np.ndarray, state: int) -> bytes | None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from corral.tokens import native
 
-__all__ = ["TokenTable", "TokenIndex", "shared_caches"]
+__all__ = ["TokenTable", "TokenIndex", "shared_caches", "clear_caches"]
 
 _SHARED: "OrderedDict[tuple, dict]" = OrderedDict()
 _SHARED_MAX = 512
@@ -109,6 +109,16 @@ def _byte_classes(transitions: np.ndarray) -> tuple[np.ndarray, int]:
     _, cls = np.unique(keys, return_inverse=True)
     cls = cls.reshape(-1).astype(np.int64)
     return cls, int(cls.max()) + 1
+
+
+def clear_caches() -> None:
+    """Forget the process-wide token tables, byte-class rows and vocabulary arrays (bounded; rebuilt on demand).
+
+    Indexes built before keep the tables they hold; only the sharing with later ones is lost.
+    """
+    _SHARED.clear()
+    _PARTITIONS.clear()
+    _VOCAB.clear()
 
 
 def shared_caches(fingerprint: str, terminals) -> list[dict]:
