@@ -15,7 +15,7 @@ Configurations (each on every task x prompt x seed, interleaved so background lo
 | `spec-all-d2` | D2 (Gumbel-coupled AWRS verification), fast-forward + n-gram + draft model, adaptive |
 
 Every speculative configuration samples exactly the law of `constrained` (D1: the same law as masked decoding;
-D2: the same law, and for a given stream the very tokens of non-speculative AWRS); ``tests/test_speculative.py``
+D2: the same law, and for a given stream the very tokens of non-speculative AWRS); ``tests/speculative/test_speculative.py``
 checks this. Timings use one torch thread. The first run of every configuration is a warm-up and is not counted.
 After the table, a cost profile (one-token and (k+1)-token target passes, one-token draft pass) and the speedup
 ceiling it implies for the draft model at k = 4 given the measured tokens per target forward.

@@ -1,7 +1,7 @@
 """The interfaces the stages are typed against: constraint states, language models, model batches and drafters.
 
 These are :class:`typing.Protocol` classes, checkable at run time with ``isinstance`` (which checks that the
-methods exist; ``tests/test_protocols.py`` also checks their signatures on every implementation). They are the
+methods exist; ``tests/runtime/test_protocols.py`` also checks their signatures on every implementation). They are the
 documentation too: ``docs/INTERFACES.md`` prints them (``python -m corral.protocols`` writes that section, and a test
 keeps the two equal).
 

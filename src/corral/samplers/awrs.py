@@ -11,7 +11,7 @@ weighted*::
 
 This is what makes sequence-level importance weights ``W(y) = Π_t Ẑ_t`` correct the locally constrained (LCD) law
 ``ℓ`` into the global target ``π(y) ∝ p(y) 1[y ∈ L]`` (:mod:`corral.samplers.smc`). The tests in
-``tests/test_awrs.py`` check the identity by enumerating every visiting order on random tiny instances.
+``tests/samplers/test_awrs.py`` check the identity by enumerating every visiting order on random tiny instances.
 
 Recursive estimator: after rejecting tokens of total probability ``R`` and accepting ``y``, test the successor
 ``y'`` (the next token in key order): ``Ẑ / Z0 = 1 - R`` if ``y'`` is valid or there is none, else ``p(y)``.
@@ -23,7 +23,7 @@ where the key must be ``name``, every token not starting with ``n``). They leave
 mass joins ``R``, and they are never checked. The returned token is unchanged (it is the first *valid* token in key
 order), and the weight stays properly weighted: the recursion ``E f = P(x) f(x) + (1 - P(x)) E[f | X ≠ x]`` holds
 for any unexamined set, so removing known-invalid tokens from it (a set fixed by what was visited, never by unvisited
-keys) keeps ``E[Ẑ 1{y=t}] = p(t) c(t)``. ``tests/test_awrs.py`` enumerates it with random groups.
+keys) keeps ``E[Ẑ 1{y=t}] = p(t) c(t)``. ``tests/samplers/test_awrs.py`` enumerates it with random groups.
 
 Exact fallback: after ``max_rejects`` rejections, the full mask is computed once, the token returned is the argmax of
 the keys over the valid tokens (the token the loop would have reached) and ``Ẑ`` is the exact ``Z``.
@@ -194,7 +194,7 @@ def awrs_step(
         Used instead of ``check``: the whole group leaves the candidates at once, its mass joins the rejected mass,
         and its members are never checked. The token is the same as with ``check``; the weight stays properly
         weighted (removing known-invalid tokens from the unexamined set keeps the recursive identity
-        ``E[Ẑ 1{y=t}] = p(t) c(t)``; see tests/test_awrs.py). Only checked tokens count as checks and rejections.
+        ``E[Ẑ 1{y=t}] = p(t) c(t)``; see tests/samplers/test_awrs.py). Only checked tokens count as checks and rejections.
     implied : callable, optional
         ``implied(valid_token, other) -> bool``: ``True`` only if ``other`` is valid whenever ``valid_token`` is
         (``Matcher.implied``: ``other``'s bytes are a prefix of ``valid_token``'s, and viability is prefix-closed).

@@ -1,6 +1,6 @@
 """The compiled hot loops (``corral._native``) against their Python specifications, on real vocabularies.
 
-The table build (trie walk) is compared with the numpy DFA runs in ``tests/test_index.py``; here: the suffix ids,
+The table build (trie walk) is compared with the numpy DFA runs in ``tests/tokens/test_index.py``; here: the suffix ids,
 the class groups, the remainder runs of ``explore``, the packed-mask batch copy, and that the module is built.
 """
 
@@ -166,7 +166,7 @@ def _cases(vocab):
 def test_native_and_python_engines_give_identical_masks(monkeypatch):
     """On llama3, the same packed mask and completion flag at every step with the compiled engine and with the
     Python matcher on the numpy tables: shipped grammars and MaskBench schemas (MaskBench's layout, their
-    instances). ``tests/test_engine.py`` compares the engine with the Python matcher in more depth."""
+    instances). ``tests/runtime/test_engine.py`` compares the engine with the Python matcher in more depth."""
     from corral.runtime.matcher import CompiledGrammar
 
     vocab = Vocabulary.from_huggingface(str(tokenizer_path("llama3")))

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "src" / "corral" / "data" / "default"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "src" / "corral" / "data" / "default"
 FOLDERS = {name: DEFAULT_DIR / name for name in ("target", "draft")}
 EOS = "<|endoftext|>"
 MAX_TOTAL_BYTES = 20 * 1024 * 1024

@@ -7,7 +7,7 @@
   allows can be completed (checked by extending it with a token walk that reaches EOS).
 
 The walks and checks are :mod:`corral.testing`'s (``random_walk``, ``synthetic_vocab``, ``lark_oracle``), the same
-functions users run on their own grammars; ``tests/test_testing.py`` tests them.
+functions users run on their own grammars; ``tests/runtime/test_testing.py`` tests them.
 """
 
 from __future__ import annotations

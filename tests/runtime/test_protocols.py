@@ -40,7 +40,7 @@ from corral.runtime.free import FreeMatcher
 from corral.runtime.matcher import CompiledGrammar, Matcher
 from corral.testing import synthetic_vocab
 
-INTERFACES = Path(__file__).resolve().parents[1] / "docs" / "INTERFACES.md"
+INTERFACES = Path(__file__).resolve().parents[2] / "docs" / "INTERFACES.md"
 CompiledConstraint = getattr(protocols, "CompiledConstraint", None)
 
 
@@ -130,7 +130,7 @@ def test_hf_model_sequence_and_batches(hf):
 
 
 def _drafters(toy) -> dict[type, object]:
-    """One instance of every drafter class, built as tests/test_drafters.py builds them."""
+    """One instance of every drafter class, built as tests/speculative/test_drafters.py builds them."""
     return {
         DrafterBase: DrafterBase(),
         NGramDrafter: NGramDrafter(toy.vocab, order=2),

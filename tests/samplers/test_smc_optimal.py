@@ -18,7 +18,7 @@ from corral.samplers.exact import enumerate_laws, tv
 from corral.samplers.smc import smc
 from corral.samplers.smc_optimal import optimal_resample
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 TOKENS = ["a", "b", "c", "ab"]
 LANGUAGE = ["a", "ab", "abc", "b", "bb", "bca", "cab", "ccc", "cb"]
