@@ -87,6 +87,6 @@ def source_key(source) -> tuple:
     try:
         if len(text) < 4096 and "\n" not in text and Path(text).is_file():
             stamp = Path(text).stat().st_mtime_ns
-    except OSError:
+    except (OSError, ValueError):  # not a name a file can have (a NUL byte): Lark text
         pass
     return (text, stamp)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corral.constraint import Constraint, source_key
-from corral.errors import ConfigurationError, GenerationError
+from corral.errors import ConfigurationError, GenerationError, ModelError
 from corral.options import GenerateOptions, SchemaOptions
 from corral.result import Result
 
@@ -135,6 +135,9 @@ class Generator:
         schema = _resolve_schema(constraint)
         source = self._source(constraint, options.schema, schema)  # grammar errors before the model loads
         lm = self.model
+        if not lm.eos_token_ids:
+            raise ModelError("the model declares no EOS token, so no output could ever end; give its tokenizer or "
+                             "config an eos_token_id")
         t_loaded = time.perf_counter()
         compiled = self._compile(constraint, source)
         t_compiled = time.perf_counter()
@@ -226,6 +229,10 @@ class Generator:
             prompt_ids = lm.encode(prompt)
         elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
             prompt_ids = list(prompt)
+            bad = [t for t in prompt_ids if not 0 <= t < lm.vocab.size]
+            if bad:
+                raise ConfigurationError(f"prompt token ids must be in [0, {lm.vocab.size}) for this model's "
+                                         f"vocabulary; got {bad[:5]}")
         else:
             raise ConfigurationError(f"prompt must be a string or a list of token ids, got {type(prompt).__name__}")
         seq = lm.start(prompt_ids)

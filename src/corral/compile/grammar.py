@@ -473,6 +473,14 @@ def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: b
                              check_regex=check_regex)
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, ``False`` for a name no file can have (a NUL byte, an over-long name)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = None) -> Grammar:
     """Turn any grammar source into a :class:`Grammar`.
 
@@ -496,7 +504,7 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
     if isinstance(grammar, Grammar):
         return grammar
     if isinstance(grammar, Path):
-        if not grammar.is_file():
+        if not _is_file(grammar):
             raise GrammarError(f"grammar file not found: {grammar}")
         return load_lark_file(grammar, start=start)
     if not isinstance(grammar, str):
@@ -510,9 +518,9 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
                 return load_lark_file(folder / f"{text}.lark", start=start)
             tried.append(f"shipped grammar {text!r}")
         path = Path(text).expanduser()
-        if path.is_file():
+        if _is_file(path):
             return load_lark_file(path, start=start)
-        tried.append(f"file {path.resolve()}")
+        tried.append("no file (the text holds a NUL byte)" if "\0" in text else f"file {path.resolve()}")
         names = ", ".join(list_shipped_grammars()) or "none found"
         raise GrammarError(f"cannot find grammar {text!r}; tried {'; '.join(tried)} (shipped grammars: {names})")
     return Grammar.from_lark(grammar, start=start or "start")

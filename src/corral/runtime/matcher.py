@@ -21,24 +21,30 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
 
-from corral.compile.grammar import productive_rules
-from corral.errors import GrammarError
+from corral.compile.grammar import Grammar, productive_rules
+from corral.errors import ConfigurationError, GrammarError
 from corral.runtime.earley import Column, EarleyTables
 from corral.runtime import groups
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
 from corral.runtime.states import Rejection, _NState, _State
 from corral.tokens.index import TokenIndex, shared_caches
-
-if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from corral.compile.grammar import Grammar
-    from corral.tokens.vocabulary import Vocabulary
+from corral.tokens.vocabulary import Vocabulary
 
 __all__ = ["CompiledGrammar", "Matcher", "Rejection"]
+
+
+def _check_arguments(grammar, vocab) -> None:
+    """``ConfigurationError`` unless ``grammar`` is a Grammar and ``vocab`` a Vocabulary."""
+    if not isinstance(grammar, Grammar):
+        hint = " (Lark text: Grammar.from_lark(text))" if isinstance(grammar, str) else ""
+        raise ConfigurationError(f"grammar must be a Grammar, got {type(grammar).__name__}{hint}")
+    if not isinstance(vocab, Vocabulary):
+        raise ConfigurationError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
 
 
 class CompiledGrammar:
@@ -64,6 +70,8 @@ class CompiledGrammar:
     ------
     GrammarError
         A terminal matches the empty string or nothing, or the grammar's language is empty.
+    ConfigurationError
+        ``grammar`` is not a Grammar (compile Lark text with ``Grammar.from_lark``) or ``vocab`` not a Vocabulary.
     """
 
     def __init__(self, grammar: Grammar, vocab: Vocabulary, *, mask_cache_size: int = 256,
@@ -71,6 +79,7 @@ class CompiledGrammar:
         from corral.automata.operations import without_empty_string
         from corral.automata.regex import compile_regex
 
+        _check_arguments(grammar, vocab)
         self.grammar = grammar
         self.vocab = vocab
         names = list(grammar.terminals)

@@ -45,6 +45,7 @@ import numpy as np
 
 from corral.protocols import GroupedConstraintState
 from corral.samplers.awrs_visit import DroppedTokens, order_chunks
+from corral.samplers.masking import checked_logprobs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -513,7 +514,7 @@ def awrs_sample_sequence(
     hooks = matcher_hooks(matcher)
     t0 = time.perf_counter()
     for pos in range(max(horizon, 0)):
-        lp = as_float64(seq.logprobs())
+        lp = as_float64(checked_logprobs(seq.logprobs()))
         full = lp if greedy else tempered(lp, temperature)
         last = force_eos and pos == horizon - 1
         logw = eos_only(full, eos) if last else full

@@ -39,6 +39,18 @@ __all__ = [
 DEAD_END = "no allowed token: the constraint has a dead end"
 
 
+def checked_logprobs(logprobs):
+    """``logprobs`` when it holds no NaN and no ``+inf`` (``-inf``, a zero probability, is fine); else a
+    ``GenerationError``: the model's output is broken (an overflow, bad weights), and sampling from it is undefined.
+
+    Every sampler passes the model's next-token log-probabilities (rows of a block or a batch too) through this.
+    """
+    if not bool((logprobs < float("inf")).all()):
+        raise GenerationError("the model returned NaN or +inf log-probabilities (broken weights or an overflow "
+                              "in its forward pass); nothing can be sampled from them")
+    return logprobs
+
+
 def validate_sampling(temperature: float | None = 1.0, top_k: int | None = None, top_p: float | None = None) -> None:
     """Check sampling parameters.
 
@@ -311,7 +323,7 @@ def sample_sequence(
     for _ in range(int(max_tokens)):
         if limit is not None and len(seq.tokens) > limit:
             break  # the context is full: the last token cannot be fed
-        logprobs = seq.logprobs()
+        logprobs = checked_logprobs(seq.logprobs())
         mask = matcher.mask() if matcher is not None else None
         token, lp, model_lp = sample_token(
             logprobs, mask, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator

@@ -30,6 +30,7 @@ import numpy as np
 from corral.errors import ConfigurationError
 from corral.samplers.awrs import (DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, logsumexp, matcher_hooks,
                                   tempered)
+from corral.samplers.masking import checked_logprobs
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import RESAMPLERS, ess, normalized_weights, resample
 
@@ -127,7 +128,7 @@ class AWRSProposal:
 
     def extend(self, particles: list[Particle], budgets: list[int]) -> list[Extension]:
         """One AWRS step per particle (keys from the particle's Gumbel stream at its position)."""
-        logprobs = self.batch.logprobs()
+        logprobs = checked_logprobs(self.batch.logprobs())
         out = []
         feed = []
         for i, p in enumerate(particles):

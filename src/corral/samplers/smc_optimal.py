@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corral.samplers.awrs import eos_only, logsumexp, tempered
+from corral.samplers.masking import checked_logprobs
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import ess
 
@@ -145,7 +146,7 @@ def smc_optimal(
     res = SMCResult(particles=[], log_z=-math.inf)
     res.proposal_stats = {"children": 0, "kept": 0}
     while live:
-        logprobs = batch.logprobs()
+        logprobs = checked_logprobs(batch.logprobs())
         res.n_steps += 1
         parents, tokens, logws = _children(live, logprobs, temperature, horizon, eos, n, stuck, res)
         cand = np.concatenate(logws + [np.array([q.log_weight for q in done])])

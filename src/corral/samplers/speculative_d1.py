@@ -20,7 +20,7 @@ import torch
 
 from corral.errors import GenerationError
 from corral.samplers.awrs import logsumexp
-from corral.samplers.masking import _as_numpy, constrained_law, sample_token
+from corral.samplers.masking import _as_numpy, checked_logprobs, constrained_law, sample_token
 from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -144,7 +144,7 @@ def d1_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter | No
     law = (temperature, top_k, top_p)
     drafts, meta, masks = _draft(seq, matcher, drafter, policy, max_drafts, size, law, generator, eos, stats)
     tv = time.perf_counter()
-    rows = seq.extend_scored(drafts)
+    rows = checked_logprobs(seq.extend_scored(drafts))
     stats.target_forwards += 1
     stats.rounds += 1
     res, extra = _verify(rows, drafts, meta, masks, matcher, policy, size, law, generator, eos, stats)

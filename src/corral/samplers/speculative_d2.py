@@ -17,6 +17,7 @@ import numpy as np
 
 from corral.samplers.awrs import as_float64, awrs_step, gumbel_keys, logsumexp, matcher_hooks
 from corral.samplers.awrs_visit import visit_order
+from corral.samplers.masking import checked_logprobs
 from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -68,7 +69,7 @@ def d2_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter | No
     drafts, meta = _draft(seq, matcher, drafter, policy, max_drafts, position, stream, temperature, eos, stats)
     k = len(drafts)
     tv = time.perf_counter()
-    rows = seq.extend_scored(drafts)
+    rows = checked_logprobs(seq.extend_scored(drafts))
     stats.target_forwards += 1
     stats.rounds += 1
     if k:

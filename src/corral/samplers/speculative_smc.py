@@ -10,7 +10,7 @@ import torch
 
 from corral.drafters.policy import make_policy
 from corral.samplers.awrs import DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumbel_keys, matcher_hooks, tempered
-from corral.samplers.masking import _as_numpy
+from corral.samplers.masking import _as_numpy, checked_logprobs
 from corral.samplers.smc import Extension
 from corral.samplers.speculative_d1 import d1_round
 from corral.samplers.speculative_d2 import d2_round
@@ -96,7 +96,7 @@ class SpeculativeProposal:
         out = []
         for (seq, drafter), p, budget in zip(self.rows, particles, budgets):
             if budget <= 1:
-                lp = seq.logprobs()
+                lp = checked_logprobs(seq.logprobs())
                 full = tempered(lp, self.temperature)
                 logw = eos_only(full, self._eos_list)
                 st = awrs_step(logw, p.matcher.check, keys=logw + gumbel_keys(p.stream, len(p.tokens), logw.size),
