@@ -44,7 +44,7 @@ from corral.models.toy import ToyModel  # noqa: E402
 from corral.runtime.matcher import CompiledGrammar  # noqa: E402
 from corral.samplers.awrs import awrs_sample_sequence  # noqa: E402
 from corral.samplers.masking import sample_sequence  # noqa: E402
-from corral.samplers.exact import enumerate_laws, tv  # noqa: E402
+from corral.testing import enumerate_laws, tv  # noqa: E402
 from corral.samplers.smc import smc  # noqa: E402
 
 GENLM_NOTE = (

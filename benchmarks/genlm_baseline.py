@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from corral.samplers.exact import enumerate_laws, tv  # noqa: E402
+from corral.testing import enumerate_laws, tv  # noqa: E402
 
 import faithfulness as F  # noqa: E402
 

@@ -25,7 +25,7 @@ from corral.models.toy import ToyModel
 from corral.runtime.matcher import CompiledGrammar
 from corral.samplers.awrs import awrs_sample_sequence, logsumexp
 from corral.samplers.masking import sample_sequence
-from corral.samplers.exact import enumerate_laws, tv
+from corral.testing import enumerate_laws, tv
 from corral.samplers.smc import smc
 from corral.testing import chi2_pvalue
 

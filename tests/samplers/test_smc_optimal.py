@@ -14,7 +14,7 @@ import pytest
 from corral.compile.grammar import Grammar
 from corral.models.toy import ToyModel
 from corral.runtime.matcher import CompiledGrammar
-from corral.samplers.exact import enumerate_laws, tv
+from corral.testing import enumerate_laws, tv
 from corral.samplers.smc import smc
 from corral.samplers.smc_optimal import optimal_resample
 

@@ -18,7 +18,8 @@ runs, shipped as plain functions so that a user with a new grammar, vocabulary o
   sequence-level faithfulness tests of ALGORITHMS.md section 5).
 
 Modules: :mod:`corral.testing.invariants` (the checks and walks), :mod:`corral.testing.vocab` (the synthetic
-vocabularies), :mod:`corral.testing.oracles` (the lark oracle), :mod:`corral.testing.laws` (:func:`chi2_pvalue`).
+vocabularies), :mod:`corral.testing.oracles` (the lark oracle), :mod:`corral.testing.laws` (exact laws by
+enumeration: :func:`enumerate_laws`, :func:`tv`, :func:`chi2_pvalue`).
 
 Every check raises ``AssertionError`` with the walk, the step, the text so far, the token and what was expected
 against what was found. ``import corral.testing`` imports numpy only: lark, the compiler and the runtime are
@@ -32,7 +33,7 @@ Examples
 """
 
 from corral.testing.invariants import assert_step_invariants, check_matcher_invariants, random_walk
-from corral.testing.laws import chi2_pvalue
+from corral.testing.laws import chi2_pvalue, enumerate_laws, tv
 from corral.testing.oracles import lark_accepts, lark_oracle
 from corral.testing.vocab import SYNTHETIC_EOS, synthetic_vocab, synthetic_vocab_for
 
@@ -41,9 +42,11 @@ __all__ = [
     "assert_step_invariants",
     "check_matcher_invariants",
     "chi2_pvalue",
+    "enumerate_laws",
     "lark_accepts",
     "lark_oracle",
     "random_walk",
     "synthetic_vocab",
     "synthetic_vocab_for",
+    "tv",
 ]

@@ -1,12 +1,21 @@
-"""Sequence-level faithfulness: Pearson's chi-square goodness of fit of samples against an exact law
-(ALGORITHMS.md section 5), with its own incomplete gamma function so it needs neither scipy nor torch."""
+"""Exact laws and sequence-level faithfulness (ALGORITHMS.md sections 0 and 5): the laws ``ℓ`` and ``π`` of a
+small model on a finite language by enumeration (:func:`enumerate_laws`), their total variation (:func:`tv`), and
+Pearson's chi-square goodness of fit of samples against an exact law (:func:`chi2_pvalue`, with its own incomplete
+gamma function so it needs neither scipy nor torch)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from corral.models.toy import ToyModel
+    from corral.runtime.matcher import CompiledGrammar
+
+__all__ = ["chi2_pvalue", "enumerate_laws", "tv"]
 
 
 def chi2_pvalue(samples: Iterable[Hashable], probs: Mapping[Hashable, float]) -> float:
@@ -20,7 +29,7 @@ def chi2_pvalue(samples: Iterable[Hashable], probs: Mapping[Hashable, float]) ->
     samples : iterable of hashable
         The draws (e.g. token tuples or texts).
     probs : mapping
-        outcome -> probability under the law tested (e.g. :func:`corral.samplers.exact.enumerate_laws`).
+        outcome -> probability under the law tested (e.g. :func:`enumerate_laws`).
 
     Returns
     -------
@@ -86,3 +95,52 @@ def _gammaincc(a: float, x: float) -> float:
         if abs(delta - 1) < 1e-16:
             break
     return math.exp(log_front) * h
+
+
+def enumerate_laws(model: ToyModel, compiled: CompiledGrammar,
+                   max_tokens: int = 64) -> tuple[dict, dict, float]:
+    """Exact ``ℓ`` and ``π`` over complete token sequences (EOS included) of length ``<= max_tokens``, and ``log Z``.
+
+    Parameters
+    ----------
+    model : ToyModel
+        Has ``logprobs_of(context) -> tensor``, ``bos_token_id``, ``eos_token_id`` and ``vocab``.
+    compiled : CompiledGrammar
+    max_tokens : int
+        Sequences longer than this (EOS included) are not in the support (the truncated target of SMC).
+
+    Returns
+    -------
+    (dict, dict, float)
+        ``ℓ`` and ``π`` as dicts token tuple -> probability, and ``log Z = log Σ_{y ∈ L} p(y)``.
+    """
+    from corral.samplers.awrs import logsumexp  # torch is imported on first use only
+
+    eos = model.eos_token_id
+    ell, logp = {}, {}
+
+    def rec(ctx, m, lp, ll):
+        lps = model.logprobs_of([model.bos_token_id] + ctx).numpy()
+        valid = [t for t in range(model.vocab.size) if m.check(t)]
+        if not valid or len(ctx) + 1 > max_tokens:
+            return
+        last = len(ctx) + 1 == max_tokens
+        z = logsumexp(lps[valid])
+        for t in valid:
+            if t == eos:
+                key = tuple(ctx + [t])
+                ell[key] = math.exp(ll + lps[t] - z)
+                logp[key] = lp + lps[t]
+            elif not last:
+                m2 = m.fork()
+                m2.advance(t)
+                rec(ctx + [t], m2, lp + lps[t], ll + lps[t] - z)
+
+    rec([], compiled.matcher(), 0.0, 0.0)
+    log_z = logsumexp(list(logp.values()))
+    return ell, {k: math.exp(v - log_z) for k, v in logp.items()}, log_z
+
+
+def tv(a: dict, b: dict) -> float:
+    """Total variation distance between two laws given as dicts outcome -> probability."""
+    return 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
