@@ -552,6 +552,8 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+#define POOL_PER_STATE 400 /* nfa.py _POOL_PER_STATE: the same bound in the Python specification */
+
 typedef struct {
     /* the NFA */
     const int64_t *eps_start, *eps_to, *edge_start, *edge_leaf, *edge_to, *leaf_start, *leaf_class;
@@ -625,7 +627,9 @@ static int64_t intern_set(Subset *S, const int32_t *set, int64_t m) {
             return j;
         k = (k + 1) & (S->cap - 1);
     }
-    if (S->n_sets >= S->max_states) return -2;
+    /* past max_states DFA states, or past POOL_PER_STATE * max_states NFA states summed over all the subsets: the
+     * subsets of `.*a{n}` grow with n, so the work and memory are quadratic well before the state limit */
+    if (S->n_sets >= S->max_states || (int64_t)S->pool.len + m > S->max_states * POOL_PER_STATE) return -2;
     const int64_t j = S->n_sets++;
     if (j >= S->hashes_cap) {
         int64_t c = S->hashes_cap ? S->hashes_cap * 2 : 1024;
@@ -645,7 +649,8 @@ static int64_t intern_set(Subset *S, const int32_t *set, int64_t m) {
 
 /* determinize(eps_start, eps_to, edge_start, edge_leaf, edge_to, leaf_start, leaf_class, start, final, n_classes,
  *             max_states) -> (transitions bytes of int32 [m, n_classes], accepting bytes of uint8 [m])
- *             or None when the DFA would have more than max_states states.
+ *             or None when the DFA would have more than max_states states, or its subsets more than
+ *             POOL_PER_STATE * max_states NFA states in all.
  *
  * Subset construction over an NFA with epsilon edges (CSR eps_start/eps_to) and leaf-labelled edges (CSR
  * edge_start, edge_leaf/edge_to), leaves expanding to character classes (CSR leaf_start/leaf_class). DFA states

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -250,6 +251,20 @@ def _json_error(exc: json.JSONDecodeError) -> str:
     return f"{msg[:1].lower()}{msg[1:]} at column {exc.pos + 1}"
 
 
+def _not_json(name: str):
+    """``parse_constant`` for :func:`json.loads`: ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    """``parse_float`` for :func:`json.loads`: a number past a double's range (``1e999``) is refused rather than
+    read as infinity, which jsonschema cannot validate (``multipleOf`` raises on it)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of the range of a double")
+    return value
+
+
 def _errors(validator, instance) -> list[dict]:
     """The instance's validation errors as dicts, sorted by instance path (empty when valid)."""
     errors = list(validator.iter_errors(instance))
@@ -270,7 +285,14 @@ def iter_validate(schema, source) -> Iterator[RecordResult]:
     Yields
     ------
     RecordResult
+
+    Raises
+    ------
+    SchemaError
+        As for :func:`validate_jsonl` (an unresolvable ``$ref`` when the first record reaches it).
     """
+    from referencing.exceptions import Unresolvable
+
     validator = schema if callable(getattr(schema, "iter_errors", None)) else make_validator(schema)
     for number, line in enumerate(_lines(source), 1):
         try:
@@ -281,11 +303,12 @@ def iter_validate(schema, source) -> Iterator[RecordResult]:
         if not text.strip():
             continue
         try:
-            instance = json.loads(text)
+            instance = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
         except json.JSONDecodeError as exc:
             yield RecordResult(number, "malformed", parse_error=_json_error(exc))
             continue
-        except (ValueError, RecursionError) as exc:  # an integer of > 4300 digits, nesting deeper than Python's stack
+        except (ValueError, RecursionError) as exc:  # an integer of > 4300 digits, a number past a double's range,
+            # NaN or Infinity, nesting deeper than Python's stack
             yield RecordResult(number, "malformed", parse_error=f"not readable as JSON here: {exc}")
             continue
         try:
@@ -293,6 +316,8 @@ def iter_validate(schema, source) -> Iterator[RecordResult]:
         except RecursionError:
             yield RecordResult(number, "malformed", parse_error="nested too deeply to validate")
             continue
+        except Unresolvable as exc:  # a $ref to nowhere, found only when a record reaches it: the schema is bad
+            raise SchemaError(f"cannot resolve a $ref: {exc}", keyword="$ref") from None
         yield RecordResult(number, "invalid" if errors else "valid", errors)
 
 
@@ -318,7 +343,8 @@ def validate_jsonl(schema, source: str | os.PathLike | bytes | Iterable[str | by
     Raises
     ------
     SchemaError
-        The schema cannot be read or is not a valid schema (kind ``invalid``).
+        The schema cannot be read or is not a valid schema (kind ``invalid``), or has a ``$ref`` that cannot be
+        resolved (raised when the first record reaches it, since references are resolved lazily).
     OSError
         The data file cannot be read.
 

@@ -432,10 +432,9 @@ def test_regex_matching_the_empty_string_compiles_exactly(pattern):
     exactly the regex's: every string over the alphabet up to length 4, and the matcher's invariants on walks."""
     import random
 
-    from test_matcher import random_walk, synthetic_vocab
-
     from corral.compile.grammar import Grammar
     from corral.runtime.matcher import CompiledGrammar
+    from corral.testing import random_walk, synthetic_vocab
 
     alphabet = "abcdxyz"
     cg = CompiledGrammar(Grammar.from_regex(pattern), synthetic_vocab(alphabet))

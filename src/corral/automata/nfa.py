@@ -31,6 +31,7 @@ __all__ = ["tree_to_dfa"]
 _I, _A, _S = int(re.I), int(re.A), int(re.S)  # plain ints: ``int & re.I`` goes through the (slow) enum machinery
 _MAX_NFA_STATES = 200_000
 _MAX_DFA_STATES = 50_000
+_POOL_PER_STATE = 400  # the subsets of all DFA states hold at most 400 * _MAX_DFA_STATES NFA states (_native.c)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -316,6 +317,7 @@ def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[i
     first = closure([start])
     index = {first: 0}
     sets = [first]
+    pool = len(first)  # NFA states in all the subsets: bounded, since `.*a{n}` makes it quadratic in n
     trans: list[list[int]] = []
     i = 0
     while i < len(sets):
@@ -329,8 +331,9 @@ def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[i
             tgt = closure(key)
             j = index.get(tgt)
             if j is None:
-                if len(sets) >= _MAX_DFA_STATES:
+                if len(sets) >= _MAX_DFA_STATES or pool + len(tgt) > _MAX_DFA_STATES * _POOL_PER_STATE:
                     raise _Unsupported("size", 0, "the automaton is too large")
+                pool += len(tgt)
                 j = index[tgt] = len(sets)
                 sets.append(tgt)
             row[c] = j

@@ -327,7 +327,8 @@ def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int
         NFA states.
     n_classes : int
     max_states : int
-        Most DFA states; ``None`` is returned past it.
+        Most DFA states; ``None`` is returned past it, or past ``400 * max_states`` NFA states summed over all the
+        DFA states' subsets (quadratic for ``.*a{n}``: the bound keeps time and memory in check).
 
     Returns
     -------
