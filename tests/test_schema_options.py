@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from corral.compile.json_schema import SchemaNarrowedWarning, schema_to_grammar
 from corral.compile.json_schema.objects import MAX_ANY_ORDER
-from corral.compile.json_schema.scalars import number_spellings
+from corral.compile.json_schema.literals import number_spellings
 from corral.errors import SchemaError
 from corral.runtime.matcher import CompiledGrammar
 from corral.tokens.vocabulary import Vocabulary

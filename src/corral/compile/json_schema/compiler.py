@@ -45,9 +45,10 @@ Choices that make the output canonical (documented narrowings, never widenings):
   (negation of ``type``, ``enum``/``const``, bounds, ``pattern``, ``required``, ``properties`` and the
   applicators, where each negation is exact), ``if``/``then``/``else`` as ``(if ∧ then) ∨ (¬if ∧ else)``,
   ``dependentSchemas`` as ``(a absent) ∨ (a present ∧ schema)``. Each conjunction is merged into one schema when
-  that is exact: types intersect, bounds take the tightest value, ``required`` unites, property schemas conjoin,
-  patterns accumulate, ``additionalProperties``/``items`` only together with the ``properties``/``prefixItems`` of
-  their own part, any other keyword in at most one part (or equal in all); otherwise it is unsupported.
+  that is exact (:mod:`corral.compile.json_schema.merge`): types intersect, bounds take the tightest value,
+  ``required`` unites, property schemas conjoin, patterns accumulate, ``additionalProperties``/``items`` only
+  together with the ``properties``/``prefixItems`` of their own part, any other keyword in at most one part (or
+  equal in all); otherwise it is unsupported.
 * ``oneOf``: kinds of instances (null, boolean, object, array, string, number) that two alternatives accept
   entirely (no keyword of theirs restricts that kind) are excluded. Every other pair of alternatives is either
   provably disjoint on the remaining kinds (no common kind, ``integer`` overlapping ``number`` and integral floats
@@ -73,28 +74,11 @@ Choices that make the output canonical (documented narrowings, never widenings):
 
 from __future__ import annotations
 
-import functools
-import re
-
 from corral.compile.grammar import Grammar
-from corral.compile.symbols import Rule, Terminal
+from corral.compile.json_schema.builder import Builder
 from corral.errors import GrammarError, SchemaError, warn_caller
-from corral.compile.json_schema.arrays import ArraysMixin
-from corral.compile.json_schema.layout import LayoutMixin
-from corral.compile.json_schema.dnf import Sub
-from corral.compile.json_schema.logic import LogicMixin
-from corral.compile.json_schema.objects import ObjectsMixin
-from corral.compile.json_schema.refs import (RefsMixin, draft04_bounds, dropped_by_vocabulary, local_unevaluated,
-                                            without_keywords)
-from corral.compile.json_schema.scalars import ScalarsMixin
-from corral.compile.json_schema.vocab import (ANNOTATIONS, KNOWN, MAX_COUNT, MAX_NUMBER_BOUND, NUMBER, SUPPORTED,
-                                              TYPES, is_annotation, is_extension, ptr as _ptr, suggest_keyword)
 
-__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning", "ANNOTATIONS",
-           "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation"]
-
-# re.escape is pure and the compiler escapes the same few key and punctuation literals over and over.
-_escape = functools.lru_cache(maxsize=8192)(re.escape)
+__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning"]
 
 
 class SchemaRelaxedWarning(UserWarning):
@@ -110,256 +94,6 @@ class SchemaKeywordWarning(UserWarning):
 class SchemaNarrowedWarning(UserWarning):
     """Issued once by ``schema_to_grammar`` when an option could not be honoured everywhere (e.g. an object too
     large for ``property_order="any"``): the language is narrower than asked (never wider)."""
-
-
-class _Builder(LayoutMixin, RefsMixin, LogicMixin, ScalarsMixin, ArraysMixin, ObjectsMixin):
-    """Accumulates rules and terminals while walking the schema."""
-
-    def __init__(self, root, *, whitespace="compact", registry=None, lenient: bool = False,
-                 property_order: str = "schema", integral_floats: bool = False, formats: str = "assert",
-                 strict_keywords: bool = False) -> None:
-        if property_order not in ("schema", "any"):
-            raise ValueError(f"property_order must be 'schema' or 'any', not {property_order!r}")
-        if formats not in ("assert", "annotate"):
-            raise ValueError(f"formats must be 'assert' or 'annotate', not {formats!r}")
-        self.any_order = property_order == "any"
-        self.integral_floats = bool(integral_floats)
-        self.narrowed: list[tuple[str, str]] = []  # (pointer, reason) where an option could not be honoured
-        self.strict_keywords = bool(strict_keywords)
-        self.typos: dict[str, tuple[str, str]] = {}  # pointer -> (unknown keyword, suggested keyword)
-        self._by_draft = dropped_by_vocabulary(root, registry)
-        drop = self._by_draft | ({"format"} if formats == "annotate" else set())
-        root = local_unevaluated(without_keywords(root, frozenset(drop)))
-        if isinstance(root, dict) and any(f"draft-0{k}/" in str(root.get("$schema", "")) for k in (3, 4)):
-            root = draft04_bounds(root)
-        self.root = root
-        self.rules: list[Rule] = []
-        self.terminals: dict[str, Terminal] = {}
-        self._by_pattern: dict[str, str] = {}
-        self._memo: dict = {}
-        self._memo_log: list = []
-        self._n = 0
-        self._never: str | None = None
-        self._origin: dict[int, dict[str, str]] = {}  # merged node -> keyword -> pointer of its schema
-        self._keep: list = []  # keeps synthetic nodes alive (their ids are keys)
-        self._prop_ptrs: dict[int, dict[str, str]] = {}  # merged node -> property -> pointer of its schema
-        self.lenient = lenient
-        self.relaxed: list[tuple[str, str]] = []
-        self._init_layout(whitespace)
-        self._init_refs(root, registry, drop_keywords=frozenset(drop))
-
-    def _kp(self, node, pointer: str, key, *parts) -> str:
-        """Pointer of ``key`` of ``node`` (found at ``pointer``), following keywords merged from an allOf."""
-        base = self._origin.get(id(node), {}).get(key, pointer) if isinstance(node, dict) else pointer
-        return _ptr(base, key, *parts)
-
-    # -------------------------------------------------------------- primitives
-
-    def nt(self, hint: str = "n") -> str:
-        """A fresh nonterminal name."""
-        self._n += 1
-        return f"{hint}_{self._n}"
-
-    def rule(self, lhs: str, *rhs: str) -> None:
-        """Add the rule ``lhs -> rhs``."""
-        self.rules.append(Rule(lhs, tuple(rhs)))
-
-    def term(self, pattern: str, literal: str | None = None) -> str:
-        """The terminal for a regex (shared between equal patterns)."""
-        name = self._by_pattern.get(pattern)
-        if name is None:
-            name = f"T{len(self.terminals)}"
-            self.terminals[name] = Terminal(name, pattern, frozenset(), literal)
-            self._by_pattern[pattern] = name
-        return name
-
-    def lit(self, text: str) -> str:
-        """The terminal for a literal text."""
-        return self.term(_escape(text), text)
-
-    def never(self) -> str:
-        """A nonterminal with an empty language."""
-        if self._never is None:
-            self._never = "never"
-            self.rule("never", "never")
-        return self._never
-
-    # -------------------------------------------------------------- schema walking
-
-    def _memo_key(self, node, pointer: str):
-        if isinstance(node, Sub) or (isinstance(node, dict) and id(node) in self._origin):
-            key = ("id", id(node))
-            self._keep.append(node)
-        else:
-            key = pointer
-        return (key, self.depth) if self.ws == "pretty" else key
-
-    def schema(self, node, pointer: str) -> str:
-        """Return the nonterminal for the subschema ``node`` found at ``pointer`` (memoized, so refs may recurse)."""
-        if self.ws == "pretty" and self.depth > self.MAX_PRETTY_DEPTH:
-            return self.never()
-        key = self._memo_key(node, pointer)
-        if key in self._memo:
-            return self._memo[key]
-        if node is True:
-            return self.any_value()
-        if node is False:
-            return self.never()
-        if not isinstance(node, (dict, Sub)):
-            raise SchemaError("a schema must be an object or a boolean", pointer=pointer)
-        name = self.nt("s")
-        self._memo[key] = name
-        self._memo_log.append(key)
-        while True:
-            snap = self._snapshot()
-            try:
-                self._compile(node, pointer, name)
-                return name
-            except SchemaError as exc:
-                if not self.lenient or exc.kind != "unsupported" or isinstance(node, Sub):
-                    raise
-                relaxed = self._relax(node, pointer, exc)
-                if relaxed is None:
-                    raise
-                self._rollback(snap)
-                self._memo[key] = name
-                self.relaxed.append((exc.pointer, exc.keyword or "?"))
-                node = relaxed
-
-    def _snapshot(self):
-        return len(self.rules), len(self._memo_log), self._never, dict(self._any_values)
-
-    def _rollback(self, snap) -> None:
-        n_rules, n_memo, never, anys = snap
-        del self.rules[n_rules:]
-        for key in self._memo_log[n_memo:]:
-            self._memo.pop(key, None)
-        del self._memo_log[n_memo:]
-        self._never = never
-        self._any_values = anys
-
-    def _attempt(self, fn, *args):
-        """Run ``fn``; on an unsatisfiable SchemaError undo its rules and return None."""
-        snap = self._snapshot()
-        try:
-            return fn(*args)
-        except SchemaError as exc:
-            if exc.kind != "unsatisfiable":
-                raise
-            self._rollback(snap)
-            return None
-
-    def _relax(self, node: dict, pointer: str, exc: SchemaError):
-        """A copy of ``node`` without the keyword that ``exc`` points at (None if it is not inside ``node``)."""
-        if exc.keyword == "oneOf" and "not provably disjoint" in exc.message and exc.pointer == pointer + "/oneOf":
-            out = {k: v for k, v in node.items() if k != "oneOf"}
-            out["anyOf"] = node["oneOf"]
-            return out
-        prefix = pointer + "/"
-        if not exc.pointer.startswith(prefix):
-            return None
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in exc.pointer[len(prefix):].split("/")]
-        top = dict(node)
-        cur = top
-        for p in parts[:-1]:
-            if isinstance(cur, dict) and isinstance(cur.get(p), dict):
-                cur[p] = dict(cur[p])
-                cur = cur[p]
-            elif isinstance(cur, dict) and isinstance(cur.get(p), list) and parts:
-                cur[p] = list(cur[p])
-                cur = cur[p]
-            elif isinstance(cur, list) and p.isdigit() and int(p) < len(cur) and isinstance(cur[int(p)], dict):
-                cur[int(p)] = dict(cur[int(p)])
-                cur = cur[int(p)]
-            else:
-                return None
-        if not isinstance(cur, dict) or parts[-1] not in cur:
-            return None
-        del cur[parts[-1]]
-        return top
-
-    def _compile(self, node, pointer: str, name: str) -> None:
-        if isinstance(node, Sub):
-            self._compile_dnf(self.expand(node, pointer), pointer, name)
-            return
-        self._check_keywords(node, pointer)
-        assertions = [k for k in node if not is_annotation(k)]
-        if assertions == ["$ref"] and not self._ignores_ref_siblings():
-            target, tptr = self.resolve(node["$ref"], self._kp(node, pointer, "$ref"), pointer)
-            self.rule(name, self.schema(target, tptr))
-            return
-        if "$ref" in node and self._ignores_ref_siblings():
-            target, tptr = self.resolve(node["$ref"], self._kp(node, pointer, "$ref"), pointer)
-            self.rule(name, self.schema(target, tptr))
-            return
-        if self.is_atom(node):
-            self._atom(node, pointer, name)
-            return
-        where = self._kp(node, pointer, "allOf") if "allOf" in node else pointer
-        self._compile_dnf(self.expand(node, pointer), where, name)
-
-    def _compile_dnf(self, dnf, pointer: str, name: str) -> None:
-        """Rules ``name -> alternative`` for each conjunction of a union (unsatisfiable ones dropped)."""
-        if not dnf:
-            self.rule(name, self.never())
-            return
-        for parts in dnf:
-            try:
-                merged = self.merge(parts, pointer)
-            except SchemaError as exc:
-                if exc.kind != "unsatisfiable" or len(dnf) == 1:
-                    raise
-                continue  # an empty conjunction adds nothing to the union
-            if merged is None:
-                continue
-            if len(dnf) == 1:
-                self._atom(merged, pointer if len(parts) != 1 else parts[0][1], name)
-                continue
-            alt = self.nt("alt")
-            where = parts[0][1] if len(parts) == 1 else pointer
-            if self._attempt(lambda: self._atom(merged, where, alt) or True):
-                self.rule(name, alt)
-        self.rule(name, self.never())  # keeps ``name`` defined when every alternative is empty
-
-    def _check_keywords(self, node: dict, pointer: str) -> None:
-        for key in node:
-            if not isinstance(key, str):
-                continue
-            if key not in KNOWN:
-                self._unknown_keyword(node, pointer, key)
-            elif key not in SUPPORTED and not is_annotation(key):
-                raise SchemaError(f"keyword {key!r} is not supported",
-                                  pointer=self._kp(node, pointer, key), keyword=key,
-                                  kind="unsupported")
-        for key in ("$defs", "definitions"):
-            if key in node and not isinstance(node[key], dict):
-                raise SchemaError(f"{key} must be an object", pointer=self._kp(node, pointer, key), keyword=key)
-
-    def _unknown_keyword(self, node: dict, pointer: str, key: str) -> None:
-        """Record (or, with ``strict_keywords``, refuse) the unknown keyword ``key`` of ``node``.
-
-        An unknown keyword is an annotation. One that looks like a misspelt known keyword is recorded in
-        :attr:`typos` for the :class:`SchemaKeywordWarning`; with ``strict_keywords``, every one raises, except the
-        conventional extensions (``x-...``, ``discriminator``).
-        """
-        where = self._kp(node, pointer, key)
-        guess = suggest_keyword(key, node[key], self._by_draft)
-        if self.strict_keywords and not is_extension(key):
-            hint = f" (did you mean {guess!r}?)" if guess else ""
-            raise SchemaError(f"unknown keyword {key!r}{hint} (strict_keywords=True)", pointer=where, keyword=key,
-                              kind="invalid")
-        if guess is not None:
-            self.typos.setdefault(where, (key, guess))
-
-    def _atom(self, node: dict, pointer: str, name: str) -> None:
-        """Compile a schema without applicators: one branch per allowed type."""
-        types = self._types(node, pointer)
-        if "enum" in node or "const" in node:
-            self._enum(node, pointer, name, types)
-            return
-        self._validate_keywords(node, pointer)
-        for t in types:
-            self.rule(name, getattr(self, "_t_" + t)(node, pointer))
 
 
 def _typo_message(typos: dict[str, tuple[str, str]]) -> str:
@@ -384,57 +118,56 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         ``dependentSchemas``, ``minProperties``/``maxProperties``, ``items``, ``prefixItems``, ``additionalItems``,
         ``minItems``, ``maxItems``, ``contains``/``minContains``/``maxContains``, ``minLength``, ``maxLength``,
         ``pattern``, ``format`` (see :mod:`~corral.compile.json_schema.formats`),
-        ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``anyOf``, ``allOf``, ``oneOf``
-        (provably disjoint alternatives), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors,
-        ``$id``-relative and remote URIs; recursion allowed), plus the annotations. See the module docstring for
-        the exact language and the cases that are unsupported.
+        ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``anyOf``, ``allOf``, ``oneOf`` (provably
+        disjoint alternatives), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors, ``$id``-relative and
+        remote URIs; recursion allowed), plus the annotations. See the module docstring for the exact language and the
+        cases that are unsupported.
     whitespace : {"compact", "spaced", "pretty", "free"} or int
-        The layout of the generated text. ``"compact"`` (default): no whitespace at all (``separators=(",",
-        ":")``). ``"spaced"``: exactly ``json.dumps(x, ensure_ascii=False)`` with its default separators (``", "``
-        between members and elements, ``": "`` after keys, nothing else). ``"pretty"``: exactly the layout of ``json.dumps(x, indent=2, ensure_ascii=False)`` (a newline
-        and two spaces per nesting level before each member, ``", "`` → ``",\\n"``, ``": "`` after keys, ``{}``
-        and ``[]`` for empty containers); values nested more than :attr:`MAX_PRETTY_DEPTH` (32) levels deep are
-        not generated in this layout (a documented narrowing: the layout ties indentation to depth, which a
-        context-free grammar can only follow to a bound). ``"free"`` or an integer ``n >= 1``: at most ``n``
-        (``"free"``: 4) whitespace characters (space, ``\\n``, ``\\t``, ``\\r``) between any two tokens, never
-        before the first or after the last; never unbounded.
+        The layout of the generated text. ``"compact"`` (default): no whitespace at all (``separators=(",", ":")``).
+        ``"spaced"``: exactly ``json.dumps(x, ensure_ascii=False)`` with its default separators (``", "`` between
+        members and elements, ``": "`` after keys, nothing else). ``"pretty"``: exactly the layout of ``json.dumps(x,
+        indent=2, ensure_ascii=False)`` (a newline and two spaces per nesting level before each member, ``", "`` →
+        ``",\\n"``, ``": "`` after keys, ``{}`` and ``[]`` for empty containers); values nested more than
+        :data:`~corral.compile.json_schema.layout.MAX_PRETTY_DEPTH` (32) levels deep are not generated in this layout
+        (a documented narrowing: the layout ties indentation to depth, which a context-free grammar can only follow to
+        a bound). ``"free"`` or an integer ``n >= 1``: at most ``n`` (``"free"``: 4) whitespace characters (space,
+        ``\\n``, ``\\t``, ``\\r``) between any two tokens, never before the first or after the last; never unbounded.
     registry : mapping or referencing.Registry, optional
         Remote documents by absolute URI, for ``$ref`` to other resources (a mapping URI -> schema, or a
         ``referencing.Registry``).
     lenient : bool
         Instead of raising for an *unsupported* keyword, drop it (which widens the language) and issue one
-        :class:`SchemaRelaxedWarning` at the end listing each dropped keyword and its pointer (a ``oneOf`` that is
-        not provably disjoint becomes ``anyOf``). Invalid and unsatisfiable schemas still raise.
+        :class:`SchemaRelaxedWarning` at the end listing each dropped keyword and its pointer (a ``oneOf`` that is not
+        provably disjoint becomes ``anyOf``). Invalid and unsatisfiable schemas still raise.
     property_order : {"schema", "any"}
-        ``"schema"`` (default): declared properties appear in schema order (see the module docstring).
-        ``"any"``: the properties of an object may appear in any order (``const``/``enum`` objects too), which is
-        exact for validation. Objects of at most 10 names: each name at most once (a nonterminal per subset of
-        names). Larger objects: only the required and dependentRequired names are tracked (at most 8) and a
-        declared name may repeat (``json.loads`` keeps the last value, valid like every value, so the text still
-        validates); with ``minProperties`` (repeats would shrink the parsed object) or more tracked names, the
-        schema order is kept there, with one :class:`SchemaNarrowedWarning` listing those objects.
+        ``"schema"`` (default): declared properties appear in schema order (see the module docstring). ``"any"``: the
+        properties of an object may appear in any order (``const``/``enum`` objects too), which is exact for
+        validation. Objects of at most 10 names: each name at most once (a nonterminal per subset of names). Larger
+        objects: only the required and dependentRequired names are tracked (at most 8) and a declared name may repeat
+        (``json.loads`` keeps the last value, valid like every value, so the text still validates); with
+        ``minProperties`` (repeats would shrink the parsed object) or more tracked names, the schema order is kept
+        there, with one :class:`SchemaNarrowedWarning` listing those objects.
     integral_floats : bool
-        ``False`` (default): ``type: integer`` and integer ``const``/``enum`` values are spelled as integer
-        literals only. ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``: what
-        ``json.dumps`` writes for a float) are accepted too, as jsonschema counts them as integers and equal to
-        ``1``/``0`` (for magnitudes up to 2^53, where floats are exact; integers with ``multipleOf`` stay
-        integer literals).
+        ``False`` (default): ``type: integer`` and integer ``const``/``enum`` values are spelled as integer literals
+        only. ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``: what ``json.dumps`` writes for
+        a float) are accepted too, as jsonschema counts them as integers and equal to ``1``/``0`` (for magnitudes up
+        to 2^53, where floats are exact; integers with ``multipleOf`` stay integer literals).
     formats : {"assert", "annotate"}
-        ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format``
-        is an annotation only, the default of draft 2020-12 (every string satisfies it).
+        ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format`` is
+        an annotation only, the default of draft 2020-12 (every string satisfies it).
     strict_keywords : bool
         ``False`` (default): an unknown keyword (one no draft defines) is an annotation, as the specification says;
         one that looks like a misspelt known keyword is listed, with its pointer and the likely keyword, in one
         :class:`SchemaKeywordWarning` (:func:`~corral.compile.json_schema.vocab.suggest_keyword`:
         :func:`difflib.get_close_matches`, cutoff 0.8, over the known keywords that take a value of its JSON type,
-        except the metadata annotations such as ``title``/``examples`` and the keywords the ``$schema`` draft
-        leaves out; never for ``x-...``, ``discriminator`` or a name with a leading underscore).
-        ``True``: every unknown keyword raises a :class:`~corral.errors.SchemaError` (``kind="invalid"``, so
-        ``lenient`` does not drop it), except the conventional extensions ``x-...`` and ``discriminator`` (OpenAPI,
-        emitted by pydantic). Known annotations (``title``, ``description``, ``$comment``, ``examples``,
-        ``default``, ...) and the keywords of other drafts never count as unknown. Only the subschemas the compiler
-        visits are checked: an unknown keyword in an unreferenced ``$defs`` entry, or one that applies to nothing
-        (e.g. inside an ``items`` beside ``maxItems: 0``), may go unnoticed.
+        except the metadata annotations such as ``title``/``examples`` and the keywords the ``$schema`` draft leaves
+        out; never for ``x-...``, ``discriminator`` or a name with a leading underscore). ``True``: every unknown
+        keyword raises a :class:`~corral.errors.SchemaError` (``kind="invalid"``, so ``lenient`` does not drop it),
+        except the conventional extensions ``x-...`` and ``discriminator`` (OpenAPI, emitted by pydantic). Known
+        annotations (``title``, ``description``, ``$comment``, ``examples``, ``default``, ...) and the keywords of
+        other drafts never count as unknown. Only the subschemas the compiler visits are checked: an unknown keyword
+        in an unreferenced ``$defs`` entry, or one that applies to nothing (e.g. inside an ``items`` beside
+        ``maxItems: 0``), may go unnoticed.
 
     Returns
     -------
@@ -453,24 +186,31 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     """
     if not isinstance(schema, (dict, bool)):
         raise SchemaError("a schema must be an object or a boolean", pointer="")
-    builder = _Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient,
-                       property_order=property_order, integral_floats=integral_floats, formats=formats,
-                       strict_keywords=strict_keywords)
-    top = builder.schema(builder.root, "")
-    builder.rule("start", top)
-    if builder.typos:
-        warn_caller(_typo_message(builder.typos), SchemaKeywordWarning)
-    if builder.relaxed:
-        listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in builder.relaxed)
-        warn_caller(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
-                    SchemaRelaxedWarning)
-    if builder.narrowed:
-        listing = "; ".join(f"{p or '/'}: {why}" for p, why in builder.narrowed)
-        warn_caller(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning)
+    b = Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient, property_order=property_order,
+                integral_floats=integral_floats, formats=formats, strict_keywords=strict_keywords)
+    b.rule("start", b.schema(b.root, ""))
+    _warn(b)
+    return _grammar(b)
+
+
+def _grammar(b: Builder) -> Grammar:
+    """The grammar of a compilation (SchemaError, unsatisfiable, when its language is empty)."""
     try:
-        return Grammar(builder.rules, builder.terminals, "start")
+        return Grammar(b.rules, b.terminals, "start")
     except GrammarError as exc:
         if exc.kind == "empty_language":
             raise SchemaError("no JSON value satisfies the schema", pointer="", kind="unsatisfiable") from None
         raise
 
+
+def _warn(b: Builder) -> None:
+    """Issue the warnings of a compilation: misspelt keywords, keywords dropped by ``lenient``, options narrowed."""
+    if b.typos:
+        warn_caller(_typo_message(b.typos), SchemaKeywordWarning)
+    if b.relaxed:
+        listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in b.relaxed)
+        warn_caller(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
+                    SchemaRelaxedWarning)
+    if b.narrowed:
+        listing = "; ".join(f"{p or '/'}: {why}" for p, why in b.narrowed)
+        warn_caller(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning)

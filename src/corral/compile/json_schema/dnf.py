@@ -1,7 +1,8 @@
 """Pieces shared by the union-of-conjunctions rewriting (:mod:`~corral.compile.json_schema.logic`) and ``oneOf``
 (:mod:`~corral.compile.json_schema.oneof`): the synthetic schema :class:`Sub`, the applicator keywords and limits,
-the kinds of values each keyword restricts, the intervals used to prove two schemas disjoint, and the check that a
-negation does not hinge on the compiler's textual number semantics.
+the distribution of a conjunction over unions (:func:`conjoin`), the kinds of values each keyword restricts, the
+intervals used to prove two schemas disjoint, and the check that a negation does not hinge on the compiler's textual
+number semantics.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from corral.compile.json_schema.vocab import BY_TYPE, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, PATTERNS
 from corral.errors import SchemaError
 
-__all__ = ["Sub", "COMBINATORS", "MAX_ALTERNATIVES", "EVERY_KIND", "RESTRICTS", "has_number", "number_sensitive",
-           "checked_negation", "count_range", "number_range", "disjoint_ranges"]
+__all__ = ["Sub", "COMBINATORS", "MAX_ALTERNATIVES", "EVERY_KIND", "RESTRICTS", "alternatives", "conjoin", "has_number",
+           "number_sensitive", "checked_negation", "count_range", "number_range", "disjoint_ranges"]
 
 COMBINATORS = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "dependentSchemas",
                          "dependencies"})
@@ -34,6 +35,29 @@ class Sub:
 
     def __repr__(self) -> str:
         return f"Sub({self.kind!r}, {[p for _, p in self.parts]})"
+
+
+def alternatives(b, node, pointer: str, key: str) -> tuple[list, list]:
+    """The schemas of the applicator ``key`` of ``node`` (``allOf``, ``anyOf``, ``oneOf``: a non-empty array) and
+    their pointers; ``b`` is the :class:`~corral.compile.json_schema.builder.Builder`."""
+    alts = node[key]
+    if not isinstance(alts, list) or not alts:
+        raise SchemaError(f"{key} must be a non-empty array", pointer=b.kp(node, pointer, key), keyword=key)
+    return alts, [b.kp(node, pointer, key, i) for i in range(len(alts))]
+
+
+def conjoin(dnfs, pointer: str, keyword: str):
+    """The union of conjunctions equivalent to the conjunction of unions of conjunctions ``dnfs`` (distributed).
+
+    Raises SchemaError (unsupported, at ``pointer``, naming ``keyword``) beyond :data:`MAX_ALTERNATIVES`.
+    """
+    out = [[]]
+    for d in dnfs:
+        out = [a + b for a in out for b in d]
+        if len(out) > MAX_ALTERNATIVES:
+            raise SchemaError(f"more than {MAX_ALTERNATIVES} alternatives after distributing the applicators",
+                              pointer=pointer, keyword=keyword, kind="unsupported")
+    return out
 
 
 # The kinds of JSON values the DNF distinguishes ("int" and "frac" split numbers), and the kinds each keyword restricts.

@@ -1,4 +1,9 @@
-"""Whitespace layouts of the JSON Schema compiler: the punctuation between tokens, literals and "any value"."""
+"""Whitespace layouts of the JSON Schema compiler: the punctuation between tokens, literals and "any value".
+
+The layouts: ``compact`` (none), ``spaced`` (``json.dumps(x)``: ``", "`` and ``": "``), ``pretty``
+(``json.dumps(indent=2)``), ``free`` (bounded). Each function takes the :class:`~corral.compile.json_schema.builder.
+Builder` ``b`` and returns the symbols for the current layout (``b.options.ws``) and depth (``b.depth``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,12 @@ import json
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.vocab import NUMBER
 
-__all__ = ["LayoutMixin", "DEFAULT_FREE_WHITESPACE"]
+__all__ = ["DEFAULT_FREE_WHITESPACE", "MAX_PRETTY_DEPTH", "parse_whitespace", "sep", "close", "key", "colon",
+           "value_symbols", "any_value", "any_object"]
+
+DEFAULT_FREE_WHITESPACE = 4
+#: Values nested deeper than this are not generated in the ``pretty`` layout.
+MAX_PRETTY_DEPTH = 32
 
 
 @functools.lru_cache(maxsize=8192)
@@ -16,150 +26,141 @@ def _dump_key(name: str) -> str:
     """``json.dumps`` of a key (memoised: objects spell their declared keys many times)."""
     return json.dumps(name, ensure_ascii=False)
 
-DEFAULT_FREE_WHITESPACE = 4
+
+def parse_whitespace(whitespace) -> tuple[str, int]:
+    """``(layout, most whitespace characters between two tokens)`` for the ``whitespace`` option.
+
+    Raises
+    ------
+    ValueError
+        If ``whitespace`` is not ``"compact"``, ``"spaced"``, ``"pretty"``, ``"free"`` or an int >= 1.
+    """
+    if whitespace in ("compact", "spaced", "pretty"):
+        return whitespace, 0
+    if whitespace == "free":
+        return "free", DEFAULT_FREE_WHITESPACE
+    if isinstance(whitespace, int) and not isinstance(whitespace, bool) and whitespace >= 1:
+        return "free", whitespace
+    raise ValueError(f"whitespace={whitespace!r} is not supported: use 'compact', 'spaced', 'pretty', "
+                     "'free' or an int >= 1 (the most whitespace characters between two tokens)")
 
 
-class LayoutMixin:
-    """Punctuation by layout: ``compact`` (none), ``spaced`` (``json.dumps(x)``: ``", "`` and ``": "``), ``pretty``
-    (``json.dumps(indent=2)``), ``free`` (bounded)."""
+def _wsp(b) -> str:
+    if b.ws_nt is None:
+        b.ws_nt = "ws"
+        b.rule("ws")
+        b.rule("ws", b.term("[ \\t\\n\\r]{1,%d}" % b.options.ws_max))
+    return b.ws_nt
 
-    MAX_PRETTY_DEPTH = 32
 
-    def _init_layout(self, whitespace) -> None:
-        if whitespace == "compact":
-            self.ws, self.ws_max = "compact", 0
-        elif whitespace == "spaced":
-            self.ws, self.ws_max = "spaced", 0
-        elif whitespace == "pretty":
-            self.ws, self.ws_max = "pretty", 0
-        elif whitespace == "free":
-            self.ws, self.ws_max = "free", DEFAULT_FREE_WHITESPACE
-        elif isinstance(whitespace, int) and not isinstance(whitespace, bool) and whitespace >= 1:
-            self.ws, self.ws_max = "free", whitespace
-        else:
-            raise ValueError(f"whitespace={whitespace!r} is not supported: use 'compact', 'spaced', 'pretty', "
-                             "'free' or an int >= 1 (the most whitespace characters between two tokens)")
-        self.depth = 0
-        self._any_values: dict[int, str] = {}
-        self._ws_nt: str | None = None
+def _ind(depth: int) -> str:
+    return "\n" + "  " * depth
 
-    # -------------------------------------------------------------- tokens
 
-    def _wsp(self) -> str:
-        if self._ws_nt is None:
-            self._ws_nt = "ws"
-            self.rule("ws")
-            self.rule("ws", self.term("[ \\t\\n\\r]{1,%d}" % self.ws_max))
-        return self._ws_nt
+def sep(b, started: bool) -> list[str]:
+    """Symbols before a member or element of the container being built (``started``: not the first)."""
+    ws = b.options.ws
+    if ws == "compact":
+        return [b.lit(",")] if started else []
+    if ws == "spaced":
+        return [b.lit(", ")] if started else []
+    if ws == "pretty":
+        return [b.lit(("," if started else "") + _ind(b.depth + 1))]
+    return [_wsp(b), b.lit(","), _wsp(b)] if started else [_wsp(b)]
 
-    def _ind(self, depth: int) -> str:
-        return "\n" + "  " * depth
 
-    def p_sep(self, started: bool) -> list[str]:
-        """Symbols before a member or element of the container being built (``started``: not the first)."""
-        if self.ws == "compact":
-            return [self.lit(",")] if started else []
-        if self.ws == "spaced":
-            return [self.lit(", ")] if started else []
-        if self.ws == "pretty":
-            return [self.lit(("," if started else "") + self._ind(self.depth + 1))]
-        return [self._wsp(), self.lit(","), self._wsp()] if started else [self._wsp()]
+def close(b, ch: str, started: bool) -> list[str]:
+    """Symbols closing the container being built."""
+    if b.options.ws == "pretty" and started:
+        return [b.lit(_ind(b.depth) + ch)]
+    if b.options.ws == "free":
+        return [_wsp(b), b.lit(ch)]
+    return [b.lit(ch)]
 
-    def p_close(self, ch: str, started: bool) -> list[str]:
-        """Symbols closing the container being built."""
-        if self.ws == "pretty" and started:
-            return [self.lit(self._ind(self.depth) + ch)]
-        if self.ws == "free":
-            return [self._wsp(), self.lit(ch)]
-        return [self.lit(ch)]
 
-    def p_key(self, name: str) -> list[str]:
-        """Symbols for a declared key and its colon."""
-        text = _dump_key(name)
-        if self.ws == "compact":
-            return [self.lit(text + ":")]
-        if self.ws == "spaced":
-            return [self.lit(text + ": ")]
-        if self.ws == "pretty":
-            return [self.lit(text + ": ")]
-        return [self.lit(text), self._wsp(), self.lit(":"), self._wsp()]
+def key(b, name: str) -> list[str]:
+    """Symbols for a declared key and its colon."""
+    text = _dump_key(name)
+    ws = b.options.ws
+    if ws == "compact":
+        return [b.lit(text + ":")]
+    if ws in ("spaced", "pretty"):
+        return [b.lit(text + ": ")]
+    return [b.lit(text), _wsp(b), b.lit(":"), _wsp(b)]
 
-    def p_colon(self) -> list[str]:
-        """Symbols between a key terminal and its value."""
-        if self.ws == "compact":
-            return [self.lit(":")]
-        if self.ws in ("pretty", "spaced"):
-            return [self.lit(": ")]
-        return [self._wsp(), self.lit(":"), self._wsp()]
 
-    def child(self, node, pointer: str) -> str:
-        """The nonterminal of a member or element schema (one level deeper)."""
-        self.depth += 1
-        try:
-            return self.schema(node, pointer)
-        finally:
-            self.depth -= 1
+def colon(b) -> list[str]:
+    """Symbols between a key terminal and its value."""
+    ws = b.options.ws
+    if ws == "compact":
+        return [b.lit(":")]
+    if ws in ("pretty", "spaced"):
+        return [b.lit(": ")]
+    return [_wsp(b), b.lit(":"), _wsp(b)]
 
-    def value_symbols(self, value) -> list[str]:
-        """Symbols spelling one JSON value literally in the current layout."""
-        if self.ws == "compact":
-            return [self.lit(json.dumps(value, separators=(",", ":"), ensure_ascii=False))]
-        if self.ws == "spaced":
-            return [self.lit(json.dumps(value, ensure_ascii=False))]
-        if self.ws == "pretty":
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-            return [self.lit(text.replace("\n", self._ind(self.depth)))]
-        if isinstance(value, dict) and value:
-            out = [self.lit("{")]
-            for i, (k, v) in enumerate(value.items()):
-                out += self.p_sep(i > 0) + self.p_key(k) + self.value_symbols(v)
-            return out + self.p_close("}", True)
-        if isinstance(value, list) and value:
-            out = [self.lit("[")]
-            for i, v in enumerate(value):
-                out += self.p_sep(i > 0) + self.value_symbols(v)
-            return out + self.p_close("]", True)
-        if isinstance(value, (dict, list)):
-            return [self.lit("{" if isinstance(value, dict) else "[")] + self.p_close(
-                "}" if isinstance(value, dict) else "]", False)
-        return [self.lit(json.dumps(value, ensure_ascii=False))]
 
-    # -------------------------------------------------------------- any value
+def value_symbols(b, value) -> list[str]:
+    """Symbols spelling one JSON value literally in the current layout."""
+    ws = b.options.ws
+    if ws == "compact":
+        return [b.lit(json.dumps(value, separators=(",", ":"), ensure_ascii=False))]
+    if ws == "spaced":
+        return [b.lit(json.dumps(value, ensure_ascii=False))]
+    if ws == "pretty":
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+        return [b.lit(text.replace("\n", _ind(b.depth)))]
+    if isinstance(value, dict) and value:
+        out = [b.lit("{")]
+        for i, (k, v) in enumerate(value.items()):
+            out += sep(b, i > 0) + key(b, k) + value_symbols(b, v)
+        return out + close(b, "}", True)
+    if isinstance(value, list) and value:
+        out = [b.lit("[")]
+        for i, v in enumerate(value):
+            out += sep(b, i > 0) + value_symbols(b, v)
+        return out + close(b, "]", True)
+    if isinstance(value, (dict, list)):
+        return [b.lit("{" if isinstance(value, dict) else "[")] + close(
+            b, "}" if isinstance(value, dict) else "]", False)
+    return [b.lit(json.dumps(value, ensure_ascii=False))]
 
-    def any_value(self) -> str:
-        """Nonterminal for any JSON value (canonical strings, any number syntax) at the current depth."""
-        depth = self.depth if self.ws == "pretty" else 0
-        if depth in self._any_values:
-            return self._any_values[depth]
-        if self.ws == "pretty" and depth > self.MAX_PRETTY_DEPTH:
-            return self.never()
-        sfx = f"_{depth}" if depth else ""
-        v, obj, arr = f"value{sfx}", f"any_object{sfx}", f"any_array{sfx}"
-        self._any_values[depth] = v
-        string = self.term(rx.string_regex())
-        for alt in (obj, arr, string, self.term(NUMBER), self.lit("true"), self.lit("false"), self.lit("null")):
-            self.rule(v, alt)
-        self._any_containers(obj, arr, string)
-        return v
 
-    def any_object(self) -> str:
-        """Nonterminal for any JSON object at the current depth."""
-        self.any_value()
-        depth = self.depth if self.ws == "pretty" else 0
-        return f"any_object_{depth}" if depth else "any_object"
+def any_value(b) -> str:
+    """Nonterminal for any JSON value (canonical strings, any number syntax) at the current depth."""
+    depth = b.depth if b.options.ws == "pretty" else 0
+    if depth in b.any_values:
+        return b.any_values[depth]
+    if b.options.ws == "pretty" and depth > MAX_PRETTY_DEPTH:
+        return b.never()
+    sfx = f"_{depth}" if depth else ""
+    v, obj, arr = f"value{sfx}", f"any_object{sfx}", f"any_array{sfx}"
+    b.any_values[depth] = v
+    string = b.term(rx.string_regex())
+    for alt in (obj, arr, string, b.term(NUMBER), b.lit("true"), b.lit("false"), b.lit("null")):
+        b.rule(v, alt)
+    _any_containers(b, obj, arr, string)
+    return v
 
-    def _any_containers(self, obj: str, arr: str, string: str) -> None:
-        mem, els = obj + "_members", arr + "_elements"
-        self.depth += 1
-        try:
-            inner = self.any_value()
-        finally:
-            self.depth -= 1
-        self.rule(obj, self.lit("{"), *self.p_close("}", False))
-        self.rule(obj, self.lit("{"), mem, *self.p_close("}", True))
-        self.rule(mem, *self.p_sep(False), string, *self.p_colon(), inner)
-        self.rule(mem, mem, *self.p_sep(True), string, *self.p_colon(), inner)
-        self.rule(arr, self.lit("["), *self.p_close("]", False))
-        self.rule(arr, self.lit("["), els, *self.p_close("]", True))
-        self.rule(els, *self.p_sep(False), inner)
-        self.rule(els, els, *self.p_sep(True), inner)
+
+def any_object(b) -> str:
+    """Nonterminal for any JSON object at the current depth."""
+    any_value(b)
+    depth = b.depth if b.options.ws == "pretty" else 0
+    return f"any_object_{depth}" if depth else "any_object"
+
+
+def _any_containers(b, obj: str, arr: str, string: str) -> None:
+    mem, els = obj + "_members", arr + "_elements"
+    b.depth += 1
+    try:
+        inner = any_value(b)
+    finally:
+        b.depth -= 1
+    b.rule(obj, b.lit("{"), *close(b, "}", False))
+    b.rule(obj, b.lit("{"), mem, *close(b, "}", True))
+    b.rule(mem, *sep(b, False), string, *colon(b), inner)
+    b.rule(mem, mem, *sep(b, True), string, *colon(b), inner)
+    b.rule(arr, b.lit("["), *close(b, "]", False))
+    b.rule(arr, b.lit("["), els, *close(b, "]", True))
+    b.rule(els, *sep(b, False), inner)
+    b.rule(els, els, *sep(b, True), inner)

@@ -1,6 +1,10 @@
-"""``multipleOf`` for the JSON Schema compiler, exact where the language stays regular.
+"""``type: number`` and ``type: integer`` for the JSON Schema compiler: bounds, negated values and ``multipleOf``,
+exact where the language stays regular.
 
-What is generated (``k`` is the ``multipleOf`` value, bounds are ``minimum``/``maximum``/``exclusiveMinimum``/
+Bounds without ``multipleOf``: see the module docstring of :mod:`~corral.compile.json_schema.compiler` (integer
+literals in canonical form, float literals between the ``repr`` of the extreme floats within the bounds).
+
+What ``multipleOf`` generates (``k`` is its value, bounds are ``minimum``/``maximum``/``exclusiveMinimum``/
 ``exclusiveMaximum``):
 
 * ``k`` an integer (a JSON integer in the schema), ``type: integer``: the canonical integer literals ``n`` within the
@@ -30,17 +34,19 @@ What is generated (``k`` is the ``multipleOf`` value, bounds are ``minimum``/``m
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
 
 from corral.automata.bytedfa import minimize_tables
 from corral.automata.regex import compile_regex
-from corral.compile.json_schema.regexes import int_range_regex
-from corral.compile.json_schema.vocab import NOT_MULTIPLE
+from corral.compile.json_schema import regexes as rx
+from corral.compile.json_schema.vocab import BY_TYPE, MAX_NUMBER_BOUND, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NUMBER
 from corral.errors import SchemaError
 
-__all__ = ["multiple_of_symbol", "int_bounds", "jsonschema_multiple", "MAX_ENUMERATED", "MAX_STATES"]
+__all__ = ["compile_number", "compile_integer", "multiple_of_symbol", "int_bounds", "jsonschema_multiple",
+           "MAX_ENUMERATED", "MAX_STATES"]
 
 #: Most candidate multiples enumerated for a non-integer ``multipleOf``.
 MAX_ENUMERATED = 10000
@@ -124,7 +130,7 @@ def _divisible_ints(b, lo, hi, k: int, mptr: str, neg=()) -> str | None:
     if lo is not None and hi is not None and lo > hi:
         return None
     modulus = math.lcm(k, *neg)  # the remainder modulo every divisor asked about (``neg``: must not divide)
-    pattern = int_range_regex(lo, hi)  # canonical: no "-0"
+    pattern = rx.int_range_regex(lo, hi)  # canonical: no "-0"
     dfa = compile_regex(pattern)
     rows = dfa.transitions[:, _SYMBOLS].tolist()
     acc = dfa.accepting.tolist()
@@ -241,7 +247,7 @@ def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
 
     Parameters
     ----------
-    b : corral.compile.json_schema.compiler._Builder
+    b : corral.compile.json_schema.builder.Builder
         The builder (its ``nt``, ``rule``, ``term`` and ``lit`` are used).
     node : dict
         The schema object; its numeric bounds are honoured exactly.
@@ -303,3 +309,175 @@ def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
         raise SchemaError(f"no number between the bounds is a multiple of {k!r}", pointer=mptr,
                           keyword="multipleOf", kind="unsatisfiable")
     return out
+
+
+# ---------------------------------------------------------------------- the type compilers
+
+_INT = r"-?(?:0|[1-9][0-9]*)"
+
+
+def _non_integer_regex() -> str:
+    """Number literals that parse (as Python floats, like jsonschema) to a non-integral value.
+
+    Plain decimals with at most 15 significant digits and a non-zero last fractional digit (``12.5``,
+    ``0.001``; at most 299 zeros after ``0.``), and ``d.ddde-k`` with the same digits and 1 <= k <= 300. A decimal
+    with at most 15 significant digits lies further from every integer than the rounding error of its parse, so
+    it stays non-integral; longer spellings (``1.0000000000000001`` parses to ``1.0``), positive exponents
+    (``1.5e1`` is 15) and underflowing ones are not generated (a narrowing: integral floats such as ``1.0`` are
+    integers for jsonschema).
+    """
+    big = "|".join(f"[1-9][0-9]{{{n - 1}}}\\.[0-9]{{0,{14 - n}}}[1-9]" for n in range(1, 15))
+    sig = "(?:[1-9]|[1-9][0-9]{0,13}[1-9])"
+    small = f"0\\.0{{0,299}}{sig}"
+    sci = "[1-9](?:\\.[0-9]{0,13}[1-9])?[eE]-0*(?:[1-9][0-9]?|[12][0-9][0-9]|300)"
+    return f"-?(?:{big}|{small}|{sci})"
+
+
+_NON_INT = _non_integer_regex()
+
+
+def _not_numbers(node, pointer, integral_only: bool) -> list:
+    """Integer values excluded by NOT_ENUM; unsupported if a non-integral literal could equal one."""
+    out = []
+    for v in node.get(NOT_ENUM, ()):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if isinstance(v, float) and not v.is_integer():
+            if not integral_only:
+                raise SchemaError("not/const of a non-integral number is not supported", pointer=pointer,
+                                  keyword="not", kind="unsupported")
+            continue
+        if not integral_only:
+            raise SchemaError("excluding a number from type number is not supported (1 == 1.0 has many "
+                              "spellings)", pointer=pointer, keyword="not", kind="unsupported")
+        out.append(int(v))
+    return out
+
+
+def _numbers_excluding(excluded) -> str:
+    """Integer literals other than the excluded values, and canonical float spellings (see the module docstring
+    of the compiler) whose value lies outside the rounding interval of every excluded float."""
+    ints = [int(v) for v in excluded if float(v).is_integer() and abs(v) < 2 ** 63 or isinstance(v, int)]
+    spellings = [_int_regex_excluding(None, None, ints)]
+    floats = sorted({float(v) for v in excluded})
+    lo = None
+    for f in floats:
+        below = Decimal(repr(math.nextafter(f, -math.inf)))
+        if lo is None or lo <= below:
+            r = rx.float_range_regex(lo, below)
+            if r is not None:
+                spellings.append(r)
+        lo = Decimal(repr(math.nextafter(f, math.inf)))
+    r = rx.float_range_regex(lo, None)
+    if r is not None:
+        spellings.append(r)
+    return "(?:" + "|".join(f"(?:{x})" for x in spellings if x is not None) + ")"
+
+
+def _int_regex_excluding(lo, hi, excluded) -> str | None:
+    """Regex for the integers in [lo, hi] except ``excluded``."""
+    pieces, cur = [], lo
+    for x in sorted(set(excluded)):
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            continue
+        if cur is None or cur <= x - 1:
+            pieces.append((cur, x - 1))
+        cur = x + 1
+    if cur is None or hi is None or cur <= hi:
+        pieces.append((cur, hi))
+    if not pieces:
+        return None
+    return "(?:" + "|".join(f"(?:{rx.int_range_regex(a, b)})" for a, b in pieces) + ")"
+
+
+def _bounds_ok(node, x: float, lower: bool) -> bool:
+    """Whether ``x`` satisfies the lower (else the upper) bounds of ``node``, exactly."""
+    q = Fraction(x)
+    if lower:
+        return ((("minimum" not in node) or q >= Fraction(node["minimum"]))
+                and (("exclusiveMinimum" not in node) or q > Fraction(node["exclusiveMinimum"])))
+    return ((("maximum" not in node) or q <= Fraction(node["maximum"]))
+            and (("exclusiveMaximum" not in node) or q < Fraction(node["exclusiveMaximum"])))
+
+
+def _extreme_float(node, lower: bool) -> Decimal | None:
+    """The ``repr`` of the smallest (``lower``; else the largest) float within the bounds (None: unbounded)."""
+    names = ("minimum", "exclusiveMinimum") if lower else ("maximum", "exclusiveMaximum")
+    vals = [node[k] for k in names if k in node]
+    if not vals:
+        return None
+    out, inward, outward = float(max(vals) if lower else min(vals)), math.inf, -math.inf
+    if not lower:
+        inward, outward = outward, inward
+    while not _bounds_ok(node, out, lower):
+        out = math.nextafter(out, inward)
+    while _bounds_ok(node, math.nextafter(out, outward), lower):
+        out = math.nextafter(out, outward)
+    return Decimal(repr(out))
+
+
+def compile_number(b, node, pointer) -> str:
+    """The symbol of the numbers ``node`` allows: ``multipleOf``, a negated ``type: integer`` or negated values,
+    else integer and float literals within the bounds."""
+    if "multipleOf" in node or NOT_MULTIPLE in node:
+        return multiple_of_symbol(b, node, b.kp(node, pointer, "multipleOf"), False)
+    keys = [k for k in BY_TYPE["integer"] if k in node]
+    if node.get(NON_INTEGER):
+        _not_numbers(node, pointer, True)
+        if not keys:
+            return b.term(_NON_INT)
+        raise SchemaError("bounds on non-integral numbers (not integer) are not supported", pointer=pointer,
+                          keyword="not", kind="unsupported")
+    excluded = [v for v in node.get(NOT_ENUM, ()) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if excluded:
+        if keys:
+            raise SchemaError("excluding a number together with bounds is not supported", pointer=pointer,
+                              keyword="not", kind="unsupported")
+        return b.term(_numbers_excluding(excluded))
+    if not keys:
+        return b.term(NUMBER)
+    for k in keys:
+        if abs(node[k]) > MAX_NUMBER_BOUND:
+            raise SchemaError(f"{k} beyond 1e100 in magnitude is not supported for numbers",
+                              pointer=b.kp(node, pointer, k), keyword=k, kind="unsupported")
+    lo_i, hi_i = int_bounds(node)
+    spellings = []
+    if lo_i is None or hi_i is None or lo_i <= hi_i:
+        unbounded = lo_i is None and hi_i is None
+        spellings.append(_INT if unbounded else rx.int_range_regex(lo_i, hi_i))
+    lo_f, hi_f = _extreme_float(node, True), _extreme_float(node, False)
+    if lo_f is None or hi_f is None or lo_f <= hi_f:
+        floats = rx.float_range_regex(lo_f, hi_f)
+        if floats is not None:
+            spellings.append(floats)
+    if not spellings:
+        raise SchemaError("no number lies between the bounds", pointer=b.kp(node, pointer, keys[0]),
+                          keyword=keys[0], kind="unsatisfiable")
+    return b.term("(?:" + "|".join(f"(?:{s})" for s in spellings) + ")")
+
+
+def compile_integer(b, node, pointer) -> str:
+    """The symbol of the integer literals ``node`` allows (with ``integral_floats``, also ``N.0`` up to 2^53)."""
+    if "multipleOf" in node or NOT_MULTIPLE in node:
+        return multiple_of_symbol(b, node, b.kp(node, pointer, "multipleOf"), True)
+    lo, hi = int_bounds(node)
+    if lo is not None and hi is not None and lo > hi:
+        key = next(k for k in ("minimum", "exclusiveMinimum") if k in node)
+        raise SchemaError("no integer lies between the bounds", pointer=b.kp(node, pointer, key), keyword=key,
+                          kind="unsatisfiable")
+    excluded = _not_numbers(node, pointer, True)
+    if excluded:
+        regex = _int_regex_excluding(lo, hi, excluded)
+    elif lo is None and hi is None:
+        regex = _INT
+    else:
+        regex = rx.int_range_regex(lo, hi)
+    if b.options.integral_floats:
+        # integral floats, exact up to 2^53: their canonical text is the integer's followed by ".0"
+        lo_f, hi_f = max(lo, -2 ** 53) if lo is not None else -2 ** 53, min(hi, 2 ** 53) if hi is not None \
+            else 2 ** 53
+        floats = _int_regex_excluding(lo_f, hi_f, excluded) if lo_f <= hi_f else None
+        if floats is not None:
+            zero = lo_f <= 0 <= hi_f and 0 not in excluded
+            regex = "|".join(f"(?:{x})" for x in (regex, floats + r"\.0", "-0\\.0" if zero else None) if x)
+    return b.term(regex) if regex is not None else b.never()

@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from corral.errors import SchemaError
-from corral.compile.json_schema import regexes as rx
+from corral.compile.json_schema import layout, regexes as rx
+from corral.compile.json_schema.checks import count, unknown_keyword
 from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.oracle import instance_valid
 from corral.compile.json_schema.scalars import (content_dfa, content_of, key_complement_content_dfa,
                                                 key_complement_pattern, regex_of_dfa)
-from corral.compile.json_schema.vocab import KNOWN, ptr
+from corral.compile.json_schema.strings import key_matches, string_content
+from corral.compile.json_schema.vocab import KNOWN, is_annotation, ptr
+from corral.errors import SchemaError
 
-__all__ = ["ObjectsMixin"]
+__all__ = ["compile_object", "key_language", "MAX_ANY_ORDER", "MAX_ANY_ORDER_TRACKED"]
 
 MAX_KEY_CLASSES = 64
 MAX_DEPENDENT_NAMES = 12
@@ -32,262 +36,301 @@ def _conj(parts):
     return (Sub("all", live), live[0][1])
 
 
-class ObjectsMixin:
-    """``type: object``."""
+@dataclass
+class _Members:
+    """What may stand between the braces of one object schema."""
 
-    def key_language(self, pnames, pointer: str):
-        """Content regex of the keys ``propertyNames`` allows: None for all, ``False`` for none."""
-        seen = set()
-        while isinstance(pnames, dict) and [k for k in pnames if not self._is_note(k)] == ["$ref"] \
-                and pointer not in seen:
-            seen.add(pointer)
-            pnames, pointer = self.resolve(pnames["$ref"], ptr(pointer, "$ref"), pointer)
-        if pnames is True:
-            return None
-        if pnames is False:
+    names: list  # the declared names, in schema order (then those only required or dependentRequired)
+    values: list  # the value nonterminal of each name (None: the name cannot appear)
+    classes: list  # (key terminal, value nonterminal) for the keys outside ``names``, disjoint
+    required: list
+    dreq: dict  # dependentRequired, without names depending on themselves
+    lo: int  # minProperties
+    hi: int | None  # maxProperties
+
+
+def key_language(b, pnames, pointer: str):
+    """Content regex of the keys ``propertyNames`` allows: None for all, ``False`` for none."""
+    seen = set()
+    while isinstance(pnames, dict) and [k for k in pnames if not is_annotation(k)] == ["$ref"] \
+            and pointer not in seen:
+        seen.add(pointer)
+        pnames, pointer = b.refs.resolve(pnames["$ref"], ptr(pointer, "$ref"), pointer)
+    if pnames is True:
+        return None
+    if pnames is False:
+        return False
+    if not isinstance(pnames, dict):
+        raise SchemaError("propertyNames must be a schema", pointer=pointer, keyword="propertyNames")
+    for key in pnames:
+        if isinstance(key, str) and key not in KNOWN:
+            unknown_keyword(b, pnames, pointer, key)
+    keys = [k for k in pnames if not is_annotation(k)]
+    allowed = ("type", "minLength", "maxLength", "pattern", "format", "enum", "const")
+    bad = [k for k in keys if k not in allowed]
+    if bad:
+        raise SchemaError(f"propertyNames with {bad[0]!r} is not supported", pointer=pointer,
+                          keyword="propertyNames", kind="unsupported")
+    if "type" in pnames:
+        ts = pnames["type"] if isinstance(pnames["type"], list) else [pnames["type"]]
+        if "string" not in ts:
             return False
-        if not isinstance(pnames, dict):
-            raise SchemaError("propertyNames must be a schema", pointer=pointer, keyword="propertyNames")
-        for key in pnames:
-            if isinstance(key, str) and key not in KNOWN:
-                self._unknown_keyword(pnames, pointer, key)
-        keys = [k for k in pnames if not self._is_note(k)]
-        allowed = ("type", "minLength", "maxLength", "pattern", "format", "enum", "const")
-        bad = [k for k in keys if k not in allowed]
-        if bad:
-            raise SchemaError(f"propertyNames with {bad[0]!r} is not supported", pointer=pointer,
-                              keyword="propertyNames", kind="unsupported")
-        if "type" in pnames:
-            ts = pnames["type"] if isinstance(pnames["type"], list) else [pnames["type"]]
-            if "string" not in ts:
-                return False
-        if "enum" in pnames or "const" in pnames:
-            values = list(pnames.get("enum", [])) if "enum" in pnames else [pnames["const"]]
-            if "const" in pnames and "enum" in pnames:
-                values = [v for v in values if v == pnames["const"]]
-            strings = [v for v in values if isinstance(v, str)]
-            rest = {k: pnames[k] for k in keys if k not in ("type", "enum", "const")}
-            if rest:
-                strings = [v for v in strings if self.instance_valid(rest, pointer, v, pnames)]
-            return "|".join(re.escape(content_of(v)) for v in strings) if strings else False
-        content = self.string_content(pnames, pointer)
-        return False if content is None else content
+    if "enum" in pnames or "const" in pnames:
+        values = list(pnames.get("enum", [])) if "enum" in pnames else [pnames["const"]]
+        if "const" in pnames and "enum" in pnames:
+            values = [v for v in values if v == pnames["const"]]
+        strings = [v for v in values if isinstance(v, str)]
+        rest = {k: pnames[k] for k in keys if k not in ("type", "enum", "const")}
+        if rest:
+            strings = [v for v in strings if instance_valid(b, rest, pointer, v, pnames)]
+        return "|".join(re.escape(content_of(v)) for v in strings) if strings else False
+    content = string_content(b, pnames, pointer)
+    return False if content is None else content
 
-    def _t_object(self, node, pointer) -> str:
-        kp = lambda k, *rest: self._kp(node, pointer, k, *rest)  # noqa: E731
-        props = node.get("properties", {})
-        required = node.get("required", [])
-        extra = node.get("additionalProperties", True)
-        patterns = node.get("patternProperties", {})
-        pnames = node.get("propertyNames", True)
-        dreq = node.get("dependentRequired", {})
-        if not isinstance(patterns, dict):
-            raise SchemaError("patternProperties must be an object", pointer=kp("patternProperties"),
-                              keyword="patternProperties")
-        if not isinstance(dreq, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
-                                                 for v in dreq.values()):
-            raise SchemaError("dependentRequired must map names to arrays of strings",
-                              pointer=kp("dependentRequired"), keyword="dependentRequired")
-        lo = self._count(node, pointer, "minProperties", 0)
-        hi = self._count(node, pointer, "maxProperties")
-        counted = "minProperties" in node or "maxProperties" in node
-        if not props and not required and extra is True and not counted and not patterns and pnames is True \
-                and not dreq:
-            return self.any_object()
-        dreq = {a: [b for b in bs if b != a] for a, bs in dreq.items()}
-        dreq = {a: bs for a, bs in dreq.items() if bs}
-        names = list(props)
-        for r in list(required) + list(dreq) + [b for bs in dreq.values() for b in bs]:
-            if r not in names:
-                names.append(r)
-        pn = self.key_language(pnames, kp("propertyNames")) if pnames is not True else None
-        prop_ptrs = self._prop_ptrs.get(id(node), {})
-        values: list[str | None] = []
-        for name in names:
-            parts = []
-            if name in props:
-                parts.append((props[name], prop_ptrs.get(name) or kp("properties", name)))
-            matched = [q for q in patterns if self._key_matches(q, name, kp("patternProperties", q))]
-            parts += [(patterns[q], kp("patternProperties", q)) for q in matched]
-            if name not in props and not matched:
-                parts.append((extra, kp("additionalProperties")))
-            if pn is False or (pn is not None and not re.fullmatch(pn, content_of(name))):
-                parts = [(False, kp("propertyNames"))]
-            c = _conj(parts)
-            values.append(None if c is None else self._attempt(self.child, *c))
-        n = self.nt("object")
-        if any(v is None and name in required for v, name in zip(values, names)):
-            self.rule(n, self.never())
-            return n
-        classes = self._key_classes(node, pointer, names, patterns, extra, pn)
-        if lo > 0 and classes:
-            # a generated text may repeat an additional key, and its parsed object then has fewer properties
-            raise SchemaError("minProperties is only supported when no key outside the declared properties is "
-                              "allowed", pointer=kp("minProperties"), keyword="minProperties", kind="unsupported")
-        relevant = set(dreq) | {b for bs in dreq.values() for b in bs}
-        if len(relevant) > MAX_DEPENDENT_NAMES:
-            raise SchemaError(f"dependentRequired over more than {MAX_DEPENDENT_NAMES} names is not supported",
-                              pointer=kp("dependentRequired"), keyword="dependentRequired", kind="unsupported")
-        position = {name: i for i, name in enumerate(names)}
-        cap = max(lo, hi or 0)
-        extra_rules: dict[tuple[bool, int], str] = {}
 
-        def room(c: int) -> bool:
-            return hi is None or c < hi
+def _object_keywords(b, node, pointer):
+    """``properties``, ``required``, ``additionalProperties``, ``patternProperties``, ``propertyNames`` and
+    ``dependentRequired`` of ``node`` (defaults filled in, the last two checked)."""
+    patterns = node.get("patternProperties", {})
+    dreq = node.get("dependentRequired", {})
+    if not isinstance(patterns, dict):
+        raise SchemaError("patternProperties must be an object", pointer=b.kp(node, pointer, "patternProperties"),
+                          keyword="patternProperties")
+    if not isinstance(dreq, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                                             for v in dreq.values()):
+        raise SchemaError("dependentRequired must map names to arrays of strings",
+                          pointer=b.kp(node, pointer, "dependentRequired"), keyword="dependentRequired")
+    return (node.get("properties", {}), node.get("required", []), node.get("additionalProperties", True), patterns,
+            node.get("propertyNames", True), dreq)
 
-        def extras(started: bool, c: int) -> str:
-            if (started, c) not in extra_rules:
-                x = extra_rules[(started, c)] = self.nt("extra")
-                if c >= lo:
-                    self.rule(x, *self.p_close("}", started))
-                if room(c):
-                    for key, val in classes:
-                        self.rule(x, *self.p_sep(started), key, *self.p_colon(), val,
-                                  extras(True, min(c + 1, cap)))
-                self.rule(x, self.never())
-            return extra_rules[(started, c)]
 
-        def matters(x: str, i: int) -> bool:
-            return any(position[b] >= i for b in dreq.get(x, ())) or any(
-                position[a] >= i for a, bs in dreq.items() if x in bs)
-
-        if self.any_order and len(names) > 1:
-            tracked = set(required) | relevant
-            if len(names) <= MAX_ANY_ORDER:
-                self.rule(n, self.lit("{"), self._any_order(names, values, classes, required, dreq, lo, hi))
-                return n
-            if lo == 0 and len(tracked) <= MAX_ANY_ORDER_TRACKED:
-                self.rule(n, self.lit("{"), self._any_order(names, values, classes, required, dreq, lo, hi,
-                                                            tracked=tracked))
-                return n
-            why = "minProperties" if lo else f"more than {MAX_ANY_ORDER_TRACKED} required names"
-            self.narrowed.append((pointer, f"property_order='any': {len(names)} property names (more than "
-                                           f"{MAX_ANY_ORDER}) and {why}: the schema order is kept"))
-        memo: dict = {}
-
-        def seq(i: int, started: bool, c: int, state: frozenset) -> str:
-            if i == len(names):
-                return extras(started, c)
-            state = frozenset(x for x in state if matters(x, i))
-            if (i, started, c, state) not in memo:
-                s = memo[(i, started, c, state)] = self.nt("props")
-                name = names[i]
-                owed = any(name in dreq.get(a, ()) for a in state)
-                if name not in required and not owed:
-                    self.rule(s, seq(i + 1, started, c, state))
-                earlier_ok = all(b in state for b in dreq.get(name, ()) if position[b] < i)
-                if values[i] is not None and room(c) and earlier_ok:
-                    nxt = state | {name} if name in relevant else state
-                    self.rule(s, *self.p_sep(started), *self.p_key(name), values[i],
-                              seq(i + 1, True, min(c + 1, cap), nxt))
-                self.rule(s, self.never())
-            return memo[(i, started, c, state)]
-
-        self.rule(n, self.lit("{"), seq(0, False, 0, frozenset()))
+def compile_object(b, node, pointer) -> str:
+    """The nonterminal of the objects ``node`` allows: members in schema order (or any order), then other keys."""
+    props, required, extra, patterns, pnames, dreq = _object_keywords(b, node, pointer)
+    lo = count(b, node, pointer, "minProperties", 0)
+    hi = count(b, node, pointer, "maxProperties")
+    counted = "minProperties" in node or "maxProperties" in node
+    if not props and not required and extra is True and not counted and not patterns and pnames is True \
+            and not dreq:
+        return layout.any_object(b)
+    dreq = {a: [x for x in bs if x != a] for a, bs in dreq.items()}
+    dreq = {a: bs for a, bs in dreq.items() if bs}
+    names = list(props)
+    for r in list(required) + list(dreq) + [x for bs in dreq.values() for x in bs]:
+        if r not in names:
+            names.append(r)
+    kp = lambda k, *rest: b.kp(node, pointer, k, *rest)  # noqa: E731
+    pn = key_language(b, pnames, kp("propertyNames")) if pnames is not True else None
+    prop_ptrs = b.prop_ptrs.get(id(node), {})
+    values: list[str | None] = []  # the value nonterminal of each name (None where no value is allowed)
+    for name in names:  # inline (not a helper): one stack frame fewer per level of nested objects
+        parts = []
+        if name in props:
+            parts.append((props[name], prop_ptrs.get(name) or kp("properties", name)))
+        matched = [q for q in patterns if key_matches(q, name, kp("patternProperties", q))]
+        parts += [(patterns[q], kp("patternProperties", q)) for q in matched]
+        if name not in props and not matched:
+            parts.append((extra, kp("additionalProperties")))
+        if pn is False or (pn is not None and not re.fullmatch(pn, content_of(name))):
+            parts = [(False, kp("propertyNames"))]
+        c = _conj(parts)
+        values.append(None if c is None else b.attempt(b.child, *c))
+    n = b.nt("object")
+    if any(v is None and name in required for v, name in zip(values, names)):
+        b.rule(n, b.never())
         return n
+    classes = _key_classes(b, node, pointer, names, patterns, extra, pn)
+    if lo > 0 and classes:
+        # a generated text may repeat an additional key, and its parsed object then has fewer properties
+        raise SchemaError("minProperties is only supported when no key outside the declared properties is "
+                          "allowed", pointer=kp("minProperties"), keyword="minProperties", kind="unsupported")
+    relevant = set(dreq) | {x for bs in dreq.values() for x in bs}
+    if len(relevant) > MAX_DEPENDENT_NAMES:
+        raise SchemaError(f"dependentRequired over more than {MAX_DEPENDENT_NAMES} names is not supported",
+                          pointer=kp("dependentRequired"), keyword="dependentRequired", kind="unsupported")
+    members = _Members(names, values, classes, required, dreq, lo, hi)
+    if b.options.any_order and len(names) > 1 and _in_any_order(b, n, pointer, members, relevant):
+        return n
+    b.rule(n, b.lit("{"), _in_schema_order(b, members, relevant))
+    return n
 
-    def _any_order(self, names, values, classes, required, dreq, lo: int, hi: int | None,
-                   tracked: set | None = None) -> str:
-        """Members after ``{`` in any order: one nonterminal per (set of tracked names used, started, count).
 
-        ``tracked=None`` (objects of at most MAX_ANY_ORDER names): every declared name is tracked and appears at
-        most once. Otherwise only ``tracked`` (the required and dependentRequired names) are remembered and every
-        declared name may also repeat: a repeated key keeps its last value (``json.loads``), which is valid since
-        every value is, so the text still validates (sound; complete for every key order of a text without
-        repeats); the caller ensures ``lo == 0``, since repeats make the parsed object smaller than the text. The
-        object may close once every required name is used, every dependentRequired of a used name is used and
-        the count of members written reaches ``lo``; keys of ``classes`` (outside the declared names) may come
-        anywhere.
-        """
-        cap = max(lo, hi or 0)
-        memo: dict = {}
-        # the symbols of each member, after the first member and as the first one (built once, not per state)
-        members = [(name, (*self.p_sep(True), *self.p_key(name), value), (*self.p_sep(False), *self.p_key(name), value),
-                    tracked is None or name in tracked) for name, value in zip(names, values) if value is not None]
-        others = [((*self.p_sep(True), key_term, *self.p_colon(), value),
-                   (*self.p_sep(False), key_term, *self.p_colon(), value)) for key_term, value in classes]
-        needs = [(a, bs) for a, bs in dreq.items()]
-        close = {started: tuple(self.p_close("}", started)) for started in (False, True)}
+def _in_any_order(b, n: str, pointer: str, m: _Members, relevant: set) -> bool:
+    """Rules ``n -> { members in any order`` where ``property_order="any"`` can be honoured (False: it cannot,
+    recorded in ``b.narrowed``)."""
+    tracked = set(m.required) | relevant
+    if len(m.names) <= MAX_ANY_ORDER:
+        b.rule(n, b.lit("{"), _any_order(b, m))
+        return True
+    if m.lo == 0 and len(tracked) <= MAX_ANY_ORDER_TRACKED:
+        b.rule(n, b.lit("{"), _any_order(b, m, tracked=tracked))
+        return True
+    why = "minProperties" if m.lo else f"more than {MAX_ANY_ORDER_TRACKED} required names"
+    b.narrowed.append((pointer, f"property_order='any': {len(m.names)} property names (more than "
+                                f"{MAX_ANY_ORDER}) and {why}: the schema order is kept"))
+    return False
 
-        def state(used: frozenset, started: bool, c: int) -> str:
-            key = (used, started, c)
-            if key in memo:
-                return memo[key]
-            s = memo[key] = self.nt("members")
-            done = c >= lo and all(r in used for r in required) and all(
-                b in used for a, bs in needs if a in used for b in bs)
-            if done:
-                self.rule(s, *close[started])
-            if hi is None or c < hi:
-                nxt_c = min(c + 1, cap)
-                for name, later, first, track in members:
-                    if tracked is None and name in used:
-                        continue
-                    after = used | {name} if track else used
-                    self.rule(s, *(later if started else first), state(after, True, nxt_c))
-                for later, first in others:
-                    self.rule(s, *(later if started else first), state(used, True, nxt_c))
-            self.rule(s, self.never())
-            return s
 
-        return state(frozenset(), False, 0)
+def _in_schema_order(b, m: _Members, relevant: set) -> str:
+    """Members after ``{`` with the declared names in schema order, then the other keys: one nonterminal per
+    (position, started, count, dependentRequired names that still matter)."""
+    names, values, dreq, lo, hi = m.names, m.values, m.dreq, m.lo, m.hi
+    position = {name: i for i, name in enumerate(names)}
+    cap = max(lo, hi or 0)
+    extra_rules: dict[tuple[bool, int], str] = {}
 
-    def _key_classes(self, node, pointer, names, patterns, extra, pn) -> list[tuple[str, str]]:
-        """(key terminal, value nonterminal) for the keys outside ``names``, in disjoint key languages."""
-        kp = lambda k, *rest: self._kp(node, pointer, k, *rest)  # noqa: E731
-        if pn is False:
+    def room(c: int) -> bool:
+        return hi is None or c < hi
+
+    def extras(started: bool, c: int) -> str:
+        if (started, c) not in extra_rules:
+            x = extra_rules[(started, c)] = b.nt("extra")
+            if c >= lo:
+                b.rule(x, *layout.close(b, "}", started))
+            if room(c):
+                for key, val in m.classes:
+                    b.rule(x, *layout.sep(b, started), key, *layout.colon(b), val, extras(True, min(c + 1, cap)))
+            b.rule(x, b.never())
+        return extra_rules[(started, c)]
+
+    def matters(x: str, i: int) -> bool:
+        return any(position[y] >= i for y in dreq.get(x, ())) or any(
+            position[a] >= i for a, bs in dreq.items() if x in bs)
+
+    memo: dict = {}
+
+    def seq(i: int, started: bool, c: int, state: frozenset) -> str:
+        if i == len(names):
+            return extras(started, c)
+        state = frozenset(x for x in state if matters(x, i))
+        if (i, started, c, state) not in memo:
+            s = memo[(i, started, c, state)] = b.nt("props")
+            name = names[i]
+            owed = any(name in dreq.get(a, ()) for a in state)
+            if name not in m.required and not owed:
+                b.rule(s, seq(i + 1, started, c, state))
+            earlier_ok = all(y in state for y in dreq.get(name, ()) if position[y] < i)
+            if values[i] is not None and room(c) and earlier_ok:
+                nxt = state | {name} if name in relevant else state
+                b.rule(s, *layout.sep(b, started), *layout.key(b, name), values[i],
+                       seq(i + 1, True, min(c + 1, cap), nxt))
+            b.rule(s, b.never())
+        return memo[(i, started, c, state)]
+
+    return seq(0, False, 0, frozenset())
+
+
+def _any_order(b, m: _Members, tracked: set | None = None) -> str:
+    """Members after ``{`` in any order: one nonterminal per (set of tracked names used, started, count).
+
+    ``tracked=None`` (objects of at most MAX_ANY_ORDER names): every declared name is tracked and appears at
+    most once. Otherwise only ``tracked`` (the required and dependentRequired names) are remembered and every
+    declared name may also repeat: a repeated key keeps its last value (``json.loads``), which is valid since
+    every value is, so the text still validates (sound; complete for every key order of a text without
+    repeats); the caller ensures ``lo == 0``, since repeats make the parsed object smaller than the text. The
+    object may close once every required name is used, every dependentRequired of a used name is used and
+    the count of members written reaches ``lo``; keys of ``classes`` (outside the declared names) may come
+    anywhere.
+    """
+    lo, hi, required = m.lo, m.hi, m.required
+    cap = max(lo, hi or 0)
+    memo: dict = {}
+    # the symbols of each member, after the first member and as the first one (built once, not per state)
+    members = [(name, (*layout.sep(b, True), *layout.key(b, name), value),
+                (*layout.sep(b, False), *layout.key(b, name), value),
+                tracked is None or name in tracked) for name, value in zip(m.names, m.values) if value is not None]
+    others = [((*layout.sep(b, True), key_term, *layout.colon(b), value),
+               (*layout.sep(b, False), key_term, *layout.colon(b), value)) for key_term, value in m.classes]
+    needs = [(a, bs) for a, bs in m.dreq.items()]
+    close = {started: tuple(layout.close(b, "}", started)) for started in (False, True)}
+
+    def state(used: frozenset, started: bool, c: int) -> str:
+        key = (used, started, c)
+        if key in memo:
+            return memo[key]
+        s = memo[key] = b.nt("members")
+        done = c >= lo and all(r in used for r in required) and all(
+            x in used for a, bs in needs if a in used for x in bs)
+        if done:
+            b.rule(s, *close[started])
+        if hi is None or c < hi:
+            nxt_c = min(c + 1, cap)
+            for name, later, first, track in members:
+                if tracked is None and name in used:
+                    continue
+                after = used | {name} if track else used
+                b.rule(s, *(later if started else first), state(after, True, nxt_c))
+            for later, first in others:
+                b.rule(s, *(later if started else first), state(used, True, nxt_c))
+        b.rule(s, b.never())
+        return s
+
+    return state(frozenset(), False, 0)
+
+
+def _key_classes(b, node, pointer, names, patterns, extra, pn) -> list[tuple[str, str]]:
+    """(key terminal, value nonterminal) for the keys outside ``names``, in disjoint key languages."""
+    kp = lambda k, *rest: b.kp(node, pointer, k, *rest)  # noqa: E731
+    if pn is False:
+        return []
+    if not patterns and pn is None:
+        if extra is False:
             return []
-        if not patterns and pn is None:
-            if extra is False:
-                return []
-            c = _conj([(extra, kp("additionalProperties"))])
-            val = None if c is None else self._attempt(self.child, *c)
-            return [] if val is None else [(self.term(key_complement_pattern(names)), val)]
-        from corral.automata.operations import dfa_difference, dfa_intersection
+        c = _conj([(extra, kp("additionalProperties"))])
+        val = None if c is None else b.attempt(b.child, *c)
+        return [] if val is None else [(b.term(key_complement_pattern(names)), val)]
+    where = kp("patternProperties") if patterns else kp("propertyNames")
+    keyword = "patternProperties" if patterns else "propertyNames"
+    classes = _key_languages(names, patterns, pn, where, keyword, kp)
+    out = []
+    for sel, lang in classes:
+        parts = [(patterns[q], kp("patternProperties", q)) for q in sel] if sel else \
+            [(extra, kp("additionalProperties"))]
+        c = _conj(parts)
+        if c is None:
+            continue
+        val = b.attempt(b.child, *c)
+        regex = regex_of_dfa(lang, where, keyword) if val is not None else None
+        if regex is None:
+            continue
+        out.append((b.term(f'"(?:{regex})"'), val))
+    return out
 
-        where = kp("patternProperties") if patterns else kp("propertyNames")
-        keyword = "patternProperties" if patterns else "propertyNames"
-        try:
-            base = content_dfa(rx.UNIT + "*")
-            if names:
-                base = key_complement_content_dfa(names)
-            if pn is not None:
-                base = dfa_intersection(base, content_dfa(f"(?:{pn})"))
-            classes = [((), base)] if not base.is_empty else []
-            for q in patterns:
-                try:
-                    regex = rx.pattern_regex(q)
-                except rx.PatternUnsupported as exc:
-                    raise SchemaError(f"pattern {q!r} cannot be compiled exactly: {exc}",
-                                      pointer=kp("patternProperties", q), keyword="patternProperties",
-                                      kind="unsupported") from None
-                pdfa = content_dfa(regex)
-                new = []
-                for sel, lang in classes:
-                    inside, outside = dfa_intersection(lang, pdfa), dfa_difference(lang, pdfa)
-                    if not inside.is_empty:
-                        new.append((sel + (q,), inside))
-                    if not outside.is_empty:
-                        new.append((sel, outside))
-                classes = new
-                if len(classes) > MAX_KEY_CLASSES:
-                    raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
-                                      kind="unsupported")
-        except SchemaError:
-            raise
-        except (MemoryError, ValueError) as exc:
-            raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
-                              kind="unsupported") from None
-        out = []
-        for sel, lang in classes:
-            parts = [(patterns[q], kp("patternProperties", q)) for q in sel] if sel else \
-                [(extra, kp("additionalProperties"))]
-            c = _conj(parts)
-            if c is None:
-                continue
-            val = self._attempt(self.child, *c)
-            regex = regex_of_dfa(lang, where, keyword) if val is not None else None
-            if regex is None:
-                continue
-            out.append((self.term(f'"(?:{regex})"'), val))
-        return out
+
+def _key_languages(names, patterns, pn, where: str, keyword: str, kp) -> list[tuple[tuple, object]]:
+    """The keys outside ``names`` that ``pn`` allows, split into disjoint DFAs by the patterns they match:
+    ``[(patterns matched, DFA)]``."""
+    from corral.automata.operations import dfa_difference, dfa_intersection
+
+    try:
+        base = content_dfa(rx.UNIT + "*")
+        if names:
+            base = key_complement_content_dfa(names)
+        if pn is not None:
+            base = dfa_intersection(base, content_dfa(f"(?:{pn})"))
+        classes = [((), base)] if not base.is_empty else []
+        for q in patterns:
+            try:
+                regex = rx.pattern_regex(q)
+            except rx.PatternUnsupported as exc:
+                raise SchemaError(f"pattern {q!r} cannot be compiled exactly: {exc}",
+                                  pointer=kp("patternProperties", q), keyword="patternProperties",
+                                  kind="unsupported") from None
+            pdfa = content_dfa(regex)
+            new = []
+            for sel, lang in classes:
+                inside, outside = dfa_intersection(lang, pdfa), dfa_difference(lang, pdfa)
+                if not inside.is_empty:
+                    new.append((sel + (q,), inside))
+                if not outside.is_empty:
+                    new.append((sel, outside))
+            classes = new
+            if len(classes) > MAX_KEY_CLASSES:
+                raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
+                                  kind="unsupported")
+    except SchemaError:
+        raise
+    except (MemoryError, ValueError) as exc:
+        raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
+                          kind="unsupported") from None
+    return classes

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from corral.errors import SchemaError
 from corral.compile.json_schema.vocab import ptr
 
-__all__ = ["RefsMixin", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
+__all__ = ["Resolver", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
            "local_unevaluated", "rewrite_schema"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
@@ -158,10 +158,20 @@ def dropped_by_vocabulary(root, registry) -> frozenset:
     return frozenset(dropped)
 
 
-class RefsMixin:
-    """Indexes the resources (``$id``) and anchors of the root schema and of remote documents, and resolves refs."""
+class Resolver:
+    """Indexes the resources (``$id``) and anchors of the root schema and of remote documents, and resolves refs.
 
-    def _init_refs(self, root, registry, *, drop_keywords: frozenset = frozenset()) -> None:
+    Parameters
+    ----------
+    root : dict or bool
+        The (rewritten) root schema.
+    registry : mapping or referencing.Registry, optional
+        Remote documents by absolute URI.
+    drop_keywords : frozenset
+        Keywords removed from every remote document (as from the root).
+    """
+
+    def __init__(self, root, registry, *, drop_keywords: frozenset = frozenset()) -> None:
         self._registry = registry
         self._drop_keywords = drop_keywords
         self._resources: dict[str, tuple[object, str]] = {}
@@ -174,7 +184,7 @@ class RefsMixin:
         self._old_draft = isinstance(schema_uri, str) and any(
             f"draft-0{n}" in schema_uri for n in (3, 4, 6, 7))
 
-    def _ignores_ref_siblings(self) -> bool:
+    def ignores_ref_siblings(self) -> bool:
         """Before draft 2019-09, keywords beside ``$ref`` are ignored."""
         return self._old_draft
 

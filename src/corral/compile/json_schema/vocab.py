@@ -10,7 +10,7 @@ from corral.errors import SchemaError
 __all__ = ["ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation",
            "ptr", "esc", "type_of", "dump", "NOT_ENUM", "NOT_PATTERN", "PATTERNS", "NON_INTEGER", "INTERNAL",
            "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE", "METADATA", "EXTENSIONS", "TAKES",
-           "is_extension", "suggest_keyword"]
+           "is_extension", "suggest_keyword", "type_set"]
 
 ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
                          "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor",
@@ -163,3 +163,13 @@ def dump(value, pointer: str, keyword: str) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"not a JSON value: {exc}", pointer=pointer, keyword=keyword) from None
+
+
+def type_set(value, pointer: str) -> set[str]:
+    """The types a ``type`` keyword's ``value`` (found at ``pointer``) allows, ``integer`` included with ``number``;
+    SchemaError (invalid) if it is not a type name or a non-empty array of them."""
+    ts = [value] if isinstance(value, str) else value
+    if not isinstance(ts, list) or not ts or not all(isinstance(t, str) and t in TYPES for t in ts):
+        raise SchemaError(f"invalid type {value!r}", pointer=pointer, keyword="type")
+    out = set(ts)
+    return out | ({"integer"} if "number" in out else set())

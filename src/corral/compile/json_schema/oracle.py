@@ -1,0 +1,120 @@
+"""A validator with the compiler's semantics, to filter ``enum``/``const`` values (and ``propertyNames`` values)
+by the other keywords of their schema: jsonschema with the compiler's ``pattern`` and ``format`` regexes, JSON-text
+equality for ``enum``/``const`` and ``integer`` meaning an integer literal."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.vocab import NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, PATTERNS
+from corral.errors import SchemaError
+
+__all__ = ["instance_valid"]
+
+
+def instance_valid(b, rest: dict, pointer: str, value, node) -> bool:
+    """Whether ``value`` satisfies the applicator-free keywords ``rest`` of ``node`` (compiler semantics).
+
+    Raises SchemaError (unsupported) when ``rest`` cannot be written as a plain schema (a ``$ref``, or a keyword
+    merged from an ``allOf`` into a synthetic schema).
+    """
+    plain = _plain(rest)
+    if plain is None:
+        key = next(iter(rest))
+        raise SchemaError(f"enum/const together with {key!r} is not supported",
+                          pointer=b.kp(node, pointer, key) if isinstance(key, str) else pointer,
+                          keyword=key if isinstance(key, str) else "enum", kind="unsupported")
+    return _oracle(plain).is_valid(value)
+
+
+def _plain(node):
+    """``node`` as a plain JSON schema (internal keywords spelled with ``not``/``allOf``), None if it cannot be."""
+    if isinstance(node, bool):
+        return node
+    if isinstance(node, Sub) or not isinstance(node, dict):
+        return None
+    out: dict = {}
+    extra = []
+    for k, v in node.items():
+        if k == "$ref" or k == "$dynamicRef":
+            return None
+        if k == NOT_ENUM:
+            extra.append({"not": {"enum": v}})
+        elif k == NOT_PATTERN:
+            extra += [{"not": {"pattern": p}} for p in v]
+        elif k == PATTERNS:
+            extra += [{"pattern": p} for p in v]
+        elif k == NON_INTEGER:
+            extra.append({"not": {"type": "integer"}})
+        elif k == NOT_MULTIPLE:
+            extra += [{"not": {"multipleOf": m}} for m in v]
+        elif k in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
+            if not isinstance(v, dict):
+                return None
+            sub = {}
+            for name, s in v.items():
+                p = _plain(s)
+                if p is None:
+                    return None
+                sub[name] = p
+            out[k] = sub
+        elif k in ("items", "additionalProperties", "additionalItems", "contains", "propertyNames", "not", "if",
+                   "then", "else") and not isinstance(v, list):
+            p = _plain(v)
+            if p is None:
+                return None
+            out[k] = p
+        elif k in ("allOf", "anyOf", "oneOf", "prefixItems", "items"):
+            ps = [_plain(s) for s in v] if isinstance(v, list) else None
+            if ps is None or any(p is None for p in ps):
+                return None
+            out[k] = ps
+        elif isinstance(k, str):
+            out[k] = v
+        else:
+            return None
+    if extra:
+        out = {**out, "allOf": list(out.get("allOf", [])) + extra}
+    return out
+
+
+_ORACLE = None
+
+
+def _oracle(schema):
+    """A validator of ``schema`` with the compiler's semantics (the class is built once)."""
+    global _ORACLE
+    if _ORACLE is None:
+        import jsonschema
+        from jsonschema import validators
+        from corral.compile.json_schema import formats as fmt, regexes as rx
+
+        def _d(x):
+            return json.dumps(x, separators=(",", ":"), ensure_ascii=False)
+
+        def const(validator, c, instance, schema):
+            if _d(instance) != _d(c):
+                yield jsonschema.ValidationError("const")
+
+        def enum(validator, es, instance, schema):
+            if _d(instance) not in {_d(e) for e in es}:
+                yield jsonschema.ValidationError("enum")
+
+        def pattern(validator, p, instance, schema):
+            if isinstance(instance, str) and not re.fullmatch(rx.pattern_regex(p), _d(instance)[1:-1]):
+                yield jsonschema.ValidationError("pattern")
+
+        def format_(validator, name, instance, schema):
+            if isinstance(instance, str):
+                regex = fmt.format_regex(name, rx.UNIT)
+                if regex is None or not re.fullmatch(regex, _d(instance)[1:-1]):
+                    yield jsonschema.ValidationError("format")
+
+        checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+            "integer", lambda c, x: isinstance(x, int) and not isinstance(x, bool))
+        _ORACLE = validators.extend(jsonschema.Draft202012Validator,
+                                    {"const": const, "enum": enum, "pattern": pattern, "format": format_},
+                                    type_checker=checker)
+    return _ORACLE(schema)

@@ -1,0 +1,115 @@
+"""``type: string`` for the JSON Schema compiler: lengths, ``pattern``, ``format`` and their negations, combined
+exactly as automata over the canonical string content; and the key patterns of ``patternProperties``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from corral.compile.json_schema import formats as fmt, regexes as rx
+from corral.compile.json_schema.checks import count
+from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa, register_length_dfa
+from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
+from corral.errors import SchemaError
+
+__all__ = ["compile_string", "string_content", "key_matches", "MAX_COMBINED_LENGTH"]
+
+#: Largest ``minLength``/``maxLength`` combined with ``pattern``, ``format`` or a negation (a product automaton).
+MAX_COMBINED_LENGTH = 256
+
+
+def compile_string(b, node, pointer) -> str:
+    """The terminal of the strings ``node`` allows (``never`` when none)."""
+    content = string_content(b, node, pointer)
+    if content is None:
+        return b.never()
+    return b.term(f'"{content}"')
+
+
+def _format_content(b, node, pointer, lo: int, hi: int | None) -> tuple[str, bool]:
+    """(content regex of the ``format``, whether its strings all have one length within ``[lo, hi]``)."""
+    content = fmt.format_regex(node["format"], rx.UNIT)
+    if content is None:
+        raise SchemaError(f"format {node['format']!r} is not supported", pointer=b.kp(node, pointer, "format"),
+                          keyword="format", kind="unsupported")
+    fixed = fmt.FIXED_LENGTH.get(node["format"])
+    if fixed is not None and (fixed < lo or (hi is not None and fixed > hi)):
+        raise SchemaError(f"format {node['format']!r} strings have length {fixed}",
+                          pointer=b.kp(node, pointer, "format"), keyword="format", kind="unsatisfiable")
+    return content, fixed is not None
+
+
+def string_content(b, node, pointer) -> str | None:
+    """Regex for the canonical content of the strings ``node`` allows (None: none)."""
+    lo = count(b, node, pointer, "minLength", 0)
+    hi = count(b, node, pointer, "maxLength")
+    must: list[tuple[str, str]] = []  # (content regex, keyword)
+    if "format" in node:
+        content, fixed = _format_content(b, node, pointer, lo, hi)
+        if fixed:
+            lo, hi = 0, None
+        must.append((content, "format"))
+    if lo or hi is not None or not must:
+        must.append((rx.string_regex(lo, hi)[1:-1], "minLength" if "minLength" in node else "maxLength"))
+    pats = ([node["pattern"]] if "pattern" in node else []) + list(node.get(PATTERNS, ()))
+    for p in pats:
+        must.append((pattern_content(b, p, node, pointer), "pattern"))
+    nots = [pattern_content(b, p, node, pointer) for p in node.get(NOT_PATTERN, ())]
+    names = [v for v in node.get(NOT_ENUM, ()) if isinstance(v, str)]
+    if names:
+        nots.append("|".join(re.escape(content_of(v)) for v in names))
+    bounded = bool(lo) or hi is not None  # then must holds UNIT{lo,hi}: its DFA is built directly
+    if len(must) == 1 and not nots:
+        if bounded:
+            register_length_dfa(lo, hi, quoted=True)
+        return must[0][0]
+    if bounded:
+        register_length_dfa(lo, hi, quoted=False)
+    kw = "pattern" if pats else must[0][1]
+    if nots and not pats:
+        kw = "not"
+    if max(lo, hi or 0) > MAX_COMBINED_LENGTH:
+        key = "maxLength" if (hi or 0) > MAX_COMBINED_LENGTH else "minLength"
+        raise SchemaError(f"{key} above {MAX_COMBINED_LENGTH} together with pattern, format or not is not "
+                          "supported", pointer=b.kp(node, pointer, kw if kw != "maxLength" else key),
+                          keyword=kw if kw != "maxLength" else key, kind="unsupported")
+    return _combined(b, node, pointer, must, nots, kw)
+
+
+def _combined(b, node, pointer, must, nots, kw: str) -> str | None:
+    """Regex for the intersection of the ``must`` content regexes minus the ``nots`` (None: empty)."""
+    from corral.automata.operations import dfa_difference, dfa_intersection
+
+    try:
+        dfa = content_dfa(must[0][0])
+        for regex, _ in must[1:]:
+            dfa = dfa_intersection(dfa, content_dfa(regex))
+        for regex in nots:
+            dfa = dfa_difference(dfa, content_dfa(f"(?:{regex})"))
+    except SchemaError:
+        raise
+    except (MemoryError, ValueError) as exc:
+        raise SchemaError(f"the string constraints cannot be combined: {exc}", pointer=b.kp(node, pointer, kw),
+                          keyword=kw, kind="unsupported") from None
+    return regex_of_dfa(dfa, b.kp(node, pointer, kw), kw)
+
+
+def pattern_content(b, pattern, node, pointer) -> str:
+    """The content regex of the ECMAScript ``pattern`` of ``node`` (unsupported when it cannot be exact)."""
+    if not isinstance(pattern, str):
+        raise SchemaError("pattern must be a string", pointer=b.kp(node, pointer, "pattern"), keyword="pattern")
+    try:
+        return rx.pattern_regex(pattern)
+    except rx.PatternUnsupported as exc:
+        raise SchemaError(f"pattern {pattern!r} cannot be compiled exactly: {exc}",
+                          pointer=b.kp(node, pointer, "pattern"), keyword="pattern", kind="unsupported") from None
+
+
+def key_matches(pattern, name: str, pointer: str) -> bool:
+    """Whether the key ``name`` matches the ``patternProperties`` pattern ``pattern`` (found at ``pointer``)."""
+    try:
+        regex = rx.pattern_regex(pattern)
+    except rx.PatternUnsupported as exc:
+        raise SchemaError(f"pattern {pattern!r} cannot be compiled exactly: {exc}", pointer=pointer,
+                          keyword="patternProperties", kind="unsupported") from None
+    return re.fullmatch(regex, json.dumps(name, ensure_ascii=False)[1:-1]) is not None
