@@ -15,7 +15,7 @@ import pytest
 from corral.compile.json_schema import atoms, checks, logic, merge
 from corral.compile.json_schema.vocab import MAX_OF, MIN_OF, SUPPORTED, TYPES
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "corral" / "compile" / "json_schema"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "corral" / "compile" / "json_schema"
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 90  # counting decorators and the docstring
 

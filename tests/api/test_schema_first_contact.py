@@ -16,7 +16,7 @@ from corral.runtime.matcher import CompiledGrammar
 from corral.tokens.vocabulary import Vocabulary
 
 VOCAB = Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], [256])
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def accepts(schema, text: str, **options) -> bool:

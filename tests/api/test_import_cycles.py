@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "corral"
 
 
