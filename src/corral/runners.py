@@ -125,7 +125,7 @@ def _run_speculative(job: Job, verify: str) -> Outcome:
 
     s, spec = job.options.sampling, job.options.speculation
     out = speculative_sample_sequence(
-        job.seq, job.compiled.matcher() if job.compiled is not None else None, drafter=job.make_drafter(),
+        job.seq, job.matcher(), drafter=job.make_drafter(),
         verify=verify, draft_length=spec.draft_length, max_tokens=s.max_tokens, temperature=s.temperature,
         top_k=s.top_k, top_p=s.top_p, generator=job.generator,
         stream=seed_stream(s.seed) if verify == "d2" else None, eos_token_ids=job.lm.eos_token_ids,
