@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from corral.compile.json_schema import atoms, layout, logic, merge
 from corral.compile.json_schema.checks import check_keywords
 from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.shapes import check_shapes
 from corral.compile.json_schema.refs import (Resolver, draft04_bounds, dropped_by_vocabulary, local_unevaluated,
-                                            without_keywords)
+                                            schema_draft, without_keywords)
 from corral.compile.json_schema.vocab import is_annotation, ptr
 from corral.compile.symbols import Rule, Terminal
 from corral.errors import SchemaError
@@ -50,6 +51,10 @@ class Options:
         ``property_order="any"``.
     integral_floats, lenient, strict_keywords : bool
         As the arguments of the same names.
+    float_integers : bool
+        Whether ``type: integer`` admits integral floats (``1.0``): ``integral_floats``, except under a draft-04
+        (or 3) ``$schema``, where an integer is a number without a fraction part in its spelling
+        (``Draft4Validator`` rejects ``1.0`` as an integer, while ``1.0`` still equals ``enum: [1]``).
     """
 
     ws: str
@@ -58,6 +63,7 @@ class Options:
     integral_floats: bool
     lenient: bool
     strict_keywords: bool
+    float_integers: bool
 
 
 class Builder:
@@ -92,13 +98,17 @@ class Builder:
             raise ValueError(f"formats must be 'assert' or 'annotate', not {formats!r}")
         self.by_draft = dropped_by_vocabulary(root, registry)  # keywords the $schema's draft leaves out
         drop = self.by_draft | ({"format"} if formats == "annotate" else set())
-        root = local_unevaluated(without_keywords(root, frozenset(drop)))
-        if isinstance(root, dict) and any(f"draft-0{k}/" in str(root.get("$schema", "")) for k in (3, 4)):
+        self.draft = schema_draft(root)
+        root = without_keywords(root, frozenset(drop))
+        check_shapes(root, draft=self.draft)
+        root = local_unevaluated(root)
+        if self.draft in ("draft-03", "draft-04"):
             root = draft04_bounds(root)
         self.root = root
         ws, ws_max = layout.parse_whitespace(whitespace)
         self.options = Options(ws, ws_max, property_order == "any", bool(integral_floats), lenient,
-                               bool(strict_keywords))
+                               bool(strict_keywords),
+                               bool(integral_floats) and self.draft not in ("draft-03", "draft-04"))
         self.rules: list[Rule] = []
         self.terminals: dict[str, Terminal] = {}
         self._by_pattern: dict[str, str] = {}
@@ -178,7 +188,7 @@ class Builder:
         while True:
             snap = self._snapshot()
             try:
-                self._compile(node, pointer, name)
+                self._compile_checked(node, pointer, name)
                 return name
             except SchemaError as exc:
                 if not self.options.lenient or exc.kind != "unsupported" or isinstance(node, Sub):
@@ -237,6 +247,15 @@ class Builder:
         del self._memo_log[n_memo:]
         self._never = never
         self.any_values = anys
+
+    def _compile_checked(self, node, pointer: str, name: str) -> None:
+        """:meth:`_compile`, with a number beyond the range of floats (``1e999`` as an integer bound, a 400-digit
+        ``multipleOf``) reported as unsupported at this schema instead of an ``OverflowError``."""
+        try:
+            self._compile(node, pointer, name)
+        except OverflowError as exc:
+            raise SchemaError(f"a number in this schema is beyond the range of floats ({exc})", pointer=pointer,
+                              kind="unsupported") from None
 
     def _compile(self, node, pointer: str, name: str) -> None:
         """Rules for ``name``: a bare ``$ref`` refers, an applicator-free schema compiles type by type, any other is

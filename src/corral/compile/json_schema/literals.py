@@ -80,8 +80,12 @@ def compile_enum(b, node, pointer, name, types) -> None:
     if not keep:
         raise SchemaError(f"no {kw} value satisfies the other keywords", pointer=b.kp(node, pointer, kw), keyword=kw,
                           kind="unsatisfiable")
+    # only integer literals are integers here (draft-04, or integral_floats off): 2.0 == 2 is spelled "2"
+    ints_only = "integer" in allowed and "number" not in types and not b.options.float_integers
     for v, d in dict((d, (v, d)) for v, d in keep).values():
-        if _spelled_apart(b, v):
+        if ints_only and _is_number(v):
+            b.rule(name, b.lit(json.dumps(int(v))))
+        elif _spelled_apart(b, v):
             b.rule(name, _literal_symbol(b, v, b.kp(node, pointer, kw)))
         else:
             b.rule(name, *layout.value_symbols(b, v))

@@ -472,7 +472,7 @@ def compile_integer(b, node, pointer) -> str:
         regex = _INT
     else:
         regex = rx.int_range_regex(lo, hi)
-    if b.options.integral_floats:
+    if b.options.float_integers:
         # integral floats, exact up to 2^53: their canonical text is the integer's followed by ".0"
         lo_f, hi_f = max(lo, -2 ** 53) if lo is not None else -2 ** 53, min(hi, 2 ** 53) if hi is not None \
             else 2 ** 53

@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import unquote, urldefrag, urljoin
 
 from corral.errors import SchemaError
+from corral.compile.json_schema.shapes import check_shapes
 from corral.compile.json_schema.vocab import ptr
 
-__all__ = ["Resolver", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
+__all__ = ["Resolver", "schema_draft", "DRAFTS", "without_keywords", "KNOWN_METASCHEMAS", "dropped_by_vocabulary", "draft04_bounds",
            "local_unevaluated", "rewrite_schema"]
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
@@ -117,9 +118,22 @@ _LATER_THAN_07 = _LATER_THAN_2019 | {"dependentRequired", "dependentSchemas", "m
                                      "unevaluatedItems", "unevaluatedProperties"}
 _LATER_THAN_06 = _LATER_THAN_07 | {"if", "then", "else"}
 _LATER_THAN_04 = _LATER_THAN_06 | {"const", "contains", "propertyNames"}
-# Keywords that a draft does not define: under that draft's $schema they are unknown, hence annotations.
+# Keywords that a draft does not define: under that draft's $schema they are unknown, hence annotations (as for
+# python-jsonschema's validator class of that draft: Draft201909Validator ignores ``dependencies``,
+# Draft202012Validator also ``additionalItems`` and the 2019-09 ``$recursiveRef``).
 UNKNOWN_IN_DRAFT = {"draft-04": _LATER_THAN_04, "draft-06": _LATER_THAN_06, "draft-07": _LATER_THAN_07,
-                    "2019-09": _LATER_THAN_2019}
+                    "2019-09": _LATER_THAN_2019 | {"dependencies", "$dynamicRef", "$dynamicAnchor"},
+                    "2020-12": frozenset({"dependencies", "additionalItems", "$recursiveRef", "$recursiveAnchor"})}
+DRAFTS = ("draft-04", "draft-06", "draft-07", "2019-09", "2020-12")
+
+
+def schema_draft(root) -> str | None:
+    """The draft a root schema declares with a standard ``$schema`` (one of :data:`DRAFTS`; ``draft-03`` for
+    draft 3), or None (no ``$schema``, the unversioned ``.../schema``, or a custom meta-schema)."""
+    uri = root.get("$schema") if isinstance(root, dict) else None
+    if not isinstance(uri, str) or uri not in KNOWN_METASCHEMAS and "draft-03/" not in uri:
+        return None
+    return next((d for d in DRAFTS + ("draft-03",) if d + "/" in uri), None)
 
 
 def dropped_by_vocabulary(root, registry) -> frozenset:
@@ -130,10 +144,13 @@ def dropped_by_vocabulary(root, registry) -> frozenset:
 
     Raises SchemaError (unsupported) for an unknown meta-schema, or one requiring a vocabulary not listed above."""
     uri = root.get("$schema", "") if isinstance(root, dict) else ""
+    if not isinstance(uri, str):
+        raise SchemaError(f"$schema must be a string, not {type(uri).__name__}", pointer="/$schema",
+                          keyword="$schema")
     if not uri:
         return frozenset()
     if uri in KNOWN_METASCHEMAS:
-        return next((kws for draft, kws in UNKNOWN_IN_DRAFT.items() if draft in uri), frozenset())
+        return UNKNOWN_IN_DRAFT.get(schema_draft(root), frozenset())
     meta = None
     if isinstance(uri, str) and registry is not None:
         for key in (uri, uri.rstrip("#")):
@@ -158,6 +175,15 @@ def dropped_by_vocabulary(root, registry) -> frozenset:
     return frozenset(dropped)
 
 
+def _join(base: str, ref: str, pointer: str, keyword: str) -> str:
+    """``urljoin(base, ref)``; SchemaError (invalid) for a reference that is not a URI (``http://[``)."""
+    try:
+        return urljoin(base, ref)
+    except ValueError as exc:
+        raise SchemaError(f"{keyword} {ref!r} is not a valid URI reference: {exc}", pointer=pointer,
+                          keyword=keyword) from None
+
+
 class Resolver:
     """Indexes the resources (``$id``) and anchors of the root schema and of remote documents, and resolves refs.
 
@@ -174,15 +200,16 @@ class Resolver:
     def __init__(self, root, registry, *, drop_keywords: frozenset = frozenset()) -> None:
         self._registry = registry
         self._drop_keywords = drop_keywords
+        # draft-04 (and 3) name a schema's URI with "id", later drafts with "$id"
+        self._id = "id" if schema_draft(root) in ("draft-03", "draft-04") else "$id"
         self._resources: dict[str, tuple[object, str]] = {}
         self._anchors: dict[str, tuple[object, str]] = {}
         self._bases: dict[str, str] = {}
         self._docs: set[str] = set()
+        self._checked: set[int] = set()  # ids of the schema objects whose shape was checked
         self._index(root, "", "")
         self._resources.setdefault("", (root, ""))
-        schema_uri = root.get("$schema", "") if isinstance(root, dict) else ""
-        self._old_draft = isinstance(schema_uri, str) and any(
-            f"draft-0{n}" in schema_uri for n in (3, 4, 6, 7))
+        self._old_draft = schema_draft(root) in ("draft-03", "draft-04", "draft-06", "draft-07")
 
     def ignores_ref_siblings(self) -> bool:
         """Before draft 2019-09, keywords beside ``$ref`` are ignored."""
@@ -191,12 +218,12 @@ class Resolver:
     def _index(self, node, pointer: str, base: str) -> None:
         if not isinstance(node, dict):
             return
-        ident = node.get("$id")
+        ident = node.get(self._id)
         if isinstance(ident, str):
             if ident.startswith("#") and len(ident) > 1 and not ident.startswith("#/"):
                 self._anchors.setdefault(base + ident, (node, pointer))  # draft-07 location-independent id
             else:
-                base = urldefrag(urljoin(base, ident))[0]
+                base = urldefrag(_join(base, ident, ptr(pointer, self._id), self._id))[0]
                 self._resources.setdefault(base, (node, pointer))
         anchor = node.get("$anchor")
         if isinstance(anchor, str):
@@ -236,7 +263,9 @@ class Resolver:
                 except Exception:  # noqa: BLE001 - referencing raises its own Unresolvable errors
                     continue
                 doc = getattr(found, "contents", found)
-                doc = local_unevaluated(without_keywords(doc, self._drop_keywords))
+                doc = without_keywords(doc, self._drop_keywords)
+                check_shapes(doc, uri + "#", self._checked)
+                doc = local_unevaluated(doc)
                 break
         if doc is None:
             raise SchemaError(f"$ref {ref!r}: unknown resource {uri!r} (pass it in registry=)", pointer=pointer,
@@ -266,13 +295,14 @@ class Resolver:
             raise SchemaError("$ref must be a string", pointer=pointer, keyword="$ref")
         if node_pointer is None:
             node_pointer = pointer.rsplit("/", 1)[0]
-        target = urljoin(self.base_for(node_pointer), ref)
+        target = _join(self.base_for(node_pointer), ref, pointer, "$ref")
         uri, frag = urldefrag(target)
         node, tptr = self._remote(uri, pointer, ref)
         if frag and not frag.startswith("/"):
             found = self._anchors.get(uri + "#" + frag)
             if found is None:
                 raise SchemaError(f"$ref {ref!r}: no anchor {frag!r}", pointer=pointer, keyword="$ref")
+            check_shapes(found[0], found[1], self._checked)
             return found
         for raw in (frag[1:].split("/") if frag else []):
             part = unquote(raw).replace("~1", "/").replace("~0", "~")
@@ -283,4 +313,5 @@ class Resolver:
             else:
                 raise SchemaError(f"$ref {ref!r} does not resolve", pointer=pointer, keyword="$ref")
             tptr = ptr(tptr, part)
+        check_shapes(node, tptr, self._checked)
         return node, tptr
