@@ -61,7 +61,9 @@ reason printed.
   **accepted iff the EOS bit is set** in it. The engine's own completeness test (corral ``is_complete()``,
   llguidance ``is_accepting()``, xgrammar ``is_completed()``) must agree; a disagreement is an ``inconsistent``
   error (counted per schema, listed, and in the JSON).
-* outcome: ``compile_error`` (corral: by SchemaError kind and keyword), ``timeout`` (the schema took over
+* outcome: ``compile_error`` (corral: by SchemaError kind and keyword; compilation runs under corral's default
+  compile budget, 4 s up to the first mask, and a budget hit is a compile error of kind ``too_complex``, counted
+  apart in the table), ``timeout`` (the schema took over
   ``--timeout`` seconds, compile included: remaining instances skipped), ``invalidation_error`` (an invalid instance
   accepted: a bug), ``validation_error`` (a valid instance rejected), ``passing``, ``worker_error`` (an exception
   while matching, or the worker process died, e.g. a segfault). A worker that overruns the timeout by 10 s (stuck
@@ -153,16 +155,20 @@ class CorralEngine:
         from corral.errors import GrammarError, RegexError, SchemaError
         from corral.runtime.matcher import CompiledGrammar
 
+        from corral.budget import budget_scope
+
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # narrowings show up as validation errors
-                grammar = schema_to_grammar(schema, **self.options)
-            cg = CompiledGrammar(grammar, self.vocab)
-            cg.matcher().mask_packed()
+            with budget_scope(None):  # corral's default budget over schema to grammar, token tables, first mask
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # narrowings show up as validation errors
+                    grammar = schema_to_grammar(schema, **self.options)
+                cg = CompiledGrammar(grammar, self.vocab)
+                cg.matcher().mask_packed()
         except SchemaError as e:
             raise CompileError(e.kind, e.keyword or "-", str(e), e.pointer) from None
         except (GrammarError, RegexError) as e:
-            raise CompileError("grammar", type(e).__name__, str(e)) from None
+            kind = "too_complex" if getattr(e, "kind", None) == "too_complex" else "grammar"
+            raise CompileError(kind, type(e).__name__, str(e)) from None
         except RecursionError as e:
             raise CompileError("error", "RecursionError", str(e)[:300]) from None
         except Exception as e:  # noqa: BLE001
@@ -546,17 +552,18 @@ def _f(x, nd):
 
 
 def engine_table(summaries: dict[str, dict]) -> tuple[list, list]:
-    header = ["engine", "schemas", "passing", "compile err", "validation err", "invalidation err", "timeout",
-              "worker err", "inconsistent"] + [t[0] for t in TIMING] + ["masks"]
+    header = ["engine", "schemas", "passing", "compile err", "of which too complex", "validation err",
+              "invalidation err", "timeout", "worker err", "inconsistent"] + [t[0] for t in TIMING] + ["masks"]
     rows = []
     for name, s in summaries.items():
         o = s["outcomes"]
-        rows.append([name, s["schemas"], o["passing"], o["compile_error"], o["validation_error"],
+        rows.append([name, s["schemas"], o["passing"], o["compile_error"],
+                     s["compile_error_kinds"].get("too_complex", 0), o["validation_error"],
                      o["invalidation_error"], o["timeout"], o["worker_error"], s["inconsistent_schemas"]]
                     + [_f(s[k], nd) for _, k, nd in TIMING] + [f'{s["masks"]:,}'])
     if "corral" in summaries and "llguidance" in summaries:
         a, b = summaries["corral"], summaries["llguidance"]
-        rows.append(["corral / llguidance"] + [""] * 8
+        rows.append(["corral / llguidance"] + [""] * 9
                     + [(f"{a[k] / b[k]:.2f}x" if b[k] and a[k] == a[k] and b[k] == b[k] else "-")
                        for _, k, _ in TIMING] + [""])
     return header, rows

@@ -50,8 +50,9 @@ class GrammarError(CorralError, ValueError):
     source_name : str or None
         The grammar's file name, where known.
     kind : str or None
-        ``"empty_language"`` when the grammar (or a terminal) describes no string at all; callers decide on this,
-        never on the message text.
+        ``"empty_language"`` when the grammar (or a terminal) describes no string at all; ``"too_complex"`` when
+        compiling it ran past the compile budget (:mod:`corral.budget`); callers decide on this, never on the
+        message text.
     """
 
     def __init__(
@@ -125,10 +126,11 @@ class SchemaError(CorralError, ValueError):
     keyword : str or None
         The keyword at fault.
     kind : str
-        One of ``"invalid"``, ``"unsatisfiable"``, ``"unsupported"``.
+        One of ``"invalid"``, ``"unsatisfiable"``, ``"unsupported"``, ``"too_complex"`` (compiling it ran past the
+        compile budget's time or size: see :mod:`corral.budget`; a larger ``compile_budget=`` may get through).
     """
 
-    KINDS = ("invalid", "unsatisfiable", "unsupported")
+    KINDS = ("invalid", "unsatisfiable", "unsupported", "too_complex")
 
     def __init__(self, message: str, *, pointer: str = "", keyword: str | None = None, kind: str = "invalid"):
         if kind not in self.KINDS:

@@ -42,6 +42,7 @@ def generate(
     integral_floats: bool = False,
     formats: str = "assert",
     strict_keywords: bool = False,
+    compile_budget=None,
 ) -> Result:
     """Generate text from a prompt, optionally constrained to a grammar, a regex, a list of choices or a JSON Schema.
 
@@ -61,11 +62,12 @@ def generate(
     grammar, regex, choices, schema
         At most one: the constraint (:class:`~corral.constraint.Constraint`). ``schema=`` outputs are validated
         JSON (``Result.value``); an unsupported keyword raises ``SchemaError`` naming it and its JSON pointer.
-    max_tokens, temperature, ... strict_keywords
+    max_tokens, temperature, ... compile_budget
         The options, each documented once in :mod:`corral.options` and listed below; the CLI has a flag for each.
 
     Returns ``Result``. Raises ``ConfigurationError`` (a bad argument), ``GrammarError``, ``RegexError`` or
-    ``SchemaError`` (a malformed or unsupported constraint), ``ModelError`` or ``GenerationError`` (the prompt is
+    ``SchemaError`` (a malformed or unsupported constraint, or kind ``"too_complex"`` past ``compile_budget``),
+    ``ModelError`` or ``GenerationError`` (the prompt is
     longer than the model's context).
     """
     arguments = locals()  # every parameter, by name: nothing else is defined yet

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from corral.budget import budget_scope
 from corral.constraint import Constraint, source_key
 from corral.errors import ConfigurationError, GenerationError, ModelError
 from corral.options import GenerateOptions, SchemaOptions
@@ -133,13 +134,17 @@ class Generator:
             raise ConfigurationError("whitespace=, lenient=, registry=, property_order=, integral_floats=, formats= "
                                      "and strict_keywords= apply to schema= only")
         schema = _resolve_schema(constraint)
-        source = self._source(constraint, options.schema, schema)  # grammar errors before the model loads
+        budget = options.compile.budget
+        with budget_scope(budget):  # grammar errors before the model loads
+            source = self._source(constraint, options.schema, schema)
+        t_source = time.perf_counter()
         lm = self.model
         if not lm.eos_token_ids:
             raise ModelError("the model declares no EOS token, so no output could ever end; give its tokenizer or "
                              "config an eos_token_id")
         t_loaded = time.perf_counter()
-        compiled = self._compile(constraint, source)
+        with budget_scope(budget, spent=t_source - t_start):  # one budget for the two parts of compilation
+            compiled = self._compile(constraint, source)
         t_compiled = time.perf_counter()
         job = self._job(lm, prompt, compiled, options)
         t_gen = time.perf_counter()
@@ -156,10 +161,13 @@ class Generator:
         return Result(text=text, token_ids=list(out.tokens), status=status, logprob=out.logprob, timings=timings,
                       value=value, model_logprob=out.model_logprob, **out.extras())
 
-    def compile(self, constraint: Constraint, schema_options: SchemaOptions | None = None) -> CompiledConstraint | None:
-        """The constraint compiled for the model's vocabulary, through the cache (``None`` when unconstrained)."""
+    def compile(self, constraint: Constraint, schema_options: SchemaOptions | None = None, *,
+                compile_budget=None) -> CompiledConstraint | None:
+        """The constraint compiled for the model's vocabulary, through the cache (``None`` when unconstrained),
+        within ``compile_budget`` (:mod:`corral.budget`: a ``too_complex`` error past it)."""
         schema = _resolve_schema(constraint)
-        return self._compile(constraint, self._source(constraint, schema_options or SchemaOptions(), schema))
+        with budget_scope(compile_budget):
+            return self._compile(constraint, self._source(constraint, schema_options or SchemaOptions(), schema))
 
     def _compile(self, constraint: Constraint, source) -> CompiledConstraint | None:
         """Compile ``source`` (from :meth:`_source`) for the model's vocabulary, cached by its key."""

@@ -20,6 +20,7 @@ __all__ = [
     "SamplingOptions",
     "SMCOptions",
     "SpeculationOptions",
+    "CompileOptions",
     "SchemaOptions",
     "GenerateOptions",
     "OPTION_GROUPS",
@@ -223,9 +224,45 @@ class SchemaOptions:
                 "formats": self.formats, "strict_keywords": self.strict_keywords}
 
 
+def _budget_arg(text: str):
+    """``"10"`` -> 10.0 seconds, ``"unlimited"`` unchanged (``--compile-budget``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """How much compiling the constraint may take (any constraint: schema, grammar, regex, choices)."""
+
+    compile_budget: Any = _opt(
+        None, "The time (and automaton size) compiling the constraint may take, up to its first mask: seconds, "
+        "a dict ``{'seconds': s, 'states': n}``, ``'unlimited'`` or a ``corral.budget.CompileBudget`` (default 4 "
+        "s and 50,000 states per automaton). Past it, a SchemaError or GrammarError of kind ``'too_complex'`` "
+        "naming the schema pointer and keyword (or the grammar line).", metavar="SECONDS",
+        help="seconds that compiling the constraint may take (default 4), or 'unlimited'; past it the compile "
+             "fails with a too_complex error", cli=_budget_arg)
+
+    def __post_init__(self) -> None:
+        from corral.budget import CompileBudget
+
+        try:
+            CompileBudget.of(self.compile_budget)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @property
+    def budget(self):
+        """The :class:`~corral.budget.CompileBudget`."""
+        from corral.budget import CompileBudget
+
+        return CompileBudget.of(self.compile_budget)
+
+
 #: Group name -> option class, in the order of GenerateOptions' fields.
 OPTION_GROUPS = {"sampling": SamplingOptions, "smc": SMCOptions, "speculation": SpeculationOptions,
-                 "schema": SchemaOptions}
+                 "schema": SchemaOptions, "compile": CompileOptions}
 
 
 def option_names() -> list[str]:
@@ -241,6 +278,7 @@ class GenerateOptions:
     smc: SMCOptions = field(default_factory=SMCOptions)
     speculation: SpeculationOptions = field(default_factory=SpeculationOptions)
     schema: SchemaOptions = field(default_factory=SchemaOptions)
+    compile: CompileOptions = field(default_factory=CompileOptions)
 
     def __post_init__(self) -> None:
         method, smc, s = self.sampling.method, self.smc, self.sampling

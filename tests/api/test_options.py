@@ -16,7 +16,7 @@ from corral.constraint import Constraint
 from corral.errors import ConfigurationError
 from corral.generator import Generator, LRUCache
 from corral.models.toy import ToyModel
-from corral.options import GenerateOptions, SchemaOptions, option_names
+from corral.options import OPTION_GROUPS, GenerateOptions, SchemaOptions, option_names
 
 CLI_ONLY = {"help", "json", "prompt"}  # the CLI's own flags (and the positional prompt)
 
@@ -39,8 +39,7 @@ def test_generate_defaults_are_the_option_defaults():
     params = inspect.signature(corral.generate).parameters
     defaults = GenerateOptions.from_kwargs()
     for name in option_names():
-        group = next(g for g in (defaults.sampling, defaults.smc, defaults.speculation, defaults.schema)
-                     if hasattr(g, name))
+        group = next(getattr(defaults, g) for g in OPTION_GROUPS if hasattr(getattr(defaults, g), name))
         assert params[name].default == getattr(group, name), name
     parser_defaults = vars(_generate_subparser().parse_args(["p"]))
     assert GenerateOptions.from_cli(argparse.Namespace(**parser_defaults)) == defaults

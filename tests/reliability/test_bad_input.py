@@ -30,6 +30,9 @@ from corral.testing import synthetic_vocab
 NOT_ENTRY_POINTS = {"Result", "CorralError", "GrammarError", "RegexError", "VocabularyError", "SchemaError",
                     "ModelError", "ConfigurationError", "GenerationError"}
 DEEP = 100_000  # nesting depth of the deep inputs
+# A pattern whose string language takes seconds to build, and a regex whose DFA has 2^15 states.
+HUGE_PATTERN = {"type": "string", "pattern": "^[a-z]{1,2000}[0-9]{1,2000}$"}
+HUGE_REGEX = "(a|b)*a(a|b){14}"
 
 
 def _default():
@@ -93,6 +96,15 @@ ROWS = [
     ("generate", "missing model folder", lambda t: corral.generate("a", model=str(t / "missing")), ModelError),
     ("generate", "model of another type", lambda t: corral.generate("a", model=42), ConfigurationError),
     ("generate", "two constraints", lambda t: corral.generate("a", regex="a", choices=["a"]), ConfigurationError),
+    ("generate", "compile_budget negative", lambda t: corral.generate("a", regex="a", compile_budget=-1),
+     ConfigurationError),
+    ("generate", "compile_budget of another type", lambda t: corral.generate("a", regex="a", compile_budget="soon"),
+     ConfigurationError),
+    ("generate", "schema past the compile budget", lambda t: corral.generate(
+        "a", schema=HUGE_PATTERN, compile_budget=0.2), "too_complex"),
+    ("generate", "grammar past the compile budget", lambda t: corral.generate(
+        "a", grammar=f"start: X\nX: /{HUGE_REGEX}/", compile_budget={"seconds": 60, "states": 1000}),
+     "too_complex"),
     ("Generator", "NaN logits (lcd)", lambda t: Generator(_toy(_nan_logits)).generate([0], regex="a+"),
      GenerationError),
     ("Generator", "NaN logits (awrs)", lambda t: Generator(_toy(_nan_logits)).generate([0], regex="a+",
@@ -159,6 +171,10 @@ CLI_ROWS = [
     ("generate", "schema that is not JSON", ["generate", "a", "--schema", "{{not json"], 2),
     ("generate", "critic that cannot be imported", ["generate", "a", "--method", "smc", "--critic", "no:such"], 2),
     ("generate", "registry that is not JSON", ["generate", "a", "--schema", "{{}}", "--registry", "{{x"], 2),
+    ("generate", "compile budget that is not a number", ["generate", "a", "--compile-budget", "soon"], 2),
+    ("generate", "schema past the compile budget", ["generate", "a", "--compile-budget", "0.2", "--schema",
+                                                    '{{"type": "string", "pattern": "^[a-z]{{1,2000}}[0-9]{{1,2000}}$"}}'],
+     2),
     ("validate", "missing file", ["validate", "--schema", "{{}}", "{tmp}/missing.jsonl"], 2),
     ("validate", "schema that is not JSON", ["validate", "--schema", "{{not json", "{deep}"], 2),
     ("validate", "deeply nested and huge records", ["validate", "--schema", "{{}}", "{deep}"], 1),
@@ -193,6 +209,11 @@ def no_network(monkeypatch):
 
 @pytest.mark.parametrize("entry, case, call, expected", ROWS, ids=[f"{r[0]}: {r[1]}" for r in ROWS])
 def test_bad_input(entry, case, call, expected, tmp_path):
+    if expected == "too_complex":
+        with pytest.raises((SchemaError, GrammarError)) as info:
+            call(tmp_path)
+        assert info.value.kind == "too_complex", info.value
+        return
     if isinstance(expected, type):
         with pytest.raises(expected) as info:
             call(tmp_path)

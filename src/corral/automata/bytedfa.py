@@ -18,6 +18,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from corral.budget import checkpoint
+
 __all__ = ["ByteDFA", "empty_tables", "live_states", "minimize_tables", "canonical_tables", "refine_partition",
            "refine_partition_py", "clear_caches"]
 
@@ -284,6 +286,7 @@ def refine_partition_py(t: np.ndarray, part: np.ndarray) -> np.ndarray:
     live = part >= 0
     count = len(np.unique(part[live]))
     while True:
+        checkpoint()
         succ = np.where(t >= 0, part[np.maximum(t, 0)], -1)
         _, new = _unique_rows(np.concatenate([part[:, None], succ], axis=1))
         new = np.where(live, new.reshape(-1), -1)
@@ -319,6 +322,7 @@ def canonical_tables(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np
     count = 1
     frontier = found[0]
     while len(frontier):
+        checkpoint()
         # Level-synchronous BFS: new states in order of first appearance in the frontier's rows.
         tg = t[frontier].reshape(-1)
         tg = tg[tg >= 0]
@@ -353,6 +357,7 @@ def live_states(t: np.ndarray, acc: np.ndarray) -> np.ndarray:
     start = np.searchsorted(dst[order], np.arange(n + 1))
     frontier = np.flatnonzero(live)
     while frontier.size:
+        checkpoint()
         lo, counts = start[frontier], start[frontier + 1] - start[frontier]
         total = int(counts.sum())
         if not total:

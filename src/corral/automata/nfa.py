@@ -24,14 +24,20 @@ import numpy as np
 from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.charsets import _partition, char_set
 from corral.automata.dfa import _minimize_small, utf8_expand
+from corral.budget import checkpoint, current_budget
 from corral.errors import RegexError
 
 __all__ = ["tree_to_dfa"]
 
 _I, _A, _S = int(re.I), int(re.A), int(re.S)  # plain ints: ``int & re.I`` goes through the (slow) enum machinery
 _MAX_NFA_STATES = 200_000
-_MAX_DFA_STATES = 50_000
-_POOL_PER_STATE = 400  # the subsets of all DFA states hold at most 400 * _MAX_DFA_STATES NFA states (_native.c)
+_POOL_PER_STATE = 400  # the subsets of all DFA states hold at most 400 NFA states per allowed DFA state (_native.c)
+
+
+def _max_dfa_states() -> int:
+    """The most DFA states one subset construction may build: the compile budget's ``states`` (default
+    50,000), capped so that the native pool stays addressable."""
+    return min(current_budget().states, 1 << 24)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -294,7 +300,9 @@ def _determinize(nfa: _NFA, start: int, final: int, leaf_classes: list[list[int]
 
     if not native.NATIVE:
         return _determinize_py(nfa, start, final, leaf_classes, n_classes)
-    got = native.determinize(nfa.eps, nfa.edges, leaf_classes, start, final, n_classes, _MAX_DFA_STATES)
+    checkpoint()
+    got = native.determinize(nfa.eps, nfa.edges, leaf_classes, start, final, n_classes, _max_dfa_states())
+    checkpoint()
     if got is None:
         raise _Unsupported("size", 0, "the automaton is too large")
     return got
@@ -320,7 +328,10 @@ def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[i
     pool = len(first)  # NFA states in all the subsets: bounded, since `.*a{n}` makes it quadratic in n
     trans: list[list[int]] = []
     i = 0
+    limit = _max_dfa_states()
     while i < len(sets):
+        if i & 255 == 0:
+            checkpoint()
         moves: dict[int, set[int]] = {}
         for s in sets[i]:
             for c, t in edges[s]:
@@ -331,7 +342,7 @@ def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[i
             tgt = closure(key)
             j = index.get(tgt)
             if j is None:
-                if len(sets) >= _MAX_DFA_STATES or pool + len(tgt) > _MAX_DFA_STATES * _POOL_PER_STATE:
+                if len(sets) >= limit or pool + len(tgt) > limit * _POOL_PER_STATE:
                     raise _Unsupported("size", 0, "the automaton is too large")
                 pool += len(tgt)
                 j = index[tgt] = len(sets)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from corral.automata.bytedfa import ByteDFA
+from corral.budget import checkpoint
 
 __all__ = ["dfa_product", "dfa_intersection", "dfa_union", "dfa_difference", "char_transitions", "dfa_to_regex",
            "has_top_level_alternation", "dfa_between", "without_empty_string"]
@@ -46,6 +47,8 @@ def dfa_product(a: ByteDFA, b: ByteDFA, op: str, pattern: str = "", max_states: 
     acc: list[bool] = []
     i = 0
     while i < len(pairs):
+        if i & 255 == 0:
+            checkpoint()
         p, q = pairs[i]
         i += 1
         ra = ta[p] if p >= 0 else dead

@@ -36,6 +36,7 @@ from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.charsets import _partition, char_set
 from corral.automata.dfa import utf8_expand
 from corral.automata.nfa import tree_to_dfa
+from corral.budget import current_budget
 from corral.errors import RegexError
 
 __all__ = ["compile_regex", "literal_dfa", "literal_text", "register_dfa", "registered_dfa", "clear_caches"]
@@ -124,7 +125,12 @@ def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> By
         return hit
     if literal_text(pattern, fs) is not None:
         return _compile_literal(pattern, fs)
-    return _compile_cached(pattern, fs)
+    dfa = _compile_cached(pattern, fs)
+    limit = current_budget().states
+    if dfa.n_states > limit:  # cached under a larger budget
+        raise RegexError(f"the automaton is too large ({dfa.n_states} states, over the compile budget's {limit})",
+                         pattern=pattern, construct="size")
+    return dfa
 
 
 # A pattern made only of characters that are not metacharacters and of escapes ``\`` + a character that is not an

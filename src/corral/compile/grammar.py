@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from corral.compile.lark import (format_lark_text, locate_definition, locate_symbol, locate_terminal,
                                  parse_lark_text)
 from corral.compile.symbols import REGEX_ERRORS, Rule, Terminal, inline_flags, regex_matches_empty
+from corral.budget import budget_scope, checkpoint
 from corral.errors import GrammarError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +58,9 @@ class Grammar:
         The file name of ``source``, if known.
     allow_nullable_terminals : bool
         Accept terminals whose regex matches the empty string; they then stand for their non-empty matches only.
+    origins : dict of str to (str, str or None)
+        For a grammar compiled from a JSON Schema: the schema pointer and keyword each terminal came from (a
+        terminal that runs past the compile budget is reported there, as a SchemaError).
 
     Raises
     ------
@@ -71,6 +75,7 @@ class Grammar:
     source: str | None = None
     source_name: str | None = None
     allow_nullable_terminals: bool = False
+    origins: dict = field(default_factory=dict, repr=False, compare=False)
     _dfa_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +97,7 @@ class Grammar:
         source_name: str | None = None,
         import_paths: Sequence[str | Path] = (),
         check_regex: bool = True,
+        compile_budget=None,
     ) -> "Grammar":
         """Build a grammar from Lark text, using lark's own loader to expand EBNF, imports and templates.
 
@@ -108,6 +114,9 @@ class Grammar:
         check_regex : bool
             Also compile every terminal with :func:`corral.automata.regex.compile_regex` (see
             :meth:`check_terminals`).
+        compile_budget : float, dict, "unlimited" or corral.budget.CompileBudget, optional
+            The time and automaton size compiling the terminals may take (:mod:`corral.budget`; default 4 s);
+            past it, a GrammarError of kind ``"too_complex"`` at the terminal's line.
 
         Returns
         -------
@@ -118,11 +127,12 @@ class Grammar:
         GrammarError
             Any problem with the grammar, with ``line`` and ``column`` where known.
         """
-        rules, terminals, ignore = parse_lark_text(text, start=start, source_name=source_name,
-                                                   import_paths=import_paths)
-        grammar = cls(rules, terminals, start, ignore, text, source_name)
-        if check_regex:
-            grammar.check_terminals()
+        with budget_scope(compile_budget):
+            rules, terminals, ignore = parse_lark_text(text, start=start, source_name=source_name,
+                                                       import_paths=import_paths)
+            grammar = cls(rules, terminals, start, ignore, text, source_name)
+            if check_regex:
+                grammar.check_terminals()
         return grammar
 
     @classmethod
@@ -260,15 +270,21 @@ class Grammar:
             if getattr(exc, "name", None) not in (None, "corral.automata.regex", "corral.automata"):
                 raise
             return None
+        from corral.budget import BudgetExceeded
         from corral.errors import RegexError
 
         out = {}
         for name, term in self.terminals.items():
             dfa = self._dfa_cache.get(term)
             if dfa is None:
+                checkpoint()
                 try:
                     dfa = compile_regex(term.pattern, term.flags)
+                except BudgetExceeded as exc:
+                    raise self.too_complex(name, exc.what) from None
                 except RegexError as exc:
+                    if exc.construct == "size":
+                        raise self.too_complex(name, str(exc)) from None
                     raise self._error(f"terminal {name!r} uses an unsupported regex: {exc}", terminal=name) from exc
                 if dfa.is_empty:
                     raise self._error(f"terminal {name!r} matches nothing (its language is empty)", terminal=name,
@@ -294,6 +310,16 @@ class Grammar:
         """
         return format_lark_text(self.start, self.rules, self.terminals, self.ignore)
 
+    def too_complex(self, terminal: str, what: str) -> "GrammarError | SchemaError":
+        """The error for a terminal past the compile budget: a SchemaError (kind ``too_complex``) at the schema
+        pointer and keyword it came from (:attr:`origins`), else a GrammarError (kind ``too_complex``) at its line."""
+        from corral.errors import SchemaError
+
+        if terminal in self.origins:
+            pointer, keyword = self.origins[terminal]
+            return SchemaError(what, pointer=pointer, keyword=keyword, kind="too_complex")
+        return self._error(f"terminal {terminal!r}: {what}", terminal=terminal, kind="too_complex")
+
     # ------------------------------------------------------------------ internals
 
     def _error(self, message: str, *, terminal: str | None = None, rule: str | None = None,
@@ -315,6 +341,7 @@ class Grammar:
     def _normalize(self) -> None:
         terms = self.terminals
         for key, term in terms.items():
+            checkpoint()
             if not isinstance(term, Terminal) or term.name != key:
                 raise GrammarError(f"terminals[{key!r}] must be a Terminal named {key!r}")
             bad = set(term.flags) - set(_FLAG_CHARS)

@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from corral.budget import checkpoint
 from corral.runtime.packed import packed_width
 from corral.tokens import native
 
@@ -109,6 +110,7 @@ class _Resolver:
         cache = self._index._caches[terminal]
         got = cache.get(("ctable", state))
         if got is None:
+            checkpoint()
             f = self._forest
             short = self._short(terminal, state)
             long = self._walk(terminal, state, f.m_short, f.m)

@@ -25,8 +25,9 @@ from typing import Iterable
 
 import numpy as np
 
+from corral.budget import BudgetExceeded, budget_scope, checkpoint
 from corral.compile.grammar import Grammar, productive_rules
-from corral.errors import ConfigurationError, GrammarError
+from corral.errors import ConfigurationError, GrammarError, RegexError
 from corral.runtime.earley import Column, EarleyTables
 from corral.runtime import groups
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
@@ -65,39 +66,42 @@ class CompiledGrammar:
     native : bool, optional
         Compute masks and checks with the compiled engine (:mod:`corral.runtime.engine`); ``False`` uses the
         Python specification. Default: the engine when it is built (not under ``CORRAL_PURE_PYTHON=1``).
+    compile_budget : float, dict, "unlimited" or corral.budget.CompileBudget, optional
+        The time and automaton size that building this (terminal DFAs, tables, the first mask) may take
+        (:mod:`corral.budget`; default 4 s, 50,000 states per automaton); inside an enclosing scope (as in
+        ``generate``), the enclosing budget.
 
     Raises
     ------
     GrammarError
-        A terminal matches the empty string or nothing, or the grammar's language is empty.
+        A terminal matches the empty string or nothing, or the grammar's language is empty; kind ``"too_complex"``
+        past the compile budget (a SchemaError of that kind, at the schema pointer and keyword, for a terminal of a
+        grammar compiled from a JSON Schema).
     ConfigurationError
         ``grammar`` is not a Grammar (compile Lark text with ``Grammar.from_lark``) or ``vocab`` not a Vocabulary.
     """
 
     def __init__(self, grammar: Grammar, vocab: Vocabulary, *, mask_cache_size: int = 256,
-                 native: bool | None = None) -> None:
-        from corral.automata.operations import without_empty_string
-        from corral.automata.regex import compile_regex
-
+                 native: bool | None = None, compile_budget=None) -> None:
         _check_arguments(grammar, vocab)
+        with budget_scope(compile_budget):
+            try:
+                self._build(grammar, vocab, mask_cache_size, native)
+            except BudgetExceeded as exc:
+                where = getattr(self, "_building", None)
+                if where is not None:
+                    raise grammar.too_complex(where, exc.what) from None
+                raise GrammarError(f"{exc.what} (building the token tables and the first mask)",
+                                   kind="too_complex") from None
+
+    def _build(self, grammar: Grammar, vocab: Vocabulary, mask_cache_size: int, native: bool | None) -> None:
+        """The body of the constructor (under the compile budget): terminal DFAs, Earley tables, token index, the
+        engine, and the first mask."""
         self.grammar = grammar
         self.vocab = vocab
         names = list(grammar.terminals)
         self.terminal_names = names + [f"{n} (ignored)" for n in grammar.ignore]
-        dfas, cache_keys = [], []
-        for name in names + list(grammar.ignore):
-            term = grammar.terminals[name]
-            dfa = compile_regex(term.pattern, term.flags)
-            if dfa.is_empty:
-                raise GrammarError(f"terminal {name} matches no string")
-            key = (term.pattern, term.flags)
-            if bool(dfa.accepting[0]):
-                if not getattr(grammar, "allow_nullable_terminals", False):
-                    raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
-                dfa = without_empty_string(dfa)  # the grammar spells the empty match out (Grammar.from_regex)
-                key = ((term.pattern, "non-empty"), term.flags)
-            dfas.append(dfa)
-            cache_keys.append(key)
+        dfas, cache_keys = self._terminal_dfas(grammar, names)
         self.dfas = dfas
         self.n_terminals = len(names)
         self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
@@ -125,6 +129,37 @@ class CompiledGrammar:
         else:
             self._engine = None
             self.initial_state = self._start_threads(frozenset([self.tables.initial]))
+        self._packed(self.initial_state)  # the first mask, under the budget (and cached for the first step)
+
+    def _terminal_dfas(self, grammar: Grammar, names: list[str]) -> tuple[list, list]:
+        """The byte DFA of every terminal (ignored ones last) and its token-table cache key; ``self._building``
+        names the terminal being compiled, for a too_complex error."""
+        from corral.automata.operations import without_empty_string
+        from corral.automata.regex import compile_regex
+
+        dfas, cache_keys = [], []
+        for name in names + list(grammar.ignore):
+            term = grammar.terminals[name]
+            self._building = name
+            checkpoint()
+            try:
+                dfa = compile_regex(term.pattern, term.flags)
+            except RegexError as exc:
+                if exc.construct == "size":
+                    raise grammar.too_complex(name, str(exc)) from None
+                raise
+            if dfa.is_empty:
+                raise GrammarError(f"terminal {name} matches no string")
+            key = (term.pattern, term.flags)
+            if bool(dfa.accepting[0]):
+                if not getattr(grammar, "allow_nullable_terminals", False):
+                    raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
+                dfa = without_empty_string(dfa)  # the grammar spells the empty match out (Grammar.from_regex)
+                key = ((term.pattern, "non-empty"), term.flags)
+            dfas.append(dfa)
+            cache_keys.append(key)
+        self._building = None
+        return dfas, cache_keys
 
     @property
     def _trans(self) -> list:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from corral.budget import checkpoint
 from corral.tokens import native
 
 __all__ = ["TokenTable", "TokenIndex", "shared_caches", "clear_caches"]
@@ -222,6 +223,7 @@ class TokenIndex:
         cache = self._caches[terminal]
         tab = cache.get(state)
         if tab is None:
+            checkpoint()
             tab = self._build(terminal, state)
             cache[state] = tab
         return tab

@@ -23,6 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from corral.budget import BudgetExceeded, checkpoint
 from corral.compile.json_schema import atoms, layout, logic, merge
 from corral.compile.json_schema.checks import check_keywords
 from corral.compile.json_schema.dnf import Sub
@@ -31,7 +32,7 @@ from corral.compile.json_schema.refs import (Resolver, draft04_bounds, dropped_b
                                             schema_draft, without_keywords)
 from corral.compile.json_schema.vocab import is_annotation, ptr
 from corral.compile.symbols import Rule, Terminal
-from corral.errors import SchemaError
+from corral.errors import RegexError, SchemaError
 
 __all__ = ["Builder", "Options"]
 
@@ -126,6 +127,8 @@ class Builder:
         self.any_values: dict[int, str] = {}  # depth -> nonterminal of any value (see layout.any_value)
         self.ws_nt: str | None = None
         self.refs = Resolver(root, registry, drop_keywords=frozenset(drop))
+        self.where: tuple[str, str | None] = ("", None)  # (pointer, likely keyword) of the schema being compiled
+        self.origins: dict[str, tuple[str, str | None]] = {}  # terminal -> where it was first made
 
     def kp(self, node, pointer: str, key, *parts) -> str:
         """Pointer of ``key`` of ``node`` (found at ``pointer``), following keywords merged from an allOf."""
@@ -150,6 +153,7 @@ class Builder:
             name = f"T{len(self.terminals)}"
             self.terminals[name] = Terminal(name, pattern, frozenset(), literal)
             self._by_pattern[pattern] = name
+            self.origins[name] = self.where
         return name
 
     def lit(self, text: str) -> str:
@@ -190,6 +194,19 @@ class Builder:
             try:
                 self._compile_checked(node, pointer, name)
                 return name
+            except BudgetExceeded as exc:
+                keyword = exc.keyword or likely_keyword(node)
+                raise SchemaError(exc.what, pointer=self.kp(node, pointer, keyword) if keyword else pointer,
+                                  keyword=keyword, kind="too_complex") from None
+            except RecursionError:
+                raise SchemaError("the schema nests too deeply to compile", pointer=pointer,
+                                  kind="too_complex") from None
+            except RegexError as exc:
+                if exc.construct != "size":
+                    raise
+                keyword = likely_keyword(node)
+                raise SchemaError(str(exc), pointer=self.kp(node, pointer, keyword) if keyword else pointer,
+                                  keyword=keyword, kind="too_complex") from None
             except SchemaError as exc:
                 if not self.options.lenient or exc.kind != "unsupported" or isinstance(node, Sub):
                     raise
@@ -249,13 +266,18 @@ class Builder:
         self.any_values = anys
 
     def _compile_checked(self, node, pointer: str, name: str) -> None:
-        """:meth:`_compile`, with a number beyond the range of floats (``1e999`` as an integer bound, a 400-digit
-        ``multipleOf``) reported as unsupported at this schema instead of an ``OverflowError``."""
+        """:meth:`_compile` under the compile budget (:func:`~corral.budget.checkpoint` per subschema), with a
+        number beyond the range of floats (``1e999`` as an integer bound, a 400-digit ``multipleOf``) reported as
+        unsupported at this schema instead of an ``OverflowError``."""
+        checkpoint()
+        outer, self.where = self.where, (pointer, likely_keyword(node))
         try:
             self._compile(node, pointer, name)
         except OverflowError as exc:
             raise SchemaError(f"a number in this schema is beyond the range of floats ({exc})", pointer=pointer,
                               kind="unsupported") from None
+        finally:
+            self.where = outer
 
     def _compile(self, node, pointer: str, name: str) -> None:
         """Rules for ``name``: a bare ``$ref`` refers, an applicator-free schema compiles type by type, any other is
@@ -329,3 +351,14 @@ def _relaxed(node: dict, pointer: str, exc: SchemaError):
         return None
     del cur[parts[-1]]
     return top
+
+
+# The keywords that make a schema expensive to compile, most likely first (for a too_complex error that a
+# checkpoint could not attribute to one keyword).
+_COSTLY = ("pattern", "patternProperties", "propertyNames", "format", "minLength", "maxLength", "multipleOf", "enum",
+           "const", "oneOf", "anyOf", "allOf", "not", "$ref", "properties", "items", "prefixItems")
+
+
+def likely_keyword(node) -> str | None:
+    """The keyword of ``node`` most likely to have made it costly (None if it has none of them)."""
+    return next((k for k in _COSTLY if isinstance(node, dict) and k in node), None)

@@ -76,6 +76,7 @@ from __future__ import annotations
 
 from corral.compile.grammar import Grammar
 from corral.compile.json_schema.builder import Builder
+from corral.budget import budget_scope
 from corral.errors import GrammarError, SchemaError, warn_caller
 
 __all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning"]
@@ -106,7 +107,7 @@ def _typo_message(typos: dict[str, tuple[str, str]]) -> str:
 
 def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: bool = False,
                       property_order: str = "schema", integral_floats: bool = False,
-                      formats: str = "assert", strict_keywords: bool = False) -> Grammar:
+                      formats: str = "assert", strict_keywords: bool = False, compile_budget=None) -> Grammar:
     """Compile a JSON Schema to a grammar of the JSON texts of its valid instances.
 
     Parameters
@@ -140,18 +141,15 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         :class:`SchemaRelaxedWarning` at the end listing each dropped keyword and its pointer (a ``oneOf`` that is not
         provably disjoint becomes ``anyOf``). Invalid and unsatisfiable schemas still raise.
     property_order : {"schema", "any"}
-        ``"schema"`` (default): declared properties appear in schema order (see the module docstring). ``"any"``: the
-        properties of an object may appear in any order (``const``/``enum`` objects too), which is exact for
-        validation. Objects of at most 10 names: each name at most once (a nonterminal per subset of names). Larger
-        objects: only the required and dependentRequired names are tracked (at most 8) and a declared name may repeat
-        (``json.loads`` keeps the last value, valid like every value, so the text still validates); with
-        ``minProperties`` (repeats would shrink the parsed object) or more tracked names, the schema order is kept
-        there, with one :class:`SchemaNarrowedWarning` listing those objects.
+        ``"schema"`` (default): declared properties in schema order. ``"any"``: any order (``const``/``enum`` objects
+        too), exact for validation; objects of more than 10 names track only their required names and may repeat a
+        declared name (``json.loads`` keeps the last), or keep the schema order with ``minProperties`` (one
+        :class:`SchemaNarrowedWarning` lists those objects).
     integral_floats : bool
-        ``False`` (default): ``type: integer`` and integer ``const``/``enum`` values are spelled as integer literals
-        only. ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``: what ``json.dumps`` writes for
-        a float) are accepted too, as jsonschema counts them as integers and equal to ``1``/``0`` (for magnitudes up
-        to 2^53, where floats are exact; integers with ``multipleOf`` stay integer literals).
+        ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``) are accepted where jsonschema counts
+        them as integers or equal to an integer ``const``/``enum`` (up to 2^53; not for integers with ``multipleOf``,
+        nor as ``type: integer`` under a draft-04 ``$schema``, where ``1.0`` is no integer). ``False`` (default):
+        integers are spelled as integer literals only.
     formats : {"assert", "annotate"}
         ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format`` is
         an annotation only, the default of draft 2020-12 (every string satisfies it).
@@ -163,11 +161,13 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         except the metadata annotations such as ``title``/``examples`` and the keywords the ``$schema`` draft leaves
         out; never for ``x-...``, ``discriminator`` or a name with a leading underscore). ``True``: every unknown
         keyword raises a :class:`~corral.errors.SchemaError` (``kind="invalid"``, so ``lenient`` does not drop it),
-        except the conventional extensions ``x-...`` and ``discriminator`` (OpenAPI, emitted by pydantic). Known
-        annotations (``title``, ``description``, ``$comment``, ``examples``, ``default``, ...) and the keywords of
-        other drafts never count as unknown. Only the subschemas the compiler visits are checked: an unknown keyword
-        in an unreferenced ``$defs`` entry, or one that applies to nothing (e.g. inside an ``items`` beside
-        ``maxItems: 0``), may go unnoticed.
+        except ``x-...`` and ``discriminator`` (OpenAPI, emitted by pydantic). Known annotations (``title``,
+        ``$comment``, ``examples``, ...) and other drafts' keywords never count as unknown. Only the subschemas the
+        compiler visits are checked (not an unreferenced ``$defs`` entry).
+
+    compile_budget : float, dict, "unlimited" or corral.budget.CompileBudget, optional
+        Time and automaton size allowed (:mod:`corral.budget`; default 4 s, 50,000 states); past it a SchemaError of
+        kind ``"too_complex"`` at the subschema and keyword. An enclosing budget scope (``generate``) takes over.
 
     Returns
     -------
@@ -178,25 +178,34 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     ------
     SchemaError
         ``kind="invalid"`` for a malformed schema (or an unknown remote reference, or an unknown keyword with
-        ``strict_keywords=True``), ``"unsatisfiable"`` for one no instance satisfies, and ``"unsupported"`` for a
-        keyword or construct that cannot be compiled exactly, with ``keyword`` and the RFC 6901 ``pointer`` of the
-        offending keyword (prefixed by ``URI#`` inside a remote document).
+        ``strict_keywords=True``), ``"unsatisfiable"`` for one no instance satisfies, ``"unsupported"`` for a
+        keyword or construct that cannot be compiled exactly, and ``"too_complex"`` past the compile budget, with
+        ``keyword`` and the RFC 6901 ``pointer`` of the offending keyword (prefixed by ``URI#`` inside a remote
+        document).
     ValueError
         If ``whitespace`` is not one of the values above.
     """
     if not isinstance(schema, (dict, bool)):
         raise SchemaError("a schema must be an object or a boolean", pointer="")
-    b = Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient, property_order=property_order,
-                integral_floats=integral_floats, formats=formats, strict_keywords=strict_keywords)
-    b.rule("start", b.schema(b.root, ""))
+    with budget_scope(compile_budget, error=_too_complex):
+        b = Builder(schema, whitespace=whitespace, registry=registry, lenient=lenient,
+                    property_order=property_order, integral_floats=integral_floats, formats=formats,
+                    strict_keywords=strict_keywords)
+        b.rule("start", b.schema(b.root, ""))
+        grammar = _grammar(b)
     _warn(b)
-    return _grammar(b)
+    return grammar
+
+
+def _too_complex(exc) -> SchemaError:
+    """The error for a compilation past its budget outside any subschema (the grammar's final checks)."""
+    return SchemaError(exc.what, pointer="", keyword=exc.keyword, kind="too_complex")
 
 
 def _grammar(b: Builder) -> Grammar:
     """The grammar of a compilation (SchemaError, unsatisfiable, when its language is empty)."""
     try:
-        return Grammar(b.rules, b.terminals, "start")
+        return Grammar(b.rules, b.terminals, "start", origins=b.origins)
     except GrammarError as exc:
         if exc.kind == "empty_language":
             raise SchemaError("no JSON value satisfies the schema", pointer="", kind="unsatisfiable") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from corral.budget import checkpoint
 from corral.compile.json_schema import layout
 from corral.compile.json_schema.oracle import instance_valid
 from corral.compile.json_schema.vocab import NOT_ENUM, dump, is_annotation, type_of
@@ -83,6 +84,7 @@ def compile_enum(b, node, pointer, name, types) -> None:
     # only integer literals are integers here (draft-04, or integral_floats off): 2.0 == 2 is spelled "2"
     ints_only = "integer" in allowed and "number" not in types and not b.options.float_integers
     for v, d in dict((d, (v, d)) for v, d in keep).values():
+        checkpoint("enum")
         if ints_only and _is_number(v):
             b.rule(name, b.lit(json.dumps(int(v))))
         elif _spelled_apart(b, v):

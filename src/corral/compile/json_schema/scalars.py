@@ -29,9 +29,9 @@ def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
 
     try:
         regex = dfa_to_regex(dfa, MAX_KEY_REGEX)
-    except ValueError:
+    except ValueError:  # over MAX_KEY_REGEX: a size limit
         raise SchemaError("the combined string language is too large to compile", pointer=pointer, keyword=keyword,
-                          kind="unsupported") from None
+                          kind="too_complex") from None
     if regex is not None and len(regex) > 2000:
         # The terminals '"<regex>"' and '"(?:<regex>)"' are this DFA between quotes: register it, so that compiling
         # the grammar does not parse and determinise a huge regex again.

@@ -16,10 +16,14 @@ from __future__ import annotations
 import math
 import re
 
+from corral.budget import checkpoint
 from corral.compile.json_schema.vocab import TYPES, ptr
 from corral.errors import SchemaError
 
-__all__ = ["check_shapes", "check_node", "SHAPES", "DRAFT_SHAPES"]
+__all__ = ["check_shapes", "check_node", "SHAPES", "DRAFT_SHAPES", "MAX_DEPTH"]
+
+# Subschemas nested deeper than this are refused (too_complex) before the recursive passes of the compiler run.
+MAX_DEPTH = 200
 
 
 def _is_schema(v) -> bool:
@@ -137,9 +141,12 @@ _MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSc
 
 def _json_data(value, pointer: str, keyword: str) -> None:
     """SchemaError unless ``value`` is JSON data (finite numbers, string keys), walked without recursion."""
-    stack = [value]
+    stack, n = [value], 0
     while stack:
         v = stack.pop()
+        n += 1
+        if n & 4095 == 0:
+            checkpoint(keyword)
         if isinstance(v, float) and not math.isfinite(v):
             raise SchemaError(f"{keyword} holds {v!r}, which is not a JSON number", pointer=pointer, keyword=keyword)
         if isinstance(v, dict):
@@ -207,13 +214,16 @@ def check_shapes(schema, pointer: str = "", seen: set | None = None, draft: str 
         narrower than the union (draft-04's boolean ``exclusiveMinimum``, 2020-12's single-schema ``items``).
     """
     seen = set() if seen is None else seen
-    stack = [(schema, pointer)]
+    stack = [(schema, pointer, 0)]
     while stack:
-        node, at = stack.pop()
+        node, at, depth = stack.pop()
         if isinstance(node, dict):
             if id(node) in seen:
                 continue
             seen.add(id(node))
         check_node(node, at, draft)
+        if depth >= MAX_DEPTH and isinstance(node, dict) and next(_children(node, at), None) is not None:
+            raise SchemaError(f"the schema nests subschemas more than {MAX_DEPTH} levels deep", pointer=at,
+                              kind="too_complex")
         if isinstance(node, dict):
-            stack.extend(_children(node, at))
+            stack.extend((sub, where, depth + 1) for sub, where in _children(node, at))

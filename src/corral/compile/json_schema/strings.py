@@ -10,6 +10,7 @@ from corral.compile.json_schema import formats as fmt, regexes as rx
 from corral.compile.json_schema.checks import count
 from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa, register_length_dfa
 from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
+from corral.budget import is_size_limit
 from corral.errors import SchemaError
 
 __all__ = ["compile_string", "string_content", "key_matches", "MAX_COMBINED_LENGTH"]
@@ -90,7 +91,7 @@ def _combined(b, node, pointer, must, nots, kw: str) -> str | None:
         raise
     except (MemoryError, ValueError) as exc:
         raise SchemaError(f"the string constraints cannot be combined: {exc}", pointer=b.kp(node, pointer, kw),
-                          keyword=kw, kind="unsupported") from None
+                          keyword=kw, kind="too_complex" if is_size_limit(exc) else "unsupported") from None
     return regex_of_dfa(dfa, b.kp(node, pointer, kw), kw)
 
 
