@@ -142,3 +142,28 @@ def test_scopes_nest_and_convert():
     with pytest.raises(SchemaError):
         with budget_scope(1e-9, error=lambda exc: SchemaError(exc.what, kind="too_complex")):
             raise BudgetExceeded("test")
+
+
+def test_dfa_caches_are_bounded_by_bytes():
+    """The regex compiler's memos drop the least recently used DFAs past their byte bound, not only their count."""
+    from corral.automata.cache import dfa_cache
+    from corral.automata.regex import literal_dfa
+
+    @dfa_cache(100, 50_000)
+    def build(n):
+        return literal_dfa(b"a" * n)  # (n + 1) * 256 * 4 bytes of tables
+
+    for n in range(1, 120):
+        build(n)
+        assert build.cache_nbytes() <= 50_000
+    kept = build(30)
+    assert build(30) is kept and build.cache_nbytes() > 0
+    build.cache_clear()
+    assert build.cache_nbytes() == 0
+
+
+def test_a_long_literal_is_over_the_state_budget():
+    """A 100,000-character const would be a 100 MB literal DFA: refused by the state budget, not built."""
+    with pytest.raises(SchemaError) as info:
+        CompiledGrammar(schema_to_grammar({"const": "x" * 100_000}), VOCAB)
+    assert info.value.kind == "too_complex" and info.value.pointer in ("/const", ""), info.value

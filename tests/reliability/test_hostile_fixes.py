@@ -127,3 +127,21 @@ def test_moderate_chains_still_compile():
 
     dfa = compile_regex(g.terminals["REGEX"].pattern)
     assert not dfa.is_empty and dfa.transitions.shape[0] > 1000
+
+
+# ------------------------------------------------------------------ Lark front end (fuzz target "lark")
+
+@pytest.mark.parametrize("terminal", ["/..$/", "/^ab/", r"/a\Z/", "/(a|^b)c/"])
+def test_lark_terminal_anchors_are_refused(terminal):
+    """fuzz/findings/lark/invariant-6f53ff9ab7: ``start: /..$/ "abc" /.../`` accepted ``~[abc 66`` while lark's
+    parser refuses it: lark matches a terminal against the whole input, so ``$`` there means the end of the text,
+    not of the lexeme. A terminal with an anchor is now a GrammarError at its line."""
+    from corral.errors import GrammarError
+
+    with pytest.raises(GrammarError) as info:
+        Grammar.from_lark(f'start: "x" T\nT: {terminal}\n')
+    assert "anchor" in str(info.value) and info.value.line == 2
+
+
+def test_lark_anchor_characters_in_classes_and_escapes_are_fine():
+    assert Grammar.from_lark('start: T\nT: /[$^]+\\$/\n').terminals

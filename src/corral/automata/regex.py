@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from functools import lru_cache
 from re import _constants as C
 from re import _parser as P
 
@@ -36,6 +35,7 @@ from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.charsets import _partition, char_set
 from corral.automata.dfa import utf8_expand
 from corral.automata.nfa import tree_to_dfa
+from corral.automata.cache import dfa_cache
 from corral.budget import current_budget
 from corral.errors import RegexError
 
@@ -61,6 +61,8 @@ def _flag_bits(flags, pattern: str) -> tuple[frozenset, int]:
 # emptied by clear_caches (a pattern no longer registered is compiled from its text, to the same tables).
 _REGISTERED: dict = {}
 _REGISTERED_MAX = 4096
+# Each memo of compiled DFAs holds at most this many bytes of tables (and 1,024 DFAs).
+_CACHE_BYTES = 128 << 20
 
 
 def register_dfa(pattern: str, dfa: ByteDFA, flags: frozenset[str] | str = frozenset(), *,
@@ -123,10 +125,14 @@ def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> By
     hit = _REGISTERED.get((pattern, fs))
     if hit is not None:
         return hit
-    if literal_text(pattern, fs) is not None:
+    limit = current_budget().states
+    literal = literal_text(pattern, fs)
+    if literal is not None:
+        if len(literal.encode("utf-8", "surrogatepass")) >= limit:
+            raise RegexError(f"the automaton is too large (a literal of {len(literal)} characters, over the compile "
+                             f"budget's {limit} states)", pattern=pattern, construct="size")
         return _compile_literal(pattern, fs)
     dfa = _compile_cached(pattern, fs)
-    limit = current_budget().states
     if dfa.n_states > limit:  # cached under a larger budget
         raise RegexError(f"the automaton is too large ({dfa.n_states} states, over the compile budget's {limit})",
                          pattern=pattern, construct="size")
@@ -162,7 +168,7 @@ def literal_text(pattern: str, flags: frozenset) -> str | None:
     return _ESCAPED_RE.sub(lambda m: m.group(1), pattern) if "\\" in pattern else pattern
 
 
-@lru_cache(maxsize=1024)
+@dfa_cache(1024, _CACHE_BYTES)
 def _compile_literal(pattern: str, flags: frozenset) -> ByteDFA:
     """:func:`compile_regex` for a literal pattern (:func:`literal_text`): the chain DFA of its UTF-8 bytes, with no
     regex parsing; the same tables as :func:`_compile_cached` (the specification, compared by the tests)."""
@@ -170,7 +176,7 @@ def _compile_literal(pattern: str, flags: frozenset) -> ByteDFA:
     return ByteDFA(base.transitions, base.accepting, pattern)
 
 
-@lru_cache(maxsize=1024)
+@dfa_cache(1024, _CACHE_BYTES)
 def _compile_cached(pattern: str, flags: frozenset) -> ByteDFA:
     """:func:`compile_regex` for a pattern that is neither registered nor a literal: parse it, then
     :func:`corral.automata.nfa.tree_to_dfa`."""
@@ -187,7 +193,7 @@ def _compile_cached(pattern: str, flags: frozenset) -> ByteDFA:
     return tree_to_dfa(tree, pattern)
 
 
-@lru_cache(maxsize=1024)
+@dfa_cache(1024, _CACHE_BYTES)
 def literal_dfa(text: str | bytes, ignore_case: bool = False) -> ByteDFA:
     """DFA of one exact string, built directly (no regex parsing).
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 from corral.compile.lark import (format_lark_text, locate_definition, locate_symbol, locate_terminal,
                                  parse_lark_text)
-from corral.compile.symbols import REGEX_ERRORS, Rule, Terminal, inline_flags, regex_matches_empty
+from corral.compile.symbols import (REGEX_ERRORS, Rule, Terminal, inline_flags, regex_anchor,
+                                    regex_matches_empty)
 from corral.budget import budget_scope, checkpoint
 from corral.errors import GrammarError
 
@@ -131,6 +132,7 @@ class Grammar:
             rules, terminals, ignore = parse_lark_text(text, start=start, source_name=source_name,
                                                        import_paths=import_paths)
             grammar = cls(rules, terminals, start, ignore, text, source_name)
+            grammar._refuse_anchors()
             if check_regex:
                 grammar.check_terminals()
         return grammar
@@ -309,6 +311,16 @@ class Grammar:
         str
         """
         return format_lark_text(self.start, self.rules, self.terminals, self.ignore)
+
+    def _refuse_anchors(self) -> None:
+        """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
+        ``/..$/`` only matches at the end of the text, a meaning a token-level terminal cannot carry."""
+        for name, term in self.terminals.items():
+            anchor = regex_anchor(term.pattern, term.flags) if term.literal is None else None
+            if anchor is not None:
+                raise self._error(f"terminal {name!r} uses the anchor {anchor}, which in Lark refers to the whole "
+                                  "input rather than the lexeme: not supported (a terminal always matches whole "
+                                  "lexemes, so an anchor at its ends can be dropped)", terminal=name)
 
     def too_complex(self, terminal: str, what: str) -> "GrammarError | SchemaError":
         """The error for a terminal past the compile budget: a SchemaError (kind ``too_complex``) at the schema

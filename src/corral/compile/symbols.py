@@ -76,6 +76,29 @@ class Rule:
     rhs: tuple[str, ...]
 
 
+def regex_anchor(pattern: str, flags: Iterable[str] = ()) -> str | None:
+    """The first position anchor (``^``, ``$``, ``\\A``, ``\\Z``) in a regex, or None (also for a pattern that does
+    not parse: the regex compiler reports that). In a Lark terminal an anchor refers to the whole input text, not
+    to the lexeme, so the Lark front end refuses it."""
+    from re import _constants as C
+    from re import _parser as P
+
+    names = {C.AT_BEGINNING: "^", C.AT_BEGINNING_STRING: "\\A", C.AT_END: "$", C.AT_END_STRING: "\\Z"}
+    try:
+        stack = [P.parse(inline_flags(pattern, flags))]
+    except REGEX_ERRORS:
+        return None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, P.SubPattern):
+            node = node.data
+        if isinstance(node, (list, tuple)):
+            if len(node) == 2 and node[0] is C.AT and node[1] in names:
+                return names[node[1]]
+            stack.extend(x for x in node if isinstance(x, (list, tuple, P.SubPattern)))
+    return None
+
+
 def regex_matches_empty(pattern: str, flags: Iterable[str]) -> bool:
     """Whether a terminal's regex matches the empty string.
 
