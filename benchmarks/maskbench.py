@@ -8,7 +8,8 @@ Full usage::
 
     python benchmarks/maskbench.py [--engines corral,llguidance,xgrammar] [--mode exact|default]
                                    [--layout spaced|compact] [--workers N] [--timeout S] [--limit N]
-                                   [--subsets A,B] [--data DIR] [--tokenizer DIR] [--json OUT]
+                                   [--subsets A,B] [--ids ID,...|@FILE] [--data DIR] [--tokenizer DIR]
+                                   [--json OUT]
 
 **Data.** Each schema is one line of ``<shared>/data/jsonschemabench/maskbench/<Subset>.jsonl`` with its test
 instances. ``--limit N`` takes at most N schemas in all, round-robin over the selected subsets (the first schemas of
@@ -578,6 +579,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", type=Path, default=REFERENCE)
     ap.add_argument("--limit", type=int, default=None, help="at most N schemas, round-robin over the subsets")
     ap.add_argument("--subsets", default=None, help="comma-separated subset names (file stems)")
+    ap.add_argument("--ids", default=None, help="only these schema ids (comma-separated, or @FILE with one per line): "
+                                                "to rerun, say, the schemas a loaded run found too complex")
     ap.add_argument("--timeout", type=float, default=20.0, help="per-schema seconds (compile + instances)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--progress", type=int, default=20, help="print a progress line every N schemas (0: never)")
@@ -599,6 +602,9 @@ def main(argv=None) -> int:
     hf = Tokenizer.from_file(str(args.tokenizer / "tokenizer.json"))
     eos = eos_id(args.tokenizer, hf)
     records = load_records(args.data, args.subsets.split(",") if args.subsets else None, args.limit)
+    if args.ids:
+        wanted = set((Path(args.ids[1:]).read_text().split() if args.ids.startswith("@") else args.ids.split(",")))
+        records = [r for r in records if r["id"] in wanted]
     ref = json.loads(args.reference.read_text()) if args.reference.exists() else {}
 
     # ---- workers first (forked before this process tokenizes anything)

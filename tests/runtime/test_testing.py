@@ -240,3 +240,24 @@ def test_chi2_pvalue_accepts_the_law_and_rejects_another():
     assert chi2_pvalue(rng.choice(outcomes, 4000, p=list(q.values())).tolist(), p) < 1e-6  # power
     assert chi2_pvalue(["a", "z"], p) == 0.0  # an impossible outcome
     assert chi2_pvalue(["a"] * 10, {"a": 1.0}) == 1.0  # one bin: nothing to test
+
+
+def test_lark_oracle_lets_an_ignored_lexeme_end_anywhere():
+    """lark's dynamic lexer matches %ignore terminals with re.match only: ``%ignore /[ ]]+(\\.[0-9]+)?/`` swallows
+    `` ]].5`` whole, so lark alone refuses `` ]].52`` (found by the lark fuzz target). corral's language lets the
+    ignored lexeme be `` ]].5`` and ``2`` the number; the oracle spells the ignores out so it agrees."""
+    import lark
+
+    from corral.compile.grammar import Grammar
+    from corral.runtime.matcher import CompiledGrammar
+    from corral.testing import synthetic_vocab_for
+
+    text = 'start: NUMBER\nNUMBER: /[0-9]+/\n%ignore /[ ]]+(\\.[0-9]+)?/\n'
+    plain = lark.Lark(text, parser="earley", lexer="dynamic_complete")
+    assert not lark_accepts(plain, " ]].52")  # lark's own reading: the negative control
+    oracle = lark_oracle(text)
+    grammar = Grammar.from_lark(text)
+    cg = CompiledGrammar(grammar, synthetic_vocab_for(grammar))
+    for s in (" ]].52", "2", " ]2 ]", " ] 2", "2 ]].5"):
+        assert oracle(s) == cg.accepts(s.encode()), s
+    assert oracle(" ]].52") and not oracle(" ] 2")

@@ -1,5 +1,11 @@
 """Membership oracles from lark's Earley parser (``lexer="dynamic_complete"``, the language semantics corral
-implements), to check a constraint's ``is_complete()`` against. lark is imported on first use."""
+implements), to check a constraint's ``is_complete()`` against. lark is imported on first use.
+
+One difference is bridged: lark's dynamic lexers match an ``%ignore`` terminal with ``re.match`` only (one match per
+position, the regex's own), while corral lets an ignored lexeme end anywhere its terminal matches, as for every
+other terminal. The oracle therefore spells the ignored terminals out as a rule (``_corral_ws: (IGNORED)*`` between
+every two symbols of a rule and around the start) instead of passing ``%ignore`` to lark.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +36,17 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
     """
     import lark
 
+    if isinstance(grammar, str) and "%ignore" in grammar:
+        from corral.compile.grammar import Grammar
+
+        grammar = Grammar.from_lark(grammar, start=start or "start", check_regex=False)
     if isinstance(grammar, str):
         text, start = grammar, start or "start"
     else:
-        text, start = grammar.to_lark(), start or grammar.start
+        if grammar.ignore:  # printed with its start symbol named "start"
+            text, start = explicit_ignores(grammar, start or grammar.start).to_lark(), "start"
+        else:
+            text, start = grammar.to_lark(), start or grammar.start
     parser = lark.Lark(text, parser="earley", lexer="dynamic_complete", start=start)
 
     def oracle(s: str) -> bool:
@@ -41,6 +54,23 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
 
     oracle.parser = parser
     return oracle
+
+
+def explicit_ignores(grammar: Grammar, start: str) -> Grammar:
+    """The grammar without ``%ignore``: the ignored terminals become a rule ``_corral_ws`` (any number of them)
+    between every two symbols of every rule and around the start symbol, which is the language corral defines (an
+    ignored lexeme may end wherever its terminal matches)."""
+    from corral.compile.grammar import Grammar
+    from corral.compile.symbols import Rule
+
+    ws = "_corral_ws"
+    rules = [Rule(ws, ())] + [Rule(ws, (ws, t)) for t in grammar.ignore]
+    for r in grammar.rules:
+        rhs = [x for i, s in enumerate(r.rhs) for x in ((ws, s) if i else (s,))]
+        rules.append(Rule(r.lhs, tuple(rhs)))
+    rules.append(Rule("corral_top", (ws, start, ws)))
+    return Grammar(rules, grammar.terminals, "corral_top", (),
+                   allow_nullable_terminals=grammar.allow_nullable_terminals)
 
 
 def lark_accepts(parser: lark.Lark, text: str) -> bool:
