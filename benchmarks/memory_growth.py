@@ -61,8 +61,10 @@ def cache_sizes() -> dict[str, int]:
     from corral.runtime import engine
     from corral.tokens import index
 
+    regex_info = regex._compile_cached.cache_info()
     return {"token tables": len(index._SHARED), "engine tables": len(engine._TABLES),
-            "regex DFAs": regex._compile_cached.cache_info().currsize, "vocab arrays": len(index._VOCAB)}
+            "regex DFAs": regex_info.currsize, "regex MiB": round(regex_info.nbytes / 2 ** 20, 1),
+            "vocab arrays": len(index._VOCAB)}
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
+from types import SimpleNamespace
 
 __all__ = ["dfa_cache"]
 
@@ -18,7 +19,7 @@ def dfa_cache(max_entries: int, max_bytes: int):
     """Decorate a function returning a :class:`~corral.automata.bytedfa.ByteDFA` (of hashable arguments) with a
     thread-safe LRU memo of at most ``max_entries`` results and ``max_bytes`` bytes of tables (least recently used
     out first; a result larger than ``max_bytes`` alone is returned but not kept). Exceptions are not cached. The
-    wrapper has ``cache_clear()`` and ``cache_nbytes()``."""
+    wrapper has ``cache_clear()``, ``cache_nbytes()`` and ``cache_info()`` (``currsize``, ``nbytes``)."""
     def decorate(fn):
         memo: OrderedDict = OrderedDict()
         lock = threading.Lock()
@@ -49,5 +50,6 @@ def dfa_cache(max_entries: int, max_bytes: int):
 
         wrapper.cache_clear = cache_clear
         wrapper.cache_nbytes = lambda: total[0]
+        wrapper.cache_info = lambda: SimpleNamespace(currsize=len(memo), nbytes=total[0])
         return wrapper
     return decorate
