@@ -167,3 +167,34 @@ def test_a_long_literal_is_over_the_state_budget():
     with pytest.raises(SchemaError) as info:
         CompiledGrammar(schema_to_grammar({"const": "x" * 100_000}), VOCAB)
     assert info.value.kind == "too_complex" and info.value.pointer in ("/const", ""), info.value
+
+
+def test_budget_failures_on_real_schemas_are_always_located_errors():
+    """Under a budget too small for most of them, 150 MaskBench schemas (a seeded sample) each compile or fail with a
+    CorralError; a budget failure is always a SchemaError of kind too_complex (a terminal's table keeps the pointer
+    of its subschema), never a BudgetExceeded or another exception escaping."""
+    import json
+    import random
+    import warnings
+
+    from conftest import DATA_DIR
+    from corral.errors import CorralError
+
+    files = sorted((DATA_DIR / "jsonschemabench" / "maskbench").glob("*.jsonl"))
+    if not files:
+        pytest.skip(f"MaskBench data not found under {DATA_DIR} (set CORRAL_DATA_DIR)")
+    records = [json.loads(line) for f in files for line in f.open(encoding="utf-8")]
+    kinds = {}
+    for rec in random.Random(14).sample(records, 150):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with budget_scope(0.01):
+                    CompiledGrammar(schema_to_grammar(rec["schema"], whitespace="spaced", property_order="any"),
+                                    VOCAB)
+            kind = "compiled"
+        except CorralError as exc:
+            kind = (type(exc).__name__, getattr(exc, "kind", None))
+            assert kind != ("GrammarError", "too_complex"), (rec["id"], exc)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds.get(("SchemaError", "too_complex"), 0) > 0, kinds  # the budget did bite

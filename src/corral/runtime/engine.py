@@ -110,6 +110,7 @@ class _Resolver:
         cache = self._index._caches[terminal]
         got = cache.get(("ctable", state))
         if got is None:
+            self._index.building = terminal  # for a too_complex error (see CompiledGrammar)
             checkpoint()
             f = self._forest
             short = self._short(terminal, state)

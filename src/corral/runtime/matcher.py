@@ -89,6 +89,9 @@ class CompiledGrammar:
                 self._build(grammar, vocab, mask_cache_size, native)
             except BudgetExceeded as exc:
                 where = getattr(self, "_building", None)
+                index = getattr(self, "index", None)
+                if where is None and getattr(index, "building", None) is not None:
+                    where = (list(grammar.terminals) + list(grammar.ignore))[index.building]
                 if where is not None:
                     raise grammar.too_complex(where, exc.what) from None
                 raise GrammarError(f"{exc.what} (building the token tables and the first mask)",

@@ -213,6 +213,7 @@ class TokenIndex:
         self._acc = [np.asarray(d.accepting, dtype=bool) for d in dfas]
         self._acc8 = [a.astype(np.uint8) for a in self._acc]
         self._fingerprint = fingerprint
+        self.building: int | None = None  # the terminal whose table is being built (see table())
         self._classes: list = [None] * len(dfas)  # per terminal: (byte -> class, class transitions, _ClassRows)
         # Which first bytes can start a lexeme of each terminal: a cheap pre-filter for remainders.
         self._first = [t[0] >= 0 for t in self._trans]
@@ -223,6 +224,7 @@ class TokenIndex:
         cache = self._caches[terminal]
         tab = cache.get(state)
         if tab is None:
+            self.building = terminal  # for a too_complex error: the terminal whose table ran out of budget
             checkpoint()
             tab = self._build(terminal, state)
             cache[state] = tab
