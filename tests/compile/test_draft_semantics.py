@@ -123,3 +123,19 @@ def test_integral_floats_is_honoured_where_the_draft_allows_it():
     uri, _ = DRAFTS["draft-04"]
     cg4 = CompiledGrammar(schema_to_grammar({"$schema": uri, "type": "integer"}, integral_floats=True), VOCAB)
     assert _accepts(cg4, 1) and not _accepts(cg4, 1.0)
+
+
+@pytest.mark.parametrize("schema,texts", [
+    ({"not": {"const": 1.0}, "oneOf": [{"const": 1}, {"const": 2}]}, ["1", "2"]),
+    ({"not": {"type": "integer"}, "enum": [1.0, 2.5]}, ["1.0", "2.5"]),
+    ({"not": {"const": {"a": 1.0}}, "enum": [{"a": 1}, {"a": 2}]}, ['{"a":1}', '{"a":2}']),
+    ({"not": {"enum": [[1]]}, "enum": [[1.0], [2]]}, ["[1.0]", "[2]"]),
+])
+def test_negated_values_compare_as_jsonschema_does(schema, texts):
+    """fuzz/findings/schema/invariant-51f3e03eb8: ``enum``/``const`` values were filtered by the schema's other
+    keywords with JSON-text equality, so ``not: {const: 1.0}`` let ``1`` through (jsonschema: ``1 == 1.0``), and
+    ``not: {type: integer}`` let ``1.0`` through (an integer from draft-06 on). Each text is accepted iff valid."""
+    cg = CompiledGrammar(schema_to_grammar(schema), VOCAB)
+    validator = jsonschema.Draft202012Validator(schema)
+    for text in texts:
+        assert cg.accepts(text.encode()) == validator.is_valid(json.loads(text)), text

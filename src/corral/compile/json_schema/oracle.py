@@ -1,6 +1,9 @@
 """A validator with the compiler's semantics, to filter ``enum``/``const`` values (and ``propertyNames`` values)
-by the other keywords of their schema: jsonschema with the compiler's ``pattern`` and ``format`` regexes, JSON-text
-equality for ``enum``/``const`` and ``integer`` meaning an integer literal."""
+by the other keywords of their schema: a value is kept iff its JSON text, as the grammar spells it, is valid, so this
+is jsonschema's own semantics (``1 == 1.0`` for ``enum``/``const``, also under ``not``; ``1.0`` is an integer from
+draft-06 on, and not under a draft-04 ``$schema``), with the compiler's exact translations of ``pattern`` and
+``format`` (the language the compiler gives them).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def instance_valid(b, rest: dict, pointer: str, value, node) -> bool:
         raise SchemaError(f"enum/const together with {key!r} is not supported",
                           pointer=b.kp(node, pointer, key) if isinstance(key, str) else pointer,
                           keyword=key if isinstance(key, str) else "enum", kind="unsupported")
-    return _oracle(plain).is_valid(value)
+    return _oracle(plain, getattr(b, "draft", None) in ("draft-03", "draft-04")).is_valid(value)
 
 
 def _plain(node):
@@ -80,27 +83,19 @@ def _plain(node):
     return out
 
 
-_ORACLE = None
+_ORACLES: dict = {}
 
 
-def _oracle(schema):
-    """A validator of ``schema`` with the compiler's semantics (the class is built once)."""
-    global _ORACLE
-    if _ORACLE is None:
+def _oracle(schema, draft04: bool = False):
+    """A validator of ``schema`` with the compiler's semantics (one class per integer semantics, built once)."""
+    cls = _ORACLES.get(draft04)
+    if cls is None:
         import jsonschema
         from jsonschema import validators
         from corral.compile.json_schema import formats as fmt, regexes as rx
 
         def _d(x):
             return json.dumps(x, separators=(",", ":"), ensure_ascii=False)
-
-        def const(validator, c, instance, schema):
-            if _d(instance) != _d(c):
-                yield jsonschema.ValidationError("const")
-
-        def enum(validator, es, instance, schema):
-            if _d(instance) not in {_d(e) for e in es}:
-                yield jsonschema.ValidationError("enum")
 
         def pattern(validator, p, instance, schema):
             if isinstance(instance, str) and not re.fullmatch(rx.pattern_regex(p), _d(instance)[1:-1]):
@@ -112,9 +107,9 @@ def _oracle(schema):
                 if regex is None or not re.fullmatch(regex, _d(instance)[1:-1]):
                     yield jsonschema.ValidationError("format")
 
-        checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
-            "integer", lambda c, x: isinstance(x, int) and not isinstance(x, bool))
-        _ORACLE = validators.extend(jsonschema.Draft202012Validator,
-                                    {"const": const, "enum": enum, "pattern": pattern, "format": format_},
-                                    type_checker=checker)
-    return _ORACLE(schema)
+        checker = jsonschema.Draft202012Validator.TYPE_CHECKER
+        if draft04:  # Draft4Validator's integers: no float, even an integral one
+            checker = checker.redefine("integer", lambda c, x: isinstance(x, int) and not isinstance(x, bool))
+        cls = _ORACLES[draft04] = validators.extend(jsonschema.Draft202012Validator,
+                                                    {"pattern": pattern, "format": format_}, type_checker=checker)
+    return cls(schema)
