@@ -312,6 +312,20 @@ class Grammar:
         """
         return format_lark_text(self.start, self.rules, self.terminals, self.ignore)
 
+    def check_text(self, text):
+        """Whether ``text`` is accepted, a valid prefix, or rejected (where, and what was expected there): a
+        :class:`~corral.authoring.diagnose.Diagnosis`."""
+        from corral.authoring.diagnose import check_text
+
+        return check_text(self, text)
+
+    def check_texts(self, cases):
+        """Check many texts against their expected verdicts: a :class:`~corral.authoring.diagnose.CheckTable`
+        (``cases``: strings expected valid, ``(text, valid)`` pairs or a mapping)."""
+        from corral.authoring.diagnose import check_texts
+
+        return check_texts(self, cases)
+
     def _refuse_anchors(self) -> None:
         """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
         ``/..$/`` only matches at the end of the text, a meaning a token-level terminal cannot carry."""
