@@ -130,12 +130,18 @@ def test_integral_floats_is_honoured_where_the_draft_allows_it():
     ({"not": {"type": "integer"}, "enum": [1.0, 2.5]}, ["1.0", "2.5"]),
     ({"not": {"const": {"a": 1.0}}, "enum": [{"a": 1}, {"a": 2}]}, ['{"a":1}', '{"a":2}']),
     ({"not": {"enum": [[1]]}, "enum": [[1.0], [2]]}, ["[1.0]", "[2]"]),
+    ({"dependencies": {"a": ["b"]}, "enum": [{"a": 1}, {"a": 1, "b": 2}]}, ['{"a":1}', '{"a":1,"b":2}']),
+    ({"items": [{"type": "integer"}], "additionalItems": False, "enum": [[1], [1, 2], ["x"]]},
+     ["[1]", "[1,2]", '["x"]']),
 ])
 def test_negated_values_compare_as_jsonschema_does(schema, texts):
     """fuzz/findings/schema/invariant-51f3e03eb8: ``enum``/``const`` values were filtered by the schema's other
     keywords with JSON-text equality, so ``not: {const: 1.0}`` let ``1`` through (jsonschema: ``1 == 1.0``), and
-    ``not: {type: integer}`` let ``1.0`` through (an integer from draft-06 on). Each text is accepted iff valid."""
+    ``not: {type: integer}`` let ``1.0`` through (an integer from draft-06 on); crash-38a1ec23cf: draft-07 array
+    ``items`` and ``dependencies`` beside ``enum`` crashed (or were ignored by) that filter. Each text is accepted
+    iff valid (draft-07 spellings validated as draft-07)."""
     cg = CompiledGrammar(schema_to_grammar(schema), VOCAB)
-    validator = jsonschema.Draft202012Validator(schema)
+    draft07 = "dependencies" in schema or isinstance(schema.get("items"), list)
+    validator = (jsonschema.Draft7Validator if draft07 else jsonschema.Draft202012Validator)(schema)
     for text in texts:
         assert cg.accepts(text.encode()) == validator.is_valid(json.loads(text)), text

@@ -145,3 +145,40 @@ def test_lark_terminal_anchors_are_refused(terminal):
 
 def test_lark_anchor_characters_in_classes_and_escapes_are_fine():
     assert Grammar.from_lark('start: T\nT: /[$^]+\\$/\n').terminals
+
+
+@pytest.mark.parametrize("name", ["hang-cfa2b7a45e", "slow-unit-372d8de2a85cbb8d3cb94fc754960e9e91b6589a"])
+def test_lark_backslash_runs_are_refused_fast(name):
+    """fuzz/findings/lark/hang-cfa2b7a45e: ``start: /(`` and 43 backslashes kept lark's grammar reader busy for
+    minutes (its literal regexes backtrack exponentially over a run of backslashes that no closing ``/`` ends).
+    Runs over 24 backslashes are now a GrammarError at their position, before lark sees the text."""
+    from pathlib import Path
+
+    from corral.errors import GrammarError
+
+    data = (Path(__file__).resolve().parents[2] / "fuzz" / "findings" / "lark" / name).read_bytes()
+    start = time.perf_counter()
+    with pytest.raises(GrammarError) as info:
+        Grammar.from_lark(data.decode("utf-8", "replace"))
+    assert "backslashes" in str(info.value) and info.value.line == 1
+    assert time.perf_counter() - start < 5
+
+
+def test_lark_backslash_runs_up_to_the_limit_still_compile():
+    assert Grammar.from_lark("start: /" + "\\\\" * 12 + "/").terminals
+
+
+def test_lark_oracle_finds_longer_matches_than_re_match():
+    """fuzz/findings/lark/invariant-6f53ff9ab7: lark's dynamic_complete scanner only tries the first re.match
+    match of a terminal and its prefixes, so ``/a+pc??b?/i`` (lazy) never matched ``AaaPc``; corral's language has
+    every full match. The oracle now takes the longest full match (whose prefixes lark then tries)."""
+    import lark
+
+    from corral.runtime.matcher import CompiledGrammar
+    from corral.testing import lark_accepts, lark_oracle, synthetic_vocab_for
+
+    for text, word in (("start: /a+pc??b?/i", "AaaPc"), ('start: X "b"\nX: /a|ab/', "abb")):
+        assert not lark_accepts(lark.Lark(text, parser="earley", lexer="dynamic_complete"), word)  # the control
+        grammar = Grammar.from_lark(text)
+        assert lark_oracle(grammar)(word) and CompiledGrammar(grammar, synthetic_vocab_for(grammar)).accepts(
+            word.encode())

@@ -70,6 +70,7 @@ def parse_lark_text(
     """
     if not isinstance(text, str):
         raise GrammarError(f"a Lark grammar must be a str, not {type(text).__name__}")
+    _refuse_backslash_runs(text, source_name)
     try:
         terms, rules, ignore = _run_lark(text, start, source_name, import_paths)
     except GrammarError:
@@ -143,6 +144,23 @@ def rewrite_lark_idioms(pattern: str, flags: frozenset[str] = frozenset()) -> st
 
     pattern = _LAZY_STRING.sub(lazy, pattern)
     return _GREEDY_TAIL.sub(lambda m: r"(?:.*[^\\\n])?(?:\\\\)*", pattern)
+
+
+# lark's grammar reader matches string and regex literals with a regex that backtracks exponentially over a run of
+# backslashes in a literal that does not end (0.05 s for 24 of them, minutes for 40): longer runs are refused.
+MAX_BACKSLASH_RUN = 24
+_BACKSLASH_RUN = re.compile(r"\\{%d,}" % (MAX_BACKSLASH_RUN + 1))
+
+
+def _refuse_backslash_runs(text: str, source_name: str | None) -> None:
+    """GrammarError (with its line and column) for a run of more than :data:`MAX_BACKSLASH_RUN` backslashes."""
+    m = _BACKSLASH_RUN.search(text)
+    if m is not None:
+        line, column = _line_col(text, m.start())
+        raise GrammarError(f"a run of {len(m.group())} backslashes: lark's grammar reader takes exponential time on "
+                           f"long runs, so at most {MAX_BACKSLASH_RUN} in a row are accepted (write a repeated "
+                           "escape as a group, e.g. (?:\\\\){20})", line=line, column=column,
+                           source_name=source_name)
 
 
 def _run_lark(text: str, start: str, source_name: str | None, import_paths: Sequence[str | Path]):

@@ -1,10 +1,16 @@
 """Membership oracles from lark's Earley parser (``lexer="dynamic_complete"``, the language semantics corral
 implements), to check a constraint's ``is_complete()`` against. lark is imported on first use.
 
-One difference is bridged: lark's dynamic lexers match an ``%ignore`` terminal with ``re.match`` only (one match per
-position, the regex's own), while corral lets an ignored lexeme end anywhere its terminal matches, as for every
-other terminal. The oracle therefore spells the ignored terminals out as a rule (``_corral_ws: (IGNORED)*`` between
-every two symbols of a rule and around the start) instead of passing ``%ignore`` to lark.
+Two differences are bridged, both from lark finding a terminal's lexemes with ``re.match`` (the first match by the
+regex's own priorities) where corral takes every string the terminal's regex *fully* matches:
+
+* ``dynamic_complete`` then also tries the prefixes of that first match, but never a longer string: ``/ac??/``
+  (lazy) or ``/a|ab/`` never match ``ab`` there. The oracle's terminal matcher returns the longest full match
+  instead (``re.fullmatch`` over the candidate ends, longest first), whose prefixes lark then tries as before, so
+  every full match is found.
+* An ``%ignore`` terminal gets that one match only, prefixes not tried. The oracle spells the ignored terminals
+  out as a rule (``_corral_ws: (IGNORED)*`` between every two symbols of a rule and around the start) instead of
+  passing ``%ignore`` to lark.
 """
 
 from __future__ import annotations
@@ -48,12 +54,31 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
         else:
             text, start = grammar.to_lark(), start or grammar.start
     parser = lark.Lark(text, parser="earley", lexer="dynamic_complete", start=start)
+    _match_longest(parser)
 
     def oracle(s: str) -> bool:
         return lark_accepts(parser, s)
 
     oracle.parser = parser
     return oracle
+
+
+def _match_longest(parser: lark.Lark) -> None:
+    """Make the dynamic Earley scanner of ``parser`` find each terminal's longest full match (see the module
+    docstring). The regexes are lark's own compiled patterns; only how a match is chosen changes."""
+    scanner = parser.parser.parser
+    regexps = scanner.term_matcher.__self__.regexps
+
+    def longest(term, text, index=0):
+        rx = regexps[term.name]
+        first = rx.match(text, index)
+        for end in range(len(text), first.end() if first else index, -1):
+            m = rx.fullmatch(text, index, end)
+            if m is not None:
+                return m
+        return first if first is not None and first.end() > index else None
+
+    scanner.term_matcher = longest
 
 
 def explicit_ignores(grammar: Grammar, start: str) -> Grammar:

@@ -11,6 +11,7 @@ import json
 import re
 
 from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.regexes import PatternUnsupported
 from corral.compile.json_schema.vocab import NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, PATTERNS
 from corral.errors import SchemaError
 
@@ -29,7 +30,11 @@ def instance_valid(b, rest: dict, pointer: str, value, node) -> bool:
         raise SchemaError(f"enum/const together with {key!r} is not supported",
                           pointer=b.kp(node, pointer, key) if isinstance(key, str) else pointer,
                           keyword=key if isinstance(key, str) else "enum", kind="unsupported")
-    return _oracle(plain, getattr(b, "draft", None) in ("draft-03", "draft-04")).is_valid(value)
+    try:
+        return _oracle(plain, getattr(b, "draft", None) in ("draft-03", "draft-04")).is_valid(value)
+    except PatternUnsupported as exc:
+        raise SchemaError(f"a pattern beside enum/const cannot be compiled exactly: {exc}", pointer=pointer,
+                          keyword="pattern", kind="unsupported") from None
 
 
 def _plain(node):
@@ -80,6 +85,28 @@ def _plain(node):
             return None
     if extra:
         out = {**out, "allOf": list(out.get("allOf", [])) + extra}
+    return _in_2020_12(out)
+
+
+def _in_2020_12(out: dict):
+    """``out`` with the draft-07 spellings the compiler accepts rewritten for the draft 2020-12 validator: array
+    ``items`` (+ ``additionalItems``) as ``prefixItems`` (+ ``items``), ``dependencies`` as ``dependentRequired`` /
+    ``dependentSchemas``; None where a dependency schema cannot be written plainly."""
+    if isinstance(out.get("items"), list):
+        out["prefixItems"] = out.pop("items")
+        if "additionalItems" in out:
+            out["items"] = out.pop("additionalItems")
+    out.pop("additionalItems", None)  # without array items it applies to nothing
+    deps = out.pop("dependencies", None)
+    if isinstance(deps, dict):
+        for name, dep in deps.items():
+            if isinstance(dep, list):
+                out["dependentRequired"] = {**out.get("dependentRequired", {}), name: dep}
+            else:
+                plain = _plain(dep)
+                if plain is None:
+                    return None
+                out["dependentSchemas"] = {**out.get("dependentSchemas", {}), name: plain}
     return out
 
 
