@@ -326,6 +326,13 @@ class Grammar:
 
         return check_texts(self, cases)
 
+    def examples(self, n: int = 5, *, seed: int | None = None, max_length: int | None = 200) -> list[str]:
+        """Strings of the language drawn from the grammar itself, without a model: one per rule first (so every
+        rule shows up), then random derivations (:func:`corral.authoring.examples.examples`)."""
+        from corral.authoring.examples import examples
+
+        return examples(self, n, seed=seed, max_length=max_length)
+
     def _refuse_anchors(self) -> None:
         """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
         ``/..$/`` only matches at the end of the text, a meaning a token-level terminal cannot carry."""
