@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "_buf.h"
 
@@ -558,6 +559,7 @@ typedef struct {
     /* the NFA */
     const int64_t *eps_start, *eps_to, *edge_start, *edge_leaf, *edge_to, *leaf_start, *leaf_class;
     int64_t n_nfa, n_classes, max_states;
+    double deadline; /* CLOCK_MONOTONIC seconds past which the construction stops (the compile budget) */
     /* DFA states: sets in a pool (sorted NFA states), set i at pool[set_start[i] .. set_start[i + 1]) */
     I32Vec pool, set_start, trans;
     int64_t *slots;
@@ -647,10 +649,17 @@ static int64_t intern_set(Subset *S, const int32_t *set, int64_t m) {
     return j;
 }
 
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* determinize(eps_start, eps_to, edge_start, edge_leaf, edge_to, leaf_start, leaf_class, start, final, n_classes,
- *             max_states) -> (transitions bytes of int32 [m, n_classes], accepting bytes of uint8 [m])
+ *             max_states[, max_seconds]) -> (transitions bytes of int32 [m, n_classes], accepting bytes of uint8 [m])
  *             or None when the DFA would have more than max_states states, or its subsets more than
- *             POOL_PER_STATE * max_states NFA states in all.
+ *             POOL_PER_STATE * max_states NFA states in all, or False after max_seconds (the compile budget's
+ *             time left; checked every 256 DFA states).
  *
  * Subset construction over an NFA with epsilon edges (CSR eps_start/eps_to) and leaf-labelled edges (CSR
  * edge_start, edge_leaf/edge_to), leaves expanding to character classes (CSR leaf_start/leaf_class). DFA states
@@ -658,8 +667,9 @@ static int64_t intern_set(Subset *S, const int32_t *set, int64_t m) {
 static PyObject *determinize(PyObject *self, PyObject *args) {
     PyObject *o[7];
     long long start, final, n_classes, max_states;
-    if (!PyArg_ParseTuple(args, "OOOOOOOLLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &start, &final,
-                          &n_classes, &max_states))
+    double max_seconds = 1e300;
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLLL|d", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &start, &final,
+                          &n_classes, &max_states, &max_seconds))
         return NULL;
     Buf b[7] = {{0}};
     const char *names[7] = {"eps_start", "eps_to", "edge_start", "edge_leaf", "edge_to", "leaf_start", "leaf_class"};
@@ -681,6 +691,7 @@ static PyObject *determinize(PyObject *self, PyObject *args) {
     S.n_nfa = b[0].view.len / 8 - 1;
     S.n_classes = n_classes;
     S.max_states = max_states;
+    S.deadline = monotonic_seconds() + max_seconds;
     {
         const int64_t n = S.n_nfa, n_leaves = b[5].view.len / 8 - 1;
         int ok = n >= 1 && b[2].view.len / 8 == n + 1 && start >= 0 && start < n && final >= 0 && final < n &&
@@ -713,7 +724,7 @@ static PyObject *determinize(PyObject *self, PyObject *args) {
         goto done;
     }
     for (uint64_t i = 0; i < S.cap; i++) S.slots[i] = -1;
-    int64_t status = 0; /* 0 ok, -1 no memory, -2 too many states */
+    int64_t status = 0; /* 0 ok, -1 no memory, -2 too many states, -3 out of time */
     Py_BEGIN_ALLOW_THREADS
     {
         int32_t seed = (int32_t)start;
@@ -721,6 +732,10 @@ static PyObject *determinize(PyObject *self, PyObject *args) {
         if (intern_set(&S, set, m) < 0) status = -1;
         int64_t bucket_cap = 0;
         for (int64_t i = 0; status == 0 && i < S.n_sets; i++) {
+            if ((i & 255) == 255 && monotonic_seconds() > S.deadline) {
+                status = -3;
+                break;
+            }
             /* (class, target) moves of set i, bucketed by class */
             const int64_t a = S.set_start.data[i], z = S.set_start.data[i + 1];
             int64_t n_moves = 0, nt = 0;
@@ -785,6 +800,11 @@ static PyObject *determinize(PyObject *self, PyObject *args) {
     if (status == -2) {
         Py_INCREF(Py_None);
         result = Py_None;
+        goto done;
+    }
+    if (status == -3) {
+        Py_INCREF(Py_False);
+        result = Py_False;
         goto done;
     }
     {

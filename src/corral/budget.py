@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 __all__ = ["CompileBudget", "BudgetExceeded", "budget_scope", "checkpoint", "current_budget", "DEFAULT_BUDGET",
-           "is_size_limit"]
+           "is_size_limit", "seconds_left"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,13 @@ def current_budget() -> CompileBudget:
     """The budget in force (the default budget outside any scope)."""
     scope = _SCOPE.get()
     return DEFAULT_BUDGET if scope is None else scope[1]
+
+
+def seconds_left() -> float:
+    """Seconds until the active scope's deadline (``inf`` outside any scope): for native loops that check the
+    clock themselves."""
+    scope = _SCOPE.get()
+    return math.inf if scope is None else max(0.0, scope[0] - time.perf_counter())
 
 
 def checkpoint(keyword: str | None = None) -> None:

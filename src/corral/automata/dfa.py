@@ -41,6 +41,7 @@ from corral.automata.operations import (
     dfa_union,
     has_top_level_alternation,
 )
+from corral.budget import checkpoint
 
 __all__ = ["ByteDFA", "empty_tables", "utf8_expand", "minimize_tables", "canonical_tables", "dfa_product",
            "dfa_intersection", "dfa_union", "dfa_difference", "char_transitions", "dfa_to_regex", "dfa_between",
@@ -151,20 +152,27 @@ def utf8_expand(
         d1[mixed] = n_uni + inv.reshape(-1)
     if n_q * (n_uni + len(sig1)) * 64 > _MAX_EXPAND_CELLS:
         raise MemoryError(f"UTF-8 expansion too large: {n_q} states x {n_uni + len(sig1)} blocks")
+    checkpoint()
     rows1 = np.concatenate([np.repeat(tq[:, :, None], 64, axis=2), tq[:, sig1]], axis=1)  # [Q, D1, 64]
     id1, uniq1 = _intern_rows(rows1, n_q)
+    del rows1
+    checkpoint()
     # Level 2: blocks of 4096 (two continuation bytes left); lead E0 must not encode code points below U+0800.
     ch2 = d1.reshape(-1, 64).copy()
     ch2[0, :32] = none
     d2, sig2 = _descriptors(ch2, n_uni)
     rows2 = np.concatenate([np.repeat(id1[:, :n_uni, None], 64, axis=2), id1[:, sig2]], axis=1)
     id2, uniq2 = _intern_rows(rows2, n_q + len(uniq1))
+    del rows2
+    checkpoint()
     # Level 3: blocks of 262144; lead F0 must not encode code points below U+10000.
     ch3 = d2.reshape(-1, 64).copy()
     ch3[0, :16] = none
     d3, sig3 = _descriptors(ch3, n_uni)
     rows3 = np.concatenate([np.repeat(id2[:, :n_uni, None], 64, axis=2), id2[:, sig3]], axis=1)
     id3, uniq3 = _intern_rows(rows3, n_q + len(uniq1) + len(uniq2))
+    del rows3
+    checkpoint()
     # Rows of the character states: ASCII bytes and lead bytes.
     top = np.full((n_q, 256), -1, dtype=np.int64)
     top[:, :0x80] = tq[:, class_at(np.arange(0x80))]

@@ -24,7 +24,7 @@ import numpy as np
 from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.charsets import _partition, char_set
 from corral.automata.dfa import _minimize_small, utf8_expand
-from corral.budget import checkpoint, current_budget
+from corral.budget import BudgetExceeded, checkpoint, current_budget, seconds_left
 from corral.errors import RegexError
 
 __all__ = ["tree_to_dfa"]
@@ -198,6 +198,8 @@ class _NFA:
         """A new state (``_Unsupported("size")`` past ``_MAX_NFA_STATES``)."""
         if len(self.eps) >= _MAX_NFA_STATES:
             raise _Unsupported("size", 0, "the automaton is too large (bounded repetitions too big)")
+        if len(self.eps) & 4095 == 0:
+            checkpoint()
         self.eps.append([])
         self.edges.append([])
         return len(self.eps) - 1
@@ -301,8 +303,11 @@ def _determinize(nfa: _NFA, start: int, final: int, leaf_classes: list[list[int]
     if not native.NATIVE:
         return _determinize_py(nfa, start, final, leaf_classes, n_classes)
     checkpoint()
-    got = native.determinize(nfa.eps, nfa.edges, leaf_classes, start, final, n_classes, _max_dfa_states())
-    checkpoint()
+    got = native.determinize(nfa.eps, nfa.edges, leaf_classes, start, final, n_classes, _max_dfa_states(),
+                             seconds_left())
+    if got is False:  # out of time inside the native loop
+        checkpoint()
+        raise BudgetExceeded("compilation ran out of its time budget (in a subset construction)")
     if got is None:
         raise _Unsupported("size", 0, "the automaton is too large")
     return got
@@ -357,11 +362,14 @@ def _to_byte_dfa(nfa: _NFA, start: int, final: int, pattern: str) -> ByteDFA:
     """Determinise, minimise and expand the NFA from ``start`` to ``final`` into a canonical byte DFA."""
     leaf_classes, class_ranges = _partition(nfa.leaves)
     t, acc = _determinize(nfa, start, final, leaf_classes, len(class_ranges))
+    checkpoint()
     small = _minimize_small(t, acc)
     if small is None:
         return ByteDFA(*empty_tables(), pattern)
     t, acc = small
+    checkpoint()
     bt, bacc = utf8_expand(class_ranges, t, acc)
+    checkpoint()
     return ByteDFA(*canonical_tables(bt, bacc), pattern)
 
 

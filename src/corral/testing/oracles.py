@@ -6,8 +6,8 @@ regex's own priorities) where corral takes every string the terminal's regex *fu
 
 * ``dynamic_complete`` then also tries the prefixes of that first match, but never a longer string: ``/ac??/``
   (lazy) or ``/a|ab/`` never match ``ab`` there. The oracle's terminal matcher returns the longest full match
-  instead (``re.fullmatch`` over the candidate ends, longest first), whose prefixes lark then tries as before, so
-  every full match is found.
+  within 32 characters past that first match instead (``re.fullmatch`` over the candidate ends, longest first),
+  whose prefixes lark then tries as before (the bound keeps long texts affordable).
 * An ``%ignore`` terminal gets that one match only, prefixes not tried. The oracle spells the ignored terminals
   out as a rule (``_corral_ws: (IGNORED)*`` between every two symbols of a rule and around the start) instead of
   passing ``%ignore`` to lark.
@@ -63,6 +63,9 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
     return oracle
 
 
+_BEYOND = 32  # characters past re.match's match within which the oracle looks for a longer full match
+
+
 def _match_longest(parser: lark.Lark) -> None:
     """Make the dynamic Earley scanner of ``parser`` find each terminal's longest full match (see the module
     docstring). The regexes are lark's own compiled patterns; only how a match is chosen changes."""
@@ -72,7 +75,8 @@ def _match_longest(parser: lark.Lark) -> None:
     def longest(term, text, index=0):
         rx = regexps[term.name]
         first = rx.match(text, index)
-        for end in range(len(text), first.end() if first else index, -1):
+        base = first.end() if first else index
+        for end in range(min(len(text), base + _BEYOND), base, -1):
             m = rx.fullmatch(text, index, end)
             if m is not None:
                 return m

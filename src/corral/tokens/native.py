@@ -312,7 +312,8 @@ def _csr(lists) -> tuple[np.ndarray, np.ndarray]:
     return starts, flat
 
 
-def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int, max_states: int):
+def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int, max_states: int,
+                max_seconds: float = float("inf")):
     """Subset construction of a Thompson NFA (native module only).
 
     Parameters
@@ -329,10 +330,12 @@ def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int
     max_states : int
         Most DFA states; ``None`` is returned past it, or past ``400 * max_states`` NFA states summed over all the
         DFA states' subsets (quadratic for ``.*a{n}``: the bound keeps time and memory in check).
+    max_seconds : float
+        Stop after this long (the compile budget's time left) and return ``False``.
 
     Returns
     -------
-    (transitions, accepting) or None
+    (transitions, accepting), None or False
         int64 ``[m, n_classes]`` (``-1`` dead) and bool ``[m]``; state 0 is the start.
     """
     eps_start, eps_to = _csr(eps)
@@ -342,9 +345,9 @@ def determinize(eps, edges, leaf_classes, start: int, final: int, n_classes: int
     leaf_start, leaf_class = _csr(leaf_classes)
     got = _native.determinize(eps_start, eps_to, edge_start, np.ascontiguousarray(pairs[:, 0]),
                               np.ascontiguousarray(pairs[:, 1]), leaf_start, leaf_class, int(start), int(final),
-                              int(n_classes), int(max_states))
-    if got is None:
-        return None
+                              int(n_classes), int(max_states), min(float(max_seconds), 1e300))
+    if got is None or got is False:
+        return got
     trans, acc = got
     accepting = np.frombuffer(acc, dtype=np.uint8).astype(bool)
     t = np.frombuffer(trans, dtype=np.int32).astype(np.int64).reshape(len(accepting), int(n_classes))

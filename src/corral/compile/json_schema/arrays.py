@@ -74,22 +74,27 @@ def compile_array(b, node, pointer) -> str:
         return choices[key]
 
     tails: dict[tuple[int, int], str] = {}
+    todo: list[tuple[int, int]] = []
 
     def tail(i: int, c: int) -> str:  # elements after the first i ones, c items matched so far (capped)
         j = loop if hi is None and i >= loop else i
         if (j, c) not in tails:
-            t = tails[(j, c)] = b.nt("items")
-            if j >= lo and c >= min_c:
-                b.rule(t, *layout.close(b, "]", j > 0))
-            if hi is None or j < hi:
-                for sym, inc in options(j):
-                    c2 = c + inc
-                    if max_c is not None and c2 > max_c:
-                        continue
-                    c2 = min(c2, cap) if max_c is None else c2
-                    b.rule(t, *layout.sep(b, j > 0), sym, tail(j + 1, c2))
-            b.rule(t, b.never())
+            tails[(j, c)] = b.nt("items")
+            todo.append((j, c))
         return tails[(j, c)]
 
     b.rule(n, b.lit("["), tail(0, 0))
+    while todo:  # the rules of each tail, without recursion (maxItems: 1000 is a chain of 1000 tails)
+        j, c = todo.pop()
+        t = tails[(j, c)]
+        if j >= lo and c >= min_c:
+            b.rule(t, *layout.close(b, "]", j > 0))
+        if hi is None or j < hi:
+            for sym, inc in options(j):
+                c2 = c + inc
+                if max_c is not None and c2 > max_c:
+                    continue
+                c2 = min(c2, cap) if max_c is None else c2
+                b.rule(t, *layout.sep(b, j > 0), sym, tail(j + 1, c2))
+        b.rule(t, b.never())
     return n

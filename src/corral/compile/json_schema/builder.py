@@ -199,8 +199,8 @@ class Builder:
                 raise SchemaError(exc.what, pointer=self.kp(node, pointer, keyword) if keyword else pointer,
                                   keyword=keyword, kind="too_complex") from None
             except RecursionError:
-                raise SchemaError("the schema nests too deeply to compile", pointer=pointer,
-                                  kind="too_complex") from None
+                raise SchemaError("compiling this subschema recursed too deeply (its nesting is too deep)",
+                                  pointer=pointer, kind="too_complex") from None
             except RegexError as exc:
                 if exc.construct != "size":
                     raise
