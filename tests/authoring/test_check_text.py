@@ -1,4 +1,4 @@
-"""``Grammar.check_text`` / ``check_texts`` (issue 15): the verdict equals lark's own parser on random strings for
+"""``corral.authoring.check_text`` / ``check_texts`` (issue 15): the verdict equals lark's own parser on random strings for
 every shipped grammar and the shared Lark grammars, and the offset of a rejection is the first offset after which
 no completion exists (checked with the compiled engine's ``is_prefix``, an independent implementation of the
 matcher)."""
@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from corral.authoring import check_text, check_texts
 from corral.compile.grammar import Grammar, list_shipped_grammars, grammar_from_source, load_lark_file
 from corral.compile.json_schema import schema_to_grammar
 from corral.errors import GrammarError
@@ -45,7 +46,7 @@ def _strings(grammar, rng: random.Random, n: int) -> list[str]:
 def _check(grammar, texts, oracle):
     cg = CompiledGrammar(grammar, synthetic_vocab_for(grammar))
     for text in texts:
-        d = grammar.check_text(text)
+        d = check_text(grammar, text)
         if len(text) <= 40:
             assert d.ok == oracle(text), (text, d)
         data = text.encode()
@@ -76,27 +77,27 @@ def test_check_text_agrees_with_lark_on_shared_grammars(path):
 
 def test_diagnosis_says_where_and_what():
     g = Grammar.from_lark('start: "(" NUMBER ")"\nNUMBER: /[0-9]+/\n')
-    d = g.check_text("(12x)")
+    d = check_text(g, "(12x)")
     assert d.status == "rejected" and d.offset == 3 and d.prefix == "(12" and (d.line, d.column) == (1, 4)
     assert "NUMBER" in d.expected and "')'" in " ".join(d.expected) or "RPAR" in d.expected
     assert ")" in d.examples and "0" in d.examples
-    inc = g.check_text("(1")
+    inc = check_text(g, "(1")
     assert inc.status == "incomplete" and not inc.ok and inc.offset == 2
-    assert g.check_text("(7)").ok and "<end>" in g.check_text("(7)").examples
+    assert check_text(g, "(7)").ok and "<end>" in check_text(g, "(7)").examples
     spaced = Grammar.from_lark('start: "(" NUMBER ")"\nNUMBER: /[0-9]+/\n%ignore /[ \\n]+/\n')
-    lines = spaced.check_text("(\n1\n x")
+    lines = check_text(spaced, "(\n1\n x")
     assert lines.status == "rejected" and (lines.line, lines.column) == (3, 2), lines
 
 
 def test_check_texts_table_for_a_schema():
     g = schema_to_grammar({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
                           whitespace="spaced")
-    table = g.check_texts({'{"n": 1}': True, '{"n": "x"}': False, '{}': False})
+    table = check_texts(g, {'{"n": 1}': True, '{"n": "x"}': False, '{}': False})
     assert table.all_ok, table
     table.assert_ok()
-    bad = g.check_texts(['{"n": 1.5}'])
+    bad = check_texts(g, ['{"n": 1.5}'])
     assert not bad.all_ok and "FAIL" in str(bad)
     with pytest.raises(AssertionError, match="unexpected verdict"):
         bad.assert_ok()
-    d = g.check_text('{"n": "x"}')
+    d = check_text(g, '{"n": "x"}')
     assert d.offset == 6 and any(ch in d.examples for ch in "-0123456789")

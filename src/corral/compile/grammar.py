@@ -312,27 +312,6 @@ class Grammar:
         """
         return format_lark_text(self.start, self.rules, self.terminals, self.ignore)
 
-    def check_text(self, text):
-        """Whether ``text`` is accepted, a valid prefix, or rejected (where, and what was expected there): a
-        :class:`~corral.authoring.diagnose.Diagnosis`."""
-        from corral.authoring.diagnose import check_text
-
-        return check_text(self, text)
-
-    def check_texts(self, cases):
-        """Check many texts against their expected verdicts: a :class:`~corral.authoring.diagnose.CheckTable`
-        (``cases``: strings expected valid, ``(text, valid)`` pairs or a mapping)."""
-        from corral.authoring.diagnose import check_texts
-
-        return check_texts(self, cases)
-
-    def examples(self, n: int = 5, *, seed: int | None = None, max_length: int | None = 200) -> list[str]:
-        """Strings of the language drawn from the grammar itself, without a model: one per rule first (so every
-        rule shows up), then random derivations (:func:`corral.authoring.examples.examples`)."""
-        from corral.authoring.examples import examples
-
-        return examples(self, n, seed=seed, max_length=max_length)
-
     def _refuse_anchors(self) -> None:
         """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
         ``/..$/`` only matches at the end of the text, a meaning a token-level terminal cannot carry."""
