@@ -25,14 +25,15 @@ from typing import Iterable
 
 import numpy as np
 
-from corral.budget import BudgetExceeded, budget_scope, checkpoint
+from corral.budget import BudgetExceeded, budget_scope
 from corral.compile.grammar import Grammar, productive_rules
-from corral.errors import ConfigurationError, GrammarError, RegexError
+from corral.errors import ConfigurationError, GrammarError
 from corral.runtime.earley import Column, EarleyTables
 from corral.runtime import groups
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
 from corral.runtime.states import Rejection, _NState, _State
+from corral.runtime.terminals import terminal_dfas
 from corral.tokens.index import TokenIndex, shared_caches
 from corral.tokens.vocabulary import Vocabulary
 
@@ -67,16 +68,13 @@ class CompiledGrammar:
         Compute masks and checks with the compiled engine (:mod:`corral.runtime.engine`); ``False`` uses the
         Python specification. Default: the engine when it is built (not under ``CORRAL_PURE_PYTHON=1``).
     compile_budget : float, dict, "unlimited" or corral.budget.CompileBudget, optional
-        The time and automaton size that building this (terminal DFAs, tables, the first mask) may take
-        (:mod:`corral.budget`; default 4 s, 50,000 states per automaton); inside an enclosing scope (as in
-        ``generate``), the enclosing budget.
+        Time and automaton size for building this up to the first mask (:mod:`corral.budget`; default 4 s).
 
     Raises
     ------
     GrammarError
         A terminal matches the empty string or nothing, or the grammar's language is empty; kind ``"too_complex"``
-        past the compile budget (a SchemaError of that kind, at the schema pointer and keyword, for a terminal of a
-        grammar compiled from a JSON Schema).
+        past the compile budget (a SchemaError, at its pointer, for a grammar compiled from a JSON Schema).
     ConfigurationError
         ``grammar`` is not a Grammar (compile Lark text with ``Grammar.from_lark``) or ``vocab`` not a Vocabulary.
     """
@@ -87,12 +85,10 @@ class CompiledGrammar:
         with budget_scope(compile_budget):
             try:
                 self._build(grammar, vocab, mask_cache_size, native)
-            except BudgetExceeded as exc:
-                where = getattr(self, "_building", None)
+            except BudgetExceeded as exc:  # while building a token table (terminal DFAs report their own)
                 index = getattr(self, "index", None)
-                if where is None and getattr(index, "building", None) is not None:
+                if getattr(index, "building", None) is not None:
                     where = (list(grammar.terminals) + list(grammar.ignore))[index.building]
-                if where is not None:
                     raise grammar.too_complex(where, exc.what) from None
                 raise GrammarError(f"{exc.what} (building the token tables and the first mask)",
                                    kind="too_complex") from None
@@ -104,7 +100,7 @@ class CompiledGrammar:
         self.vocab = vocab
         names = list(grammar.terminals)
         self.terminal_names = names + [f"{n} (ignored)" for n in grammar.ignore]
-        dfas, cache_keys = self._terminal_dfas(grammar, names)
+        dfas, cache_keys = terminal_dfas(grammar, names)
         self.dfas = dfas
         self.n_terminals = len(names)
         self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
@@ -133,36 +129,6 @@ class CompiledGrammar:
             self._engine = None
             self.initial_state = self._start_threads(frozenset([self.tables.initial]))
         self._packed(self.initial_state)  # the first mask, under the budget (and cached for the first step)
-
-    def _terminal_dfas(self, grammar: Grammar, names: list[str]) -> tuple[list, list]:
-        """The byte DFA of every terminal (ignored ones last) and its token-table cache key; ``self._building``
-        names the terminal being compiled, for a too_complex error."""
-        from corral.automata.operations import without_empty_string
-        from corral.automata.regex import compile_regex
-
-        dfas, cache_keys = [], []
-        for name in names + list(grammar.ignore):
-            term = grammar.terminals[name]
-            self._building = name
-            checkpoint()
-            try:
-                dfa = compile_regex(term.pattern, term.flags)
-            except RegexError as exc:
-                if exc.construct == "size":
-                    raise grammar.too_complex(name, str(exc)) from None
-                raise
-            if dfa.is_empty:
-                raise GrammarError(f"terminal {name} matches no string")
-            key = (term.pattern, term.flags)
-            if bool(dfa.accepting[0]):
-                if not getattr(grammar, "allow_nullable_terminals", False):
-                    raise GrammarError(f"terminal {name} matches the empty string, which is not supported")
-                dfa = without_empty_string(dfa)  # the grammar spells the empty match out (Grammar.from_regex)
-                key = ((term.pattern, "non-empty"), term.flags)
-            dfas.append(dfa)
-            cache_keys.append(key)
-        self._building = None
-        return dfas, cache_keys
 
     @property
     def _trans(self) -> list:
