@@ -75,6 +75,11 @@ class Diagnosis:
     def __repr__(self) -> str:
         return f"Diagnosis({self})"
 
+    def _repr_html_(self) -> str:
+        """The notebook display: the text with the failing position marked (:mod:`corral.authoring.html`)."""
+        from corral.authoring.html import diagnosis_html
+        return diagnosis_html(self)
+
 
 @dataclass(frozen=True)
 class CheckTable:
@@ -115,6 +120,11 @@ class CheckTable:
 
     def __repr__(self) -> str:
         return f"CheckTable({len(self.rows)} strings, {len(self.failures)} unexpected)\n{self}"
+
+    def _repr_html_(self) -> str:
+        """The notebook display: a table of verdicts, unexpected ones highlighted (:mod:`corral.authoring.html`)."""
+        from corral.authoring.html import check_table_html
+        return check_table_html(self)
 
 
 def _byte_compiled(grammar):

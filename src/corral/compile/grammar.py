@@ -87,6 +87,16 @@ class Grammar:
         self.ignore = tuple(dict.fromkeys(self.ignore))
         self._normalize()
 
+    def __repr__(self) -> str:
+        """A one-line summary (start, rule and terminal counts, ignored terminals, source)."""
+        from corral.authoring.html import grammar_repr
+        return grammar_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook display: summary, Lark text with line numbers, terminals (:mod:`corral.authoring.html`)."""
+        from corral.authoring.html import grammar_html
+        return grammar_html(self)
+
     # ------------------------------------------------------------------ constructors
 
     @classmethod

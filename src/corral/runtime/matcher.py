@@ -440,6 +440,14 @@ class CompiledGrammar:
                 "dfas": sum(d.transitions.nbytes + d.accepting.nbytes for d in self.dfas),
                 "engine": self._engine.nbytes() if self._engine is not None else 0}
 
+    def __repr__(self) -> str:
+        from corral.authoring.html import compiled_repr
+        return compiled_repr(self)
+
+    def _repr_html_(self) -> str:
+        from corral.authoring.html import compiled_html
+        return compiled_html(self)
+
     def matcher(self) -> "Matcher":
         """A fresh matcher at the start of the text."""
         return Matcher(self, self.initial_state)
@@ -602,3 +610,11 @@ class Matcher:
     def state_key(self):
         """A hashable key of the current state (equal keys allow the same continuations)."""
         return self._state.key
+
+    def __repr__(self) -> str:
+        from corral.authoring.html import matcher_repr
+        return matcher_repr(self)
+
+    def _repr_html_(self) -> str:
+        from corral.authoring.html import matcher_html
+        return matcher_html(self)
