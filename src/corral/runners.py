@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from corral.options import GenerateOptions
     from corral.protocols import CompiledConstraint, ConstraintState, Drafter, LanguageModel, ModelSequence
+    from corral.result import TokenStep
+    from corral.samplers.steps import Step
 
-__all__ = ["Job", "Outcome", "SAMPLERS", "decode_output", "seed_stream"]
+__all__ = ["Job", "Outcome", "SAMPLERS", "decode_output", "seed_stream", "token_steps"]
 
 
 @dataclass
@@ -66,8 +68,8 @@ class Job:
 class Outcome:
     """What every sampler returns: the output tokens, how they were drawn, and the sampler's extras.
 
-    ``log_z``, ``particles``, ``posterior`` and ``stats`` are passed on to :class:`~corral.result.Result` as they
-    are; ``n_generated`` counts every token the sampler generated (over all particles for SMC).
+    ``log_z``, ``particles``, ``posterior``, ``stats`` and ``steps`` are passed on to :class:`~corral.result.Result`
+    as they are; ``n_generated`` counts every token the sampler generated (over all particles for SMC).
     """
 
     tokens: list[int]
@@ -80,10 +82,12 @@ class Outcome:
     particles: list | None = None
     posterior: dict | None = None
     stats: dict = field(default_factory=dict)
+    steps: list[TokenStep] = field(default_factory=list)
 
     def extras(self) -> dict:
         """The sampler-specific fields of :class:`~corral.result.Result`."""
-        return {"log_z": self.log_z, "particles": self.particles, "posterior": self.posterior, "stats": self.stats}
+        return {"log_z": self.log_z, "particles": self.particles, "posterior": self.posterior, "stats": self.stats,
+                "steps": self.steps}
 
 
 def decode_output(lm: LanguageModel, tokens, complete: bool, constrained: bool) -> str:
@@ -96,6 +100,32 @@ def decode_output(lm: LanguageModel, tokens, complete: bool, constrained: bool) 
             if constrained:
                 raise GenerationError(f"a complete constrained output is not valid UTF-8 ({exc}): {data!r}") from exc
     return data.decode("utf-8", errors="replace")
+
+
+def token_steps(lm: LanguageModel, steps: list[Step]) -> list[TokenStep]:
+    """The :class:`~corral.result.TokenStep` records of a sampler's :class:`~corral.samplers.steps.Step` records.
+
+    Adds each token's bytes and text (decoded incrementally, so that the texts join into the output's text) and
+    its ``source``: ``"draft"`` (an accepted draft), else ``"eos"``, else ``"forced"`` (one allowed token), else
+    ``"sampled"``.
+    """
+    import codecs
+
+    from corral.result import TokenStep
+
+    tb, eos = lm.vocab.token_bytes, lm.eos_token_ids
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    out = []
+    for i, s in enumerate(steps):
+        data = (tb[s.token] if 0 <= s.token < len(tb) else None) or b""
+        text = decoder.decode(data, final=i == len(steps) - 1)
+        forced = None if s.n_allowed is None else s.n_allowed == 1
+        source = ("draft" if s.draft is not None else "eos" if s.token in eos else "forced" if forced
+                  else "sampled")
+        prob = None if math.isnan(s.model_logprob) else math.exp(s.model_logprob)
+        out.append(TokenStep(s.token, text, data, prob, forced, s.n_allowed, s.checks, s.rejects, source,
+                             s.rejected_drafts, s.draft))
+    return out
 
 
 def seed_stream(seed: int | None) -> int:
@@ -116,7 +146,8 @@ def run_lcd(job: Job) -> Outcome:
     out = sample_sequence(job.seq, job.matcher(), max_tokens=s.max_tokens, temperature=s.temperature,
                           top_k=s.top_k, top_p=s.top_p, generator=job.generator, eos_token_ids=job.lm.eos_token_ids)
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
-                   model_logprob=out.model_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens))
+                   model_logprob=out.model_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens),
+                   steps=token_steps(job.lm, out.steps))
 
 
 def _run_speculative(job: Job, verify: str) -> Outcome:
@@ -130,9 +161,11 @@ def _run_speculative(job: Job, verify: str) -> Outcome:
         top_k=s.top_k, top_p=s.top_p, generator=job.generator,
         stream=seed_stream(s.seed) if verify == "d2" else None, eos_token_ids=job.lm.eos_token_ids,
     )
+    # D2 rounds report the tempered model's log-probability as model_logprob; Result wants the raw model's
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
-                   model_logprob=out.model_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens),
-                   log_z=out.log_weight if verify == "d2" else None, stats=out.stats.as_dict())
+                   model_logprob=out.raw_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens),
+                   log_z=out.log_weight if verify == "d2" else None, stats=out.stats.as_dict(),
+                   steps=token_steps(job.lm, out.steps))
 
 
 def run_awrs(job: Job) -> Outcome:
@@ -150,7 +183,8 @@ def run_awrs(job: Job) -> Outcome:
              "n_fallbacks": run.n_fallbacks, "n_tokens": len(run.tokens)}
     return Outcome(tokens=list(run.tokens), status="complete" if run.status == "complete" else "length",
                    logprob=0.0 if not s.temperature else run.logprob, model_logprob=run.model_logprob,
-                   first_token_s=run.first_token_s, n_generated=len(run.tokens), log_z=run.log_weight, stats=stats)
+                   first_token_s=run.first_token_s, n_generated=len(run.tokens), log_z=run.log_weight, stats=stats,
+                   steps=token_steps(job.lm, run.steps))
 
 
 def run_smc(job: Job) -> Outcome:
@@ -184,7 +218,7 @@ def run_smc(job: Job) -> Outcome:
     parts = [(t, list(p.tokens), float(p.log_weight), p.status) for p, t in zip(res.particles, texts)]
     return Outcome(tokens=list(chosen.tokens), status=status, logprob=logprob, model_logprob=chosen.model_logprob,
                    first_token_s=0.0, n_generated=res.n_tokens, log_z=res.log_z, particles=parts,
-                   posterior=posterior, stats=stats)
+                   posterior=posterior, stats=stats, steps=token_steps(job.lm, chosen.steps))
 
 
 def _smc_proposal(job: Job):

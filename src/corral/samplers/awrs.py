@@ -46,6 +46,7 @@ import numpy as np
 from corral.protocols import GroupedConstraintState
 from corral.samplers.awrs_visit import DroppedTokens, order_chunks
 from corral.samplers.masking import checked_logprobs
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -404,6 +405,9 @@ class AWRSSequence:
         Log-probability of ``tokens`` under the tempered model (equal to ``model_logprob`` at temperature 1).
     first_token_s : float
         Seconds until the first token was chosen.
+    steps : list of Step
+        One :class:`~corral.samplers.steps.Step` per token: its raw model log-probability and the step's checks and
+        rejections (the checks of a final step that found no valid token are in ``n_checks`` only).
     """
 
     tokens: list[int] = field(default_factory=list)
@@ -416,6 +420,7 @@ class AWRSSequence:
     first_token_s: float = 0.0
 
     tempered_logprob: float = 0.0
+    steps: list[Step] = field(default_factory=list)
 
     @property
     def logprob(self) -> float:
@@ -565,7 +570,9 @@ def _record_step(out: AWRSSequence, st: AWRSStep, lp: np.ndarray, full: np.ndarr
     tok = st.token
     greedy = temperature == 0
     out.log_weight += st.log_z
-    out.model_logprob += float(lp[tok])
+    model_lp = float(lp[tok])
+    out.model_logprob += model_lp
     out.tempered_logprob += float(full[tok]) - (logsumexp(full) if not greedy and temperature != 1 else 0.0)
     out.tokens.append(tok)
+    out.steps.append(Step(tok, model_lp, None, st.n_checks, st.n_rejects))
     return tok

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from corral.errors import ConfigurationError, GenerationError
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from numpy.typing import ArrayLike
@@ -269,6 +270,9 @@ class SampleOutput:
         Sum of the tokens' log-probabilities under the raw model.
     first_token_s : float
         Seconds until the first token was sampled (prefill, first mask and sampling).
+    steps : list of Step
+        One :class:`~corral.samplers.steps.Step` per token: its raw model log-probability and the number of tokens
+        the mask allowed (``None`` without a matcher).
     """
 
     tokens: list[int] = field(default_factory=list)
@@ -276,6 +280,7 @@ class SampleOutput:
     logprob: float = 0.0
     model_logprob: float = 0.0
     first_token_s: float = 0.0
+    steps: list[Step] = field(default_factory=list)
 
 
 def sample_sequence(
@@ -333,6 +338,7 @@ def sample_sequence(
         out.tokens.append(token)
         out.logprob += lp
         out.model_logprob += model_lp
+        out.steps.append(Step(token, model_lp, None if mask is None else int(np.count_nonzero(mask))))
         if matcher is not None:
             matcher.advance(token)
         if token in eos:

@@ -12,6 +12,7 @@ import numpy as np
 
 from corral.errors import ConfigurationError, GenerationError
 from corral.samplers.resampling import normalized_weights
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.protocols import ConstraintState, LanguageModel
@@ -40,6 +41,9 @@ class Particle:
         The critic's intermediate potential currently included in ``log_weight``.
     model_logprob : float
         Log-probability of ``tokens`` under the raw (untempered) model.
+    steps : list of Step
+        One :class:`~corral.samplers.steps.Step` per token of ``tokens`` (raw model log-probability, and the AWRS
+        checks where the proposal reports them per token).
     """
 
     tokens: list[int]
@@ -49,6 +53,7 @@ class Particle:
     status: str = "live"
     twist: float = 0.0
     model_logprob: float = 0.0
+    steps: list[Step] = field(default_factory=list)
 
     @property
     def live(self) -> bool:

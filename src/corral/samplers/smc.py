@@ -33,6 +33,7 @@ from corral.samplers.awrs import (DEFAULT_MAX_REJECTS, awrs_step, eos_only, gumb
 from corral.samplers.masking import checked_logprobs
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import RESAMPLERS, ess, normalized_weights, resample
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.protocols import ConstraintState, LanguageModel
@@ -57,6 +58,9 @@ class Extension:
         Constraint work of the step.
     stats : dict
         Anything else the proposal wants to report (summed over the run into ``SMCResult.proposal_stats``).
+    steps : list of Step or None
+        One :class:`~corral.samplers.steps.Step` per token, kept by the particle; ``None``: derived from the other
+        fields (one token: its log-probability and checks; a block: log-probabilities unknown, ``nan``).
     """
 
     tokens: list[int]
@@ -66,6 +70,15 @@ class Extension:
     n_rejects: int = 0
     n_fallbacks: int = 0
     stats: dict = field(default_factory=dict)
+    steps: list[Step] | None = None
+
+    def token_steps(self) -> list[Step]:
+        """``steps``, or steps derived from the other fields when the proposal gave none."""
+        if self.steps is not None:
+            return self.steps
+        if len(self.tokens) == 1:
+            return [Step(self.tokens[0], self.model_logprob, None, self.n_checks, self.n_rejects)]
+        return [Step(t, math.nan, None, None, None) for t in self.tokens]
 
 
 class Proposal(Protocol):
@@ -303,6 +316,7 @@ def _apply(p: Particle, ext: Extension, budget: int, horizon: int, eos: frozense
         p.status = "length" if budget <= 1 else "dead"  # forced EOS refused: not complete in time
         return
     p.tokens.extend(ext.tokens)
+    p.steps.extend(ext.token_steps())
     p.log_weight += ext.delta_logw
     p.model_logprob += ext.model_logprob
     if p.tokens[-1] in eos:
@@ -343,7 +357,7 @@ def _reweight(pop: list[Particle], live: list[int], rng: np.random.Generator, sc
     for a in anc:
         q = pop[int(a)]
         new.append(Particle(list(q.tokens), q.matcher.fork(), mean, _fresh_stream(rng), q.status,
-                            q.twist, q.model_logprob))
+                            q.twist, q.model_logprob, list(q.steps)))
     rows = [rows_of[int(a)] for a, q in zip(anc, new) if q.live]
     res.n_resamples += 1
     return new, [j for j, q in enumerate(new) if q.live], rows

@@ -29,6 +29,7 @@ from corral.samplers.awrs import eos_only, logsumexp, tempered
 from corral.samplers.masking import checked_logprobs
 from corral.samplers.particles import Particle, SMCResult, check_counts, check_temperature, prompt_and_horizon
 from corral.samplers.resampling import ess
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.protocols import ConstraintState, LanguageModel
@@ -215,8 +216,9 @@ def _kept(keep: np.ndarray, new_log: np.ndarray, parents: np.ndarray, tokens: np
         parent = live[row]
         m = parent.matcher.fork()
         m.advance(tok)
-        child = Particle(parent.tokens + [tok], m, lw, 0, "live", 0.0,
-                         parent.model_logprob + float(logprobs[row][tok]))
+        mlp = float(logprobs[row][tok])
+        child = Particle(parent.tokens + [tok], m, lw, 0, "live", 0.0, parent.model_logprob + mlp,
+                         parent.steps + [Step(tok, mlp, None, None, None)])
         res.n_tokens += 1
         if tok in eos:
             child.status = "complete"

@@ -38,6 +38,7 @@ from corral.samplers.masking import validate_sampling
 from corral.samplers.speculative_d1 import d1_round
 from corral.samplers.speculative_d2 import d2_round
 from corral.samplers.speculative_round import RoundResult, SpecStats
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.drafters.policy import AdaptivePolicy, FixedPolicy
@@ -59,12 +60,16 @@ class SpecOutput:
     logprob : float
         Log-probability under the sampling law (see :class:`RoundResult`).
     model_logprob : float
-        Log-probability under the model.
+        Log-probability under the model (D1: the raw model; D2: the tempered model, see :class:`RoundResult`).
     log_weight : float
         Sum of the rounds' ``delta_logw``: the importance weight that corrects ``ℓ`` into ``π``.
     stats : SpecStats
     first_token_s : float
         Seconds until the first round ended.
+    raw_logprob : float
+        Log-probability under the raw (untempered) model.
+    steps : list of Step
+        One :class:`~corral.samplers.steps.Step` per token (the rounds' steps, in order).
     """
 
     tokens: list[int] = field(default_factory=list)
@@ -74,6 +79,8 @@ class SpecOutput:
     log_weight: float = 0.0
     stats: SpecStats = field(default_factory=SpecStats)
     first_token_s: float = 0.0
+    raw_logprob: float = 0.0
+    steps: list[Step] = field(default_factory=list)
 
 
 def speculative_sample_sequence(
@@ -169,6 +176,8 @@ def _add_round(out: SpecOutput, r: RoundResult, eos: Collection[int]) -> bool:
     out.tokens.extend(r.tokens)
     out.logprob += r.logprob
     out.model_logprob += r.model_logprob
+    out.raw_logprob += r.raw_logprob
+    out.steps.extend(r.steps)
     out.log_weight += r.delta_logw
     if r.dead:
         out.status = "dead"

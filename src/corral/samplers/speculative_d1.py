@@ -22,6 +22,7 @@ from corral.errors import GenerationError
 from corral.samplers.awrs import logsumexp
 from corral.samplers.masking import _as_numpy, checked_logprobs, constrained_law, sample_token
 from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.drafters.policy import AdaptivePolicy, FixedPolicy
@@ -236,10 +237,12 @@ def _verify(rows, drafts, meta, masks, matcher, policy, size, law, generator, eo
         accepted = u < acc_p
         policy.update(kind, feature, accepted)
         stats.count_draft(kind, accepted)
+        n_allowed = int(np.count_nonzero(masks[i]))
         if accepted:
             res.tokens.append(tok)
             res.logprob += float(logp[int(np.searchsorted(ids, tok))])
             res.model_logprob += float(lp[tok])
+            res.steps.append(Step(tok, float(lp[tok]), n_allowed, 0, 0, kind))
             res.delta_logw += _log_z(lp, masks[i], temperature)
             res.n_accepted += 1
             continue
@@ -251,6 +254,7 @@ def _verify(rows, drafts, meta, masks, matcher, policy, size, law, generator, eo
         res.logprob += float(logp[epos])
         res.model_logprob += float(lp[extra])
         res.delta_logw += _log_z(lp, masks[i], temperature)
+        res.steps.append(Step(extra, float(lp[extra]), n_allowed, 0, 0, None, 1))
         return res, extra
     if k and drafts[-1] in eos:
         return res, None
@@ -263,6 +267,7 @@ def _verify(rows, drafts, meta, masks, matcher, policy, size, law, generator, eo
     res.logprob += lpe
     res.model_logprob += mlp
     res.delta_logw += _log_z(lp, mask, temperature)
+    res.steps.append(Step(extra, mlp, int(np.count_nonzero(mask))))
     return res, extra
 
 

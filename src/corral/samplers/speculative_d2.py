@@ -19,6 +19,7 @@ from corral.samplers.awrs import as_float64, awrs_step, gumbel_keys, logsumexp, 
 from corral.samplers.awrs_visit import visit_order
 from corral.samplers.masking import checked_logprobs
 from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
+from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.drafters.policy import AdaptivePolicy, FixedPolicy
@@ -173,9 +174,13 @@ def _verify(rows, drafts, meta, matcher, policy, position, stream, temperature, 
             accepted = y == drafts[i]
             policy.update(meta[i][0], meta[i][1], accepted)
             stats.count_draft(meta[i][0], accepted)
+            res.steps.append(Step(y, float(lp[y]), None, st.n_checks, st.n_rejects, meta[i][0] if accepted else None,
+                                  0 if accepted else 1))
             if not accepted:
                 break
             res.n_accepted += 1
+        else:
+            res.steps.append(Step(y, float(lp[y]), None, st.n_checks, st.n_rejects))
         if y in eos:
             break
     res.logprob = res.model_logprob - res.delta_logw if not res.dead else -math.inf

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from corral.samplers.steps import Step
+
 __all__ = ["FREE_KINDS", "RoundResult", "SpecStats", "fit_logprobs"]
 
 #: Proposal kinds that cost no draft forward pass (the adaptive length policy treats them as free).
@@ -109,6 +111,9 @@ class RoundResult:
         No valid continuation (D2 only; D1 raises ``GenerationError`` as masked decoding does).
     raw_logprob : float
         Log-probability under the raw (untempered) model.
+    steps : list of Step
+        One :class:`~corral.samplers.steps.Step` per emitted token: the accepted drafts (``draft`` = their kind),
+        then the corrected or bonus token (``rejected_drafts = 1`` when it replaces a rejected draft).
     """
 
     tokens: list[int]
@@ -119,6 +124,7 @@ class RoundResult:
     n_accepted: int = 0
     dead: bool = False
     raw_logprob: float = 0.0
+    steps: list[Step] = field(default_factory=list)
 
 
 def fit_logprobs(lp: np.ndarray, size: int) -> np.ndarray:

@@ -127,7 +127,7 @@ class SpeculativeProposal:
             if r.dead:
                 out.append(Extension([], -math.inf, 0.0, stats=stats))
                 continue
-            out.append(Extension(list(r.tokens), r.delta_logw, r.raw_logprob, stats=stats))
+            out.append(Extension(list(r.tokens), r.delta_logw, r.raw_logprob, stats=stats, steps=list(r.steps)))
         return out
 
     def select(self, rows: list[int]) -> None:
