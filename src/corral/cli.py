@@ -1,10 +1,12 @@
-"""Command line interface: ``corral generate PROMPT [options]`` and ``corral validate --schema S FILE``
-(also ``python -m corral``).
+"""Command line interface: ``corral generate PROMPT [options]``, ``corral validate --schema S FILE`` and
+``corral lint FILE`` (also ``python -m corral``).
 
 Exit codes of ``generate``: 0 when the output is complete, 3 when ``--max-tokens`` ran out first (the text is then
 not valid) or, with ``--lenient``, when the output fails validation, 2 on bad input (the error message is printed to stderr). Exit codes of ``validate``: 0 when every record
 is valid, 1 when a record is invalid or malformed, 2 on bad input (usage, unreadable file, bad schema); ``validate``
-prints the invalid and malformed records and a summary (``--all``: every record).
+prints the invalid and malformed records and a summary (``--all``: every record). ``lint`` prints one line per finding
+of :func:`corral.authoring.lint.lint` (``no findings`` when there is none); exit codes: 0 no findings, 1 warnings
+only, 2 errors (an undefined name, an empty language) or bad input (an unreadable file, a grammar lark cannot parse).
 """
 
 from __future__ import annotations
@@ -69,7 +71,36 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--json", action="store_true",
                      help="print one JSON object per printed record (only the invalid and malformed ones unless "
                           "--all), then a {\"summary\": ...} object")
+    lnt = sub.add_parser(
+        "lint",
+        help="find likely defects in a Lark grammar",
+        description="Lint a Lark grammar: unreachable and unproductive rules, undefined names, nullable cycles, "
+                    "colliding terminals (with a string both match), terminals that match the empty string, ignored "
+                    "terminals that overlap others, unbounded whitespace. Prints one line per finding. "
+                    "Exit status: 0 no findings, 1 warnings only, 2 errors or bad input.",
+    )
+    lnt.add_argument("file", metavar="FILE", help="the .lark file (or the name of a shipped grammar, e.g. json)")
+    lnt.add_argument("--start", metavar="NAME", default="start", help="the start rule (default: start)")
+    lnt.add_argument("--strict-whitespace", action="store_true",
+                     help="also report %%ignore-d whitespace terminals as unbounded whitespace")
     return parser
+
+
+def _run_lint(args) -> int:
+    import re
+    from pathlib import Path
+
+    from corral.authoring.lint import lint
+
+    path = Path(args.file)
+    shipped = not os.path.isfile(args.file) and re.fullmatch(r"[A-Za-z0-9_\-]+", args.file)
+    report = lint(args.file if shipped else path, start=args.start, strict_whitespace=args.strict_whitespace)
+    print(report)
+    sys.stdout.flush()
+    if report.errors:
+        print(f"corral: error: {len(report.errors)} error(s) in the grammar", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_INVALID if report.findings else EXIT_OK
 
 
 def _run_generate(args) -> int:
@@ -177,6 +208,8 @@ def _dispatch(args) -> int:
             return _run_generate(args)
         if args.command == "validate":
             return _run_validate(args)
+        if args.command == "lint":
+            return _run_lint(args)
     except (CorralError, ValueError, OSError, UnicodeDecodeError) as exc:
         print(f"corral: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

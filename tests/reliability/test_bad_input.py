@@ -178,6 +178,11 @@ CLI_ROWS = [
     ("validate", "missing file", ["validate", "--schema", "{{}}", "{tmp}/missing.jsonl"], 2),
     ("validate", "schema that is not JSON", ["validate", "--schema", "{{not json", "{deep}"], 2),
     ("validate", "deeply nested and huge records", ["validate", "--schema", "{{}}", "{deep}"], 1),
+    ("lint", "missing file", ["lint", "{tmp}/missing.lark"], 2),
+    ("lint", "binary junk grammar file", ["lint", "{junk}"], 2),
+    ("lint", "a folder instead of a file", ["lint", "{tmp}"], 2),
+    ("lint", "syntax error (deeply nested brackets)", ["lint", "{deep}"], 2),
+    ("lint", "start rule not defined", ["lint", "json", "--start", "nope"], 2),
 ]
 
 
