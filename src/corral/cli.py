@@ -5,7 +5,7 @@ Exit codes of ``generate``: 0 when the output is complete, 3 when ``--max-tokens
 not valid) or, with ``--lenient``, when the output fails validation, 2 on bad input (the error message is printed to stderr). Exit codes of ``validate``: 0 when every record
 is valid, 1 when a record is invalid or malformed, 2 on bad input (usage, unreadable file, bad schema); ``validate``
 prints the invalid and malformed records and a summary (``--all``: every record). ``lint`` prints one line per finding
-of :func:`corral.authoring.lint.lint` (``no findings`` when there is none); exit codes: 0 no findings, 1 warnings
+of :func:`corral.authoring.linting.lint` (``no findings`` when there is none); exit codes: 0 no findings, 1 warnings
 only, 2 errors (an undefined name, an empty language) or bad input (an unreadable file, a grammar lark cannot parse).
 """
 
@@ -90,7 +90,7 @@ def _run_lint(args) -> int:
     import re
     from pathlib import Path
 
-    from corral.authoring.lint import lint
+    from corral.authoring.linting import lint
 
     path = Path(args.file)
     shipped = not os.path.isfile(args.file) and re.fullmatch(r"[A-Za-z0-9_\-]+", args.file)

@@ -126,10 +126,10 @@ def table(header, rows, *, limit: int = MAX_ROWS, row_styles=None) -> str:
     """
     rows = list(rows)
     styles = list(row_styles) if row_styles is not None else [""] * len(rows)
-    cell = f"border-top:1px solid {_BORDER};padding:1px 8px;vertical-align:top"
+    cell = f"border-top:1px solid {_BORDER};padding:1px 8px;vertical-align:top;text-align:left"
     out = ['<table style="border-collapse:collapse;margin:4px 0">']
     if header is not None:
-        out += ["<thead><tr>", *(f'<th style="{cell};text-align:left">{escape(h)}</th>' for h in header),
+        out += ["<thead><tr>", *(f'<th style="{cell}">{escape(h)}</th>' for h in header),
                 "</tr></thead>"]
     out.append("<tbody>")
     for row, style in zip(rows[:limit], styles):
@@ -506,3 +506,32 @@ def check_table_html(t) -> str:
     head = badge(f"{bad} unexpected", _RED) if bad else badge("all as expected", _GREEN)
     return (f'<div style="{_BOX}"><div><b>CheckTable</b>: {len(t.rows)} strings {head}</div>'
             f'{table(("", "expected", "got", "text"), rows, row_styles=styles)}</div>')
+
+
+def lint_report_html(report) -> str:
+    """HTML for a :class:`~corral.authoring.linting.LintReport`: a summary line, then one row per finding (position,
+    severity, kind, message, witness), errors in red and warnings in amber.
+
+    Parameters
+    ----------
+    report : LintReport
+
+    Returns
+    -------
+    str
+        A well-formed HTML fragment; at most :data:`MAX_ROWS` rows.
+    """
+    rows = []
+    for f in report.findings:
+        where = "" if f.line is None else f"{f.line}:{f.column}" if f.column is not None else str(f.line)
+        rows.append((escape(where), badge(f.severity, _RED if f.severity == "error" else _AMBER), escape(f.kind),
+                     escape(f.message), "" if f.witness is None else _code(repr(f.witness))))
+    errors, warnings = len(report.errors), len(report.warnings)
+    head = badge("no findings", _GREEN) if not rows else (
+        badge(f"{errors} error{'s' * (errors != 1)}", _RED) * bool(errors)
+        + (" " if errors and warnings else "")
+        + badge(f"{warnings} warning{'s' * (warnings != 1)}", _AMBER) * bool(warnings))
+    skipped = f" ({report.skipped} checks skipped)" if report.skipped else ""
+    body = table(("line:col", "", "kind", "message", "witness"), rows) if rows else ""
+    return (f'<div style="{_BOX}"><div><b>lint</b> {escape(report.source_name or "grammar")}: {head}'
+            f"{escape(skipped)}</div>{body}</div>")

@@ -1,9 +1,8 @@
-"""The result of :func:`~corral.authoring.lint.lint`: the :data:`KINDS` of finding, one :class:`Finding` per defect
+"""The result of :func:`~corral.authoring.linting.lint`: the :data:`KINDS` of finding, one :class:`Finding` per defect
 and the :class:`LintReport` that collects them in order of position (as text, and as an HTML table in notebooks)."""
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -109,21 +108,10 @@ class LintReport:
         return f"LintReport({_count(len(self.errors), 'error')}, {_count(len(self.warnings), 'warning')}{skipped}{src})"
 
     def _repr_html_(self) -> str:
-        """An HTML table of the findings (every user text escaped)."""
-        esc = html.escape
-        head = "".join(f"<th>{h}</th>" for h in ("line", "column", "severity", "kind", "message", "witness"))
-        rows = []
-        for f in self.findings:
-            cells = ["" if f.line is None else str(f.line), "" if f.column is None else str(f.column),
-                     f.severity, f.kind, f.message, "" if f.witness is None else repr(f.witness)]
-            rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
-        if not rows:
-            rows.append('<tr><td colspan="6">no findings</td></tr>')
-        caption = esc(f"{self.source_name or 'grammar'}: {_count(len(self.errors), 'error')}, "
-                      f"{_count(len(self.warnings), 'warning')}"
-                      + (f", {_count(self.skipped, 'check')} skipped" if self.skipped else ""))
-        return (f'<table class="corral-lint"><caption>{caption}</caption><thead><tr>{head}</tr></thead>'
-                f"<tbody>{''.join(rows)}</tbody></table>")
+        """An HTML table of the findings (every user text escaped; :func:`corral.authoring.html.lint_report_html`)."""
+        from corral.authoring.html import lint_report_html
+
+        return lint_report_html(self)
 
 
 def _count(n: int, word: str) -> str:

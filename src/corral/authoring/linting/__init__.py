@@ -79,11 +79,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from corral.authoring.lint.analysis import MAX_LR_STATES  # noqa: F401  (a module attribute before the split)
-from corral.authoring.lint.checks import Linter
-from corral.authoring.lint.languages import MAX_DFA_STATES  # noqa: F401  (likewise)
-from corral.authoring.lint.loader import load_model
-from corral.authoring.lint.report import KINDS, Finding, LintReport
+from corral.authoring.linting.checks import Linter
+from corral.authoring.linting.loader import load_model
+from corral.authoring.linting.report import KINDS, Finding, LintReport
 from corral.compile.grammar import Grammar
 
 __all__ = ["Finding", "LintReport", "lint", "KINDS"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corral.authoring.lint.report import Finding, LintReport, sort_findings
+from corral.authoring.linting.report import Finding, LintReport, sort_findings
 from corral.compile.grammar import Grammar, shipped_grammars_dir
 from corral.compile.lark import (_locate_import, _refuse_backslash_runs, _translate, lark_terminal_body,
                                  locate_definition, locate_symbol, locate_terminal, rewrite_lark_idioms)

@@ -1,17 +1,17 @@
-"""The checks of the linter: :class:`Linter` runs each one on a :class:`~corral.authoring.lint.loader.Model`
+"""The checks of the linter: :class:`Linter` runs each one on a :class:`~corral.authoring.linting.loader.Model`
 (terminals on their own, rules, nullable cycles, collisions, ignored overlaps, unbounded whitespace) and collects
-the findings in a :class:`~corral.authoring.lint.report.LintReport`."""
+the findings in a :class:`~corral.authoring.linting.report.LintReport`."""
 
 from __future__ import annotations
 
 import re
 import time
 
-from corral.authoring.lint.analysis import cycles, lr0_contexts, nullable_symbols, reachable_symbols
-from corral.authoring.lint.languages import WHITESPACE, Languages, Skip, is_keyword
-from corral.authoring.lint.loader import Model, owner
-from corral.authoring.lint.report import Finding, LintReport, sort_findings
-from corral.authoring.lint.whitespace import terminals_below, whitespace_derivations, whitespace_edges
+from corral.authoring.linting.analysis import cycles, lr0_contexts, nullable_symbols, reachable_symbols
+from corral.authoring.linting.languages import WHITESPACE, Languages, Skip, is_keyword
+from corral.authoring.linting.loader import Model, owner
+from corral.authoring.linting.report import Finding, LintReport, sort_findings
+from corral.authoring.linting.whitespace import terminals_below, whitespace_derivations, whitespace_edges
 from corral.compile.grammar import productive_rules
 from corral.compile.symbols import REGEX_ERRORS, regex_matches_empty
 from corral.errors import GrammarError
