@@ -9,7 +9,8 @@ What it produces (under ``--out-dir``, default ``src/corral/data/default``)::
 Each folder is a self-contained transformers checkpoint: ``config.json`` (``dtype``/``torch_dtype`` float32, so
 ``from_pretrained`` gives float32 back), ``generation_config.json``, ``model.safetensors`` (weights stored in float16
 to keep the package small), and its own copy of the shared byte-level BPE tokenizer (``tokenizer.json``,
-``tokenizer_config.json``, ``special_tokens_map.json``; ``<|endoftext|>`` is EOS, BOS and pad).  Both models share
+``tokenizer_config.json``, ``special_tokens_map.json``; ``<|endoftext|>`` is EOS, BOS and pad; the chat template
+is ``corral.chat.DEFAULT_CHAT_TEMPLATE``, plain-text ``<|role|>`` markers).  Both models share
 the tokenizer byte for byte, so the draft can be used for speculative decoding of the target.
 
 Data: synthetic text from ``scripts/corpus.py`` (JSON documents, SQL, arithmetic, CSV, SMILES-like strings, English
@@ -57,6 +58,8 @@ import corpus  # noqa: E402
 
 EOS = "<|endoftext|>"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "src"))  # corral from this checkout, installed or not
+from corral.chat import DEFAULT_CHAT_TEMPLATE as CHAT_TEMPLATE  # noqa: E402  (written to tokenizer_config.json)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -126,7 +129,8 @@ def save_tokenizer(tok, folder: Path, model_max_length: int) -> None:
     cfg_path = folder / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg.update({"eos_token": EOS, "bos_token": EOS, "pad_token": EOS, "tokenizer_class": "PreTrainedTokenizerFast",
-                "model_max_length": model_max_length, "clean_up_tokenization_spaces": False})
+                "model_max_length": model_max_length, "clean_up_tokenization_spaces": False,
+                "chat_template": CHAT_TEMPLATE})  # so that generate(messages=...) works offline
     cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
 
 

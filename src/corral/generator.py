@@ -6,10 +6,13 @@ Generator yourself to own the caches (size them, clear them, drop them with the 
     gen = corral.Generator("path/to/model")
     result = gen.generate("The answer is ", regex=r"[0-9]+", max_tokens=8)
 
-The stages of one call: check the options (:class:`~corral.options.GenerateOptions`) and the constraint
-(:class:`~corral.constraint.Constraint`); load the model; compile the constraint for its vocabulary (cached); start
-the prompt; run the sampler chosen from :data:`corral.runners.SAMPLERS`; decode, and for ``schema=`` parse and
-validate the output into :class:`~corral.result.Result`.
+The stages of one call: check the options (:class:`~corral.options.GenerateOptions`), the constraint
+(:class:`~corral.constraint.Constraint`) and the prompt (a string, token ids, or chat messages:
+:func:`corral.chat.make_prompt`); load the model; compile the constraint for its vocabulary (cached); encode the
+prompt (a chat through the tokenizer's template) and start it; run the sampler chosen from
+:data:`corral.runners.SAMPLERS`; decode, and for ``schema=`` parse and validate the output into
+:class:`~corral.result.Result`. With ``stream=True`` everything up to the sampler runs in the call, and the sampler
+runs as the returned :class:`~corral.streaming.Stream` is iterated.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from corral.budget import budget_scope
+from corral.chat import ChatPrompt, make_prompt
 from corral.constraint import Constraint, source_key
 from corral.errors import ConfigurationError, GenerationError, ModelError
 from corral.options import GenerateOptions, SchemaOptions
 from corral.result import Result
+from corral.streaming import Stream
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.protocols import CompiledConstraint, Drafter, LanguageModel
+    from corral.runners import Job
 
 __all__ = ["Generator", "LRUCache", "default_generator", "drop_default_generators"]
 
@@ -120,15 +126,54 @@ class Generator:
         """Entries in each cache: ``grammars`` and ``constraints``."""
         return {"grammars": len(self._grammars), "constraints": len(self._compiled)}
 
-    def generate(self, prompt, *, grammar=None, regex=None, choices=None, schema=None, **options) -> Result:
-        """Generate from ``prompt``: the arguments and result of :func:`corral.generate` (without ``model=``)."""
+    def generate(self, prompt=None, *, messages=None, system=None, stream: bool = False, grammar=None, regex=None,
+                 choices=None, schema=None, **options) -> Result | Stream:
+        """Generate from ``prompt`` or chat ``messages``: the arguments and result of :func:`corral.generate`
+        (without ``model=``).
+
+        Returns
+        -------
+        Result or Stream
+            A :class:`~corral.streaming.Stream` with ``stream=True``.
+        """
         constraint = Constraint(grammar=grammar, regex=regex, choices=choices, schema=schema)
-        return self.run(prompt, constraint, GenerateOptions.from_kwargs(**options))
+        checked = GenerateOptions.from_kwargs(**options)
+        prompt = make_prompt(prompt, messages=messages, system=system)
+        if not isinstance(stream, bool):
+            raise ConfigurationError(f"stream must be True or False, got {stream!r}")
+        return self.run_stream(prompt, constraint, checked) if stream else self.run(prompt, constraint, checked)
 
-    def run(self, prompt, constraint: Constraint, options: GenerateOptions) -> Result:
-        """Run one generation with checked arguments (what :meth:`generate` and :func:`corral.generate` call)."""
-        from corral.runners import SAMPLERS
+    def run(self, prompt, constraint: Constraint, options: GenerateOptions, *, on_tokens=None) -> Result:
+        """Run one generation with checked arguments (what :meth:`generate` and :func:`corral.generate` call).
 
+        Parameters
+        ----------
+        prompt : str, list of int or ChatPrompt
+            A prompt string, token ids, or a chat (:func:`corral.chat.make_prompt`).
+        constraint : Constraint
+        options : GenerateOptions
+        on_tokens : callable, optional
+            ``on_tokens(token_ids)``, called as the sampler emits tokens (:class:`~corral.runners.Job`).
+
+        Returns
+        -------
+        Result
+        """
+        return self._prepare(prompt, constraint, options)(on_tokens)
+
+    def run_stream(self, prompt, constraint: Constraint, options: GenerateOptions) -> Stream:
+        """Like :meth:`run`, streamed: everything before sampling runs now (its errors are raised here), the
+        sampling as the returned :class:`~corral.streaming.Stream` is iterated.
+
+        Returns
+        -------
+        Stream
+        """
+        call = self._prepare(prompt, constraint, options)
+        return Stream(call, call.job.lm.vocab.token_bytes)
+
+    def _prepare(self, prompt, constraint: Constraint, options: GenerateOptions) -> _Call:
+        """Every stage of a call up to the sampler: checks, model, compiled constraint, prompt sequence."""
         t_start = time.perf_counter()
         if constraint.kind != "schema" and not options.schema.is_default():
             raise ConfigurationError("whitespace=, lenient=, registry=, property_order=, integral_floats=, formats= "
@@ -147,19 +192,7 @@ class Generator:
             compiled = self._compile(constraint, source)
         t_compiled = time.perf_counter()
         job = self._job(lm, prompt, compiled, options)
-        t_gen = time.perf_counter()
-        out = SAMPLERS[options.sampling.method](job)
-        t_end = time.perf_counter()
-        text = job.decode(out.tokens, out.status == "complete")
-        gen_s = t_end - t_gen
-        timings = {"load_s": t_loaded - t_start, "compile_s": t_compiled - t_loaded,
-                   "first_token_s": out.first_token_s, "total_s": t_end - t_start,
-                   "tokens_per_s": out.n_generated / gen_s if gen_s > 0 else 0.0}
-        status, value = out.status, None
-        if schema is not None and status == "complete":
-            status, value = _schema_value(text, schema, options.schema)
-        return Result(text=text, token_ids=list(out.tokens), status=status, logprob=out.logprob, timings=timings,
-                      value=value, model_logprob=out.model_logprob, **out.extras())
+        return _Call(job, schema, {"load_s": t_loaded - t_start, "compile_s": t_compiled - t_loaded}, t_start)
 
     def compile(self, constraint: Constraint, schema_options: SchemaOptions | None = None, *,
                 compile_budget=None) -> CompiledConstraint | None:
@@ -233,7 +266,9 @@ class Generator:
 
         from corral.runners import Job
 
-        if isinstance(prompt, str):
+        if isinstance(prompt, ChatPrompt):
+            prompt_ids = prompt.ids(lm)
+        elif isinstance(prompt, str):
             prompt_ids = lm.encode(prompt)
         elif isinstance(prompt, (list, tuple)) and all(isinstance(t, int) for t in prompt):
             prompt_ids = list(prompt)
@@ -269,6 +304,31 @@ class Generator:
                                               and Path(draft).expanduser().is_dir()):
             draft = default_generator(draft).model
         return make_drafter(draft, lm)
+
+
+class _Call:
+    """A prepared call: ``call(on_tokens)`` runs the sampler and returns the :class:`~corral.result.Result`."""
+
+    def __init__(self, job: Job, schema, timings: dict, t_start: float) -> None:
+        self.job, self._schema, self._timings, self._t_start = job, schema, timings, t_start
+
+    def __call__(self, on_tokens=None) -> Result:
+        from corral.runners import SAMPLERS
+
+        job, schema = self.job, self._schema
+        job.on_tokens = on_tokens
+        t_gen = time.perf_counter()
+        out = SAMPLERS[job.options.sampling.method](job)
+        t_end = time.perf_counter()
+        text = job.decode(out.tokens, out.status == "complete")
+        gen_s = t_end - t_gen
+        timings = {**self._timings, "first_token_s": out.first_token_s, "total_s": t_end - self._t_start,
+                   "tokens_per_s": out.n_generated / gen_s if gen_s > 0 else 0.0}
+        status, value = out.status, None
+        if schema is not None and status == "complete":
+            status, value = _schema_value(text, schema, job.options.schema)
+        return Result(text=text, token_ids=list(out.tokens), status=status, logprob=out.logprob, timings=timings,
+                      value=value, model_logprob=out.model_logprob, **out.extras())
 
 
 def _is_loaded(model) -> bool:

@@ -3,6 +3,10 @@
 :data:`SAMPLERS` maps ``"lcd"``, ``"awrs"`` and ``"smc"`` to a function ``run(job) -> Outcome``. A new sampler is one
 function and one entry here (and its name in :data:`corral.options.METHODS`). With ``draft=``, ``"lcd"`` and
 ``"awrs"`` verify drafts (D1 and D2) and ``"smc"`` extends its particles with them.
+
+Streaming (:mod:`corral.streaming`): ``Job.on_tokens`` is called with the tokens each sampler that builds one
+sequence emits, as they come (masked decoding and AWRS: one token at a time; D1 and D2: each verified round). SMC has
+no single sequence until the end: it does not call it (the stream then gives the whole output in one piece).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class Job:
         Seeded from ``options.sampling.seed`` (fresh when it is ``None``).
     make_drafter : callable or None
         A fresh drafter per call (``draft=``), ``None`` without speculation.
+    on_tokens : callable or None
+        ``on_tokens(token_ids)``, called with the output tokens as they are emitted (see the module docstring);
+        ``None``: no streaming.
     """
 
     lm: LanguageModel
@@ -50,6 +57,7 @@ class Job:
     options: GenerateOptions
     generator: torch.Generator
     make_drafter: Callable[[], Drafter] | None = None
+    on_tokens: Callable[[list[int]], None] | None = None
 
     def matcher(self) -> ConstraintState:
         """A fresh constraint state (a :class:`~corral.runtime.free.FreeMatcher` when unconstrained)."""
@@ -144,7 +152,8 @@ def run_lcd(job: Job) -> Outcome:
         return _run_speculative(job, "d1")
     s = job.options.sampling
     out = sample_sequence(job.seq, job.matcher(), max_tokens=s.max_tokens, temperature=s.temperature,
-                          top_k=s.top_k, top_p=s.top_p, generator=job.generator, eos_token_ids=job.lm.eos_token_ids)
+                          top_k=s.top_k, top_p=s.top_p, generator=job.generator, eos_token_ids=job.lm.eos_token_ids,
+                          on_tokens=job.on_tokens)
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
                    model_logprob=out.model_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens),
                    steps=token_steps(job.lm, out.steps))
@@ -160,6 +169,7 @@ def _run_speculative(job: Job, verify: str) -> Outcome:
         verify=verify, draft_length=spec.draft_length, max_tokens=s.max_tokens, temperature=s.temperature,
         top_k=s.top_k, top_p=s.top_p, generator=job.generator,
         stream=seed_stream(s.seed) if verify == "d2" else None, eos_token_ids=job.lm.eos_token_ids,
+        on_tokens=job.on_tokens,
     )
     # D2 rounds report the tempered model's log-probability as model_logprob; Result wants the raw model's
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
@@ -177,7 +187,7 @@ def run_awrs(job: Job) -> Outcome:
     s = job.options.sampling
     run = awrs_sample_sequence(job.seq, job.matcher(), max_tokens=s.max_tokens, temperature=float(s.temperature or 0.0),
                                stream=seed_stream(s.seed), max_rejects=DEFAULT_MAX_REJECTS,
-                               eos_token_ids=job.lm.eos_token_ids)
+                               eos_token_ids=job.lm.eos_token_ids, on_tokens=job.on_tokens)
     n_tok = max(len(run.tokens), 1)
     stats = {"checks_per_token": run.n_checks / n_tok, "n_checks": run.n_checks, "n_rejects": run.n_rejects,
              "n_fallbacks": run.n_fallbacks, "n_tokens": len(run.tokens)}
@@ -188,7 +198,10 @@ def run_awrs(job: Job) -> Outcome:
 
 
 def run_smc(job: Job) -> Outcome:
-    """``method="smc"``: run SMC, then draw the output from the posterior over the particles' texts."""
+    """``method="smc"``: run SMC, then draw the output from the posterior over the particles' texts.
+
+    ``job.on_tokens`` is not called: there is no single sequence before the draw.
+    """
     import numpy as np
 
     from corral.samplers.smc import smc

@@ -468,6 +468,7 @@ def awrs_sample_sequence(
     max_rejects: int | None = DEFAULT_MAX_REJECTS,
     eos_token_ids: Collection[int] | None = None,
     force_eos: bool = False,
+    on_tokens: Callable[[list[int]], None] | None = None,
 ) -> AWRSSequence:
     """Generate one sequence with AWRS steps: a draw from the LCD law ``ℓ`` with its importance weight for ``π``.
 
@@ -500,6 +501,9 @@ def awrs_sample_sequence(
         takes its probability (the importance correction for ``π`` restricted to ``|y| <= max_tokens``); a
         particle that is then not complete dies. Default ``False`` (the LCD law of masked decoding, which stops
         with ``"length"``).
+    on_tokens : callable, optional
+        Called with ``[token]`` as each token (EOS included) is accepted, before the next forward pass (streaming,
+        :mod:`corral.streaming`); an exception it raises stops generation and propagates.
 
     Returns
     -------
@@ -537,6 +541,8 @@ def awrs_sample_sequence(
         if tok is None:
             return out
         matcher.advance(tok)
+        if on_tokens is not None:
+            on_tokens([tok])
         if tok in eos:
             out.status = "complete"
             return out

@@ -13,7 +13,7 @@ randomness is one uniform draw per token from a ``torch.Generator``.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -293,6 +293,7 @@ def sample_sequence(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
     eos_token_ids: Collection[int] | None = None,
+    on_tokens: Callable[[list[int]], None] | None = None,
 ) -> SampleOutput:
     """Generate with masked sampling until EOS or ``max_tokens``.
 
@@ -313,6 +314,9 @@ def sample_sequence(
         Source of randomness.
     eos_token_ids : collection of int, optional
         Defaults to ``seq.model.eos_token_ids``.
+    on_tokens : callable, optional
+        Called with ``[token]`` as each token (EOS included) is sampled, before the next forward pass (streaming,
+        :mod:`corral.streaming`); an exception it raises stops generation and propagates.
 
     Returns
     -------
@@ -341,6 +345,8 @@ def sample_sequence(
         out.steps.append(Step(token, model_lp, None if mask is None else int(np.count_nonzero(mask))))
         if matcher is not None:
             matcher.advance(token)
+        if on_tokens is not None:
+            on_tokens([token])
         if token in eos:
             out.status = "complete"
             break

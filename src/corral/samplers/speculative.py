@@ -25,7 +25,7 @@ What a round reports (:class:`~corral.samplers.speculative_round.RoundResult`,
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,7 @@ def speculative_sample_sequence(
     stream: int | None = None,
     eos_token_ids: Collection[int] | None = None,
     max_rejects: int | str | None = "default",
+    on_tokens: Callable[[list[int]], None] | None = None,
 ) -> SpecOutput:
     """Generate one sequence with speculative rounds until EOS or ``max_tokens``.
 
@@ -129,6 +130,10 @@ def speculative_sample_sequence(
         Default ``seq.model.eos_token_ids``.
     max_rejects : int, None or "default"
         D2's AWRS fallback threshold (default :data:`corral.samplers.awrs.DEFAULT_MAX_REJECTS`).
+    on_tokens : callable, optional
+        Called with each round's emitted tokens (the accepted drafts and the target's token, EOS included) as
+        soon as the round is verified (streaming, :mod:`corral.streaming`); an exception it raises stops
+        generation and propagates.
 
     Returns
     -------
@@ -164,7 +169,10 @@ def speculative_sample_sequence(
                          stream=stream, temperature=temperature, eos=eos, max_rejects=max_rejects, stats=stats)
         if not out.tokens:
             out.first_token_s = time.perf_counter() - t0
-        if _add_round(out, r, eos):
+        ended = _add_round(out, r, eos)
+        if on_tokens is not None and r.tokens:
+            on_tokens(list(r.tokens))
+        if ended:
             return out
         if drafter is not None:
             drafter.observe(seq.tokens)
