@@ -5,6 +5,9 @@ Quick start::
     import corral
     result = corral.generate("The answer is ", regex=r"[0-9]+")
     print(result.text, result.status)
+    corral.generate(messages=[{"role": "user", "content": "Hi"}])   # a chat, through the tokenizer's template
+    for chunk in corral.stream("Write a sentence:\n"):              # the text as it is generated
+        print(chunk.text, end="")
 
 ``import corral`` is cheap: ``torch`` and ``transformers`` are imported on first use, and the classes below are
 loaded lazily on first attribute access.
@@ -23,7 +26,7 @@ from corral.errors import (
 
 # ``corral.generate`` is both a submodule and the function; importing the function here (the submodule imports
 # nothing heavy) makes ``corral.generate`` the function for good.
-from corral.generate import generate
+from corral.generate import generate, stream
 from corral.result import Result
 
 __version__ = "0.1.0"
@@ -37,10 +40,13 @@ _LAZY = {
     "Generator": "corral.generator",
     "GenerateOptions": "corral.options",
     "validate_jsonl": "corral.validate",
+    "generate_batch": "corral.batching.api",
 }
 
 __all__ = [
     "generate",
+    "stream",
+    "generate_batch",
     "Generator",
     "GenerateOptions",
     "Result",

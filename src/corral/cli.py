@@ -1,5 +1,12 @@
 """Command line interface: ``corral generate PROMPT [options]``, ``corral validate --schema S FILE`` and
-``corral lint FILE`` (also ``python -m corral``).
+``corral lint FILE`` and ``corral serve --model PATH`` (the OpenAI-compatible server: :mod:`corral.server.command`)
+(also ``python -m corral``).
+
+``generate`` takes a chat instead of PROMPT with ``--messages FILE`` (a JSON list of messages) and a system message
+with ``--system TEXT`` (with PROMPT, PROMPT becomes the user message): see :mod:`corral.chat`. ``--stream`` prints the
+text as it is generated (:mod:`corral.streaming`), then a newline; it does not combine with ``--json``.
+``generate --input requests.jsonl --output results.jsonl`` runs many requests batched, one JSON line per row,
+resumable (:mod:`corral.batching.jobs`: exit 0 all rows complete, 3 some row not, 2 bad usage, 130 interrupted).
 
 Exit codes of ``generate``: 0 when the output is complete, 3 when ``--max-tokens`` ran out first (the text is then
 not valid) or, with ``--lenient``, when the output fails validation, 2 on bad input (the error message is printed to stderr). Exit codes of ``validate``: 0 when every record
@@ -46,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate text, optionally constrained",
         description="Generate text from PROMPT. Exit status: 0 complete, 3 ran out of tokens, 2 bad input.",
     )
-    gen.add_argument("prompt", metavar="PROMPT", help="the prompt text ('-' reads it from stdin)")
+    gen.add_argument("prompt", metavar="PROMPT", nargs="?",
+                     help="the prompt text ('-' reads it from stdin); or give --messages")
     group = gen.add_mutually_exclusive_group()
     group.add_argument("--grammar", metavar="FILE|NAME", help="a .lark file or a shipped grammar name (e.g. json)")
     group.add_argument("--regex", metavar="R", help="a regular expression the whole output must match")
@@ -55,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", metavar="PATH", help="model folder or hub name (default: the embedded model)")
     add_cli_arguments(gen)  # one flag per option of generate(), from corral.options
     gen.add_argument("--json", action="store_true", help="print a JSON record with status and timings")
+    gen.add_argument("--system", metavar="TEXT",
+                     help="a system message; with PROMPT the call becomes a chat whose user message is PROMPT "
+                          "(rendered with the tokenizer's chat template)")
+    gen.add_argument("--messages", metavar="FILE",
+                     help="a chat instead of PROMPT: a JSON list of {\"role\": ..., \"content\": ...} messages ('-' "
+                          "reads stdin), rendered with the tokenizer's chat template")
+    gen.add_argument("--stream", action="store_true",
+                     help="print the text as it is generated (SMC: all at the end); not with --json")
+    batch = gen.add_argument_group("batch mode (corral.batching.jobs)")
+    batch.add_argument("--input", metavar="FILE",
+                       help="JSON Lines of requests {\"id\", \"prompt\" | \"messages\", \"schema\" | \"grammar\" | "
+                            "\"regex\" | \"choices\", options...} instead of PROMPT; the flags are their defaults")
+    batch.add_argument("--output", metavar="FILE",
+                       help="with --input: append one JSON line per finished row {\"id\", \"status\", \"text\", "
+                            "\"value\", \"error\"}; a rerun skips the ids already there (resume)")
+    batch.add_argument("--batch-size", metavar="N", type=int, default=16,
+                       help="with --input: most rows generated at once (16)")
     val = sub.add_parser(
         "validate",
         help="validate JSON Lines against a JSON Schema",
@@ -83,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     lnt.add_argument("--start", metavar="NAME", default="start", help="the start rule (default: start)")
     lnt.add_argument("--strict-whitespace", action="store_true",
                      help="also report %%ignore-d whitespace terminals as unbounded whitespace")
+    from corral.server.command import add_serve_parser  # no fastapi/uvicorn import until `serve` runs
+
+    add_serve_parser(sub)  # corral serve: the OpenAI-compatible HTTP server (the server extra)
     return parser
 
 
@@ -108,10 +136,19 @@ def _run_generate(args) -> int:
     from corral.generator import default_generator
     from corral.options import GenerateOptions
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if args.input is not None or args.output is not None:  # batch mode: many requests, one JSON line each
+        from corral.batching.jobs import run_batch_command
+
+        return run_batch_command(args)
+    if args.stream and args.json:
+        raise ConfigurationError("--stream prints the text as it comes and --json one record at the end: give one")
+    prompt = _generate_prompt(args)
     options = GenerateOptions.from_cli(args)
     constraint = Constraint(grammar=args.grammar, regex=args.regex, choices=args.choices, schema=args.schema)
-    result = default_generator(args.model).run(prompt, constraint, options)
+    if args.stream:
+        result = _print_stream(default_generator(args.model).run_stream(prompt, constraint, options))
+    else:
+        result = default_generator(args.model).run(prompt, constraint, options)
     if args.json:
         record = {
             "text": result.text,
@@ -126,7 +163,7 @@ def _run_generate(args) -> int:
         if args.method != "lcd" or args.draft is not None:
             record.update({"log_z": result.log_z, "posterior": result.posterior, "stats": result.stats})
         print(json.dumps(_strict(record), ensure_ascii=False, allow_nan=False))
-    else:
+    elif not args.stream:
         sys.stdout.write(result.text)
         sys.stdout.write("\n")
     sys.stdout.flush()
@@ -139,6 +176,54 @@ def _run_generate(args) -> int:
               "(raise --max-tokens); the text is not valid", file=sys.stderr)
         return EXIT_LENGTH
     return EXIT_OK
+
+
+def _generate_prompt(args):
+    """The prompt of ``corral generate``: PROMPT (``-``: stdin) or ``--messages FILE``, with ``--system``."""
+    from corral.chat import make_prompt
+
+    if (args.prompt is None) == (args.messages is None):
+        raise ConfigurationError("give a PROMPT ('-' reads it from stdin) or --messages FILE" if args.prompt is None
+                                 else "give a PROMPT or --messages FILE, not both")
+    if args.messages is None:
+        return make_prompt(sys.stdin.read() if args.prompt == "-" else args.prompt, system=args.system)
+    where = "stdin" if args.messages == "-" else repr(args.messages)
+    try:
+        if args.messages == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.messages, encoding="utf-8") as fh:
+                text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"--messages: cannot read {where}: {getattr(exc, 'strerror', None) or exc}") from exc
+    try:
+        messages = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"--messages: {where} is not JSON ({exc})") from exc
+    if not isinstance(messages, list):
+        raise ConfigurationError(f"--messages: {where} must hold a JSON list of {{\"role\": ..., \"content\": ...}} "
+                                 f"objects, not a JSON {type(messages).__name__}")
+    return make_prompt(messages=messages, system=args.system)
+
+
+def _print_stream(stream):
+    """Print a :class:`~corral.streaming.Stream`'s text as it comes, then a newline; its ``Result``."""
+    printed = False
+    try:
+        with stream:
+            for chunk in stream:
+                sys.stdout.write(chunk.text)
+                sys.stdout.flush()
+                printed = True
+            result = stream.result
+    except BaseException:
+        if printed:  # end the partial line before the error message
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        raise
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return result
 
 
 def _jsonable(value):
@@ -210,6 +295,10 @@ def _dispatch(args) -> int:
             return _run_validate(args)
         if args.command == "lint":
             return _run_lint(args)
+        if args.command == "serve":
+            from corral.server.command import run_serve
+
+            return run_serve(args)
     except (CorralError, ValueError, OSError, UnicodeDecodeError) as exc:
         print(f"corral: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -8,7 +8,7 @@ import pytest
 import corral
 from corral import errors
 
-EXPORTED = ["generate", "Generator", "GenerateOptions", "Result", "validate_jsonl", "Grammar", "Vocabulary", "CompiledGrammar", "Matcher", "HFModel",
+EXPORTED = ["generate", "stream", "generate_batch", "Generator", "GenerateOptions", "Result", "validate_jsonl", "Grammar", "Vocabulary", "CompiledGrammar", "Matcher", "HFModel",
             "CorralError", "GrammarError", "RegexError", "VocabularyError", "SchemaError", "ModelError",
             "ConfigurationError", "GenerationError"]
 

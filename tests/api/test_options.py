@@ -18,7 +18,8 @@ from corral.generator import Generator, LRUCache
 from corral.models.toy import ToyModel
 from corral.options import OPTION_GROUPS, GenerateOptions, SchemaOptions, option_names
 
-CLI_ONLY = {"help", "json", "prompt"}  # the CLI's own flags (and the positional prompt)
+CLI_ONLY = {"help", "json", "prompt",  # the CLI's own flags (and the positional prompt)
+            "input", "output", "batch_size"}  # batch mode (corral.batching.jobs), not options of generate()
 
 
 def _generate_subparser() -> argparse.ArgumentParser:

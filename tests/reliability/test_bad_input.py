@@ -105,6 +105,31 @@ ROWS = [
     ("generate", "grammar past the compile budget", lambda t: corral.generate(
         "a", grammar=f"start: X\nX: /{HUGE_REGEX}/", compile_budget={"seconds": 60, "states": 1000}),
      "too_complex"),
+    ("generate", "neither prompt nor messages", lambda t: corral.generate(regex="a"), ConfigurationError),
+    ("generate", "prompt and messages", lambda t: corral.generate(
+        "a", messages=[{"role": "user", "content": "a"}]), ConfigurationError),
+    ("generate", "messages that are a string", lambda t: corral.generate(messages="hi"), ConfigurationError),
+    ("generate", "empty messages", lambda t: corral.generate(messages=[]), ConfigurationError),
+    ("generate", "message of another type", lambda t: corral.generate(messages=[("user", "a")]),
+     ConfigurationError),
+    ("generate", "message with an unknown role", lambda t: corral.generate(
+        messages=[{"role": "bot", "content": "a"}]), ConfigurationError),
+    ("generate", "message without content", lambda t: corral.generate(messages=[{"role": "user"}]),
+     ConfigurationError),
+    ("generate", "message content that is not a string", lambda t: corral.generate(
+        messages=[{"role": "user", "content": ["a", 3]}]), ConfigurationError),
+    ("generate", "system that is not a string", lambda t: corral.generate("a", system=3), ConfigurationError),
+    ("generate", "system with prompt ids", lambda t: corral.generate([1], system="x"), ConfigurationError),
+    ("generate", "stream that is not a bool", lambda t: corral.generate("a", stream="yes"), ConfigurationError),
+    ("stream", "max_tokens 0", lambda t: corral.stream("a", max_tokens=0), ConfigurationError),
+    ("stream", "empty language (raised by the call)", lambda t: corral.stream("a", regex="[^\\s\\S]"), RegexError),
+    ("stream", "stream= given again", lambda t: corral.stream("a", stream=False), ConfigurationError),
+    ("stream", "NaN logits (raised while iterating)", lambda t: list(Generator(_toy(_nan_logits)).generate(
+        [0], regex="a+", stream=True)), GenerationError),
+    ("stream", "NaN logits (raised by .result)", lambda t: Generator(_toy(_nan_logits)).generate(
+        [0], regex="a+", method="smc", stream=True).result, GenerationError),
+    ("Generator", "messages with a model without a tokenizer", lambda t: Generator(_toy()).generate(
+        messages=[{"role": "user", "content": "a"}]), ConfigurationError),
     ("Generator", "NaN logits (lcd)", lambda t: Generator(_toy(_nan_logits)).generate([0], regex="a+"),
      GenerationError),
     ("Generator", "NaN logits (awrs)", lambda t: Generator(_toy(_nan_logits)).generate([0], regex="a+",
@@ -160,6 +185,19 @@ ROWS = [
         corral.Grammar.from_regex("a+"), synthetic_vocab("ab")).matcher().rollback(3), ValueError),
     ("HFModel", "missing folder", lambda t: corral.HFModel.load(str(t / "missing")), ModelError),
     ("HFModel", "folder without a model", lambda t: corral.HFModel.load(str(t)), ModelError),
+    ("generate_batch", "prompts that are a string", lambda t: corral.generate_batch("a"), ConfigurationError),
+    ("generate_batch", "batch_size 0", lambda t: corral.generate_batch(["a"], batch_size=0), ConfigurationError),
+    ("generate_batch", "method smc", lambda t: corral.generate_batch(["a"], method="smc"), ConfigurationError),
+    ("generate_batch", "unknown option", lambda t: corral.generate_batch(["a"], bogus=1), ConfigurationError),
+    ("generate_batch", "unsatisfiable shared schema", lambda t: corral.generate_batch(
+        ["a"], schema={"type": "integer", "minimum": 5, "maximum": 1}), SchemaError),
+    ("generate_batch", "bad rows among good ones (the good row)", lambda t: corral.generate_batch(
+        [3.5, {"prompt": "a", "bogus": 1}, "a"], regex="[0-9]+", max_tokens=4, seed=0)[2], "result"),
+    ("generate_batch", "prompt of another type (its row)", lambda t: corral.generate_batch([3.5])[0], "error"),
+    ("generate_batch", "prompt longer than the context (its row)", lambda t: corral.generate_batch(
+        ["x " * 5000], regex="[0-9]+")[0], "error"),
+    ("generate_batch", "row with a bad schema (its row)", lambda t: corral.generate_batch(
+        [{"prompt": "a", "schema": "{not json"}])[0], "error"),
 ]
 
 # (command, case, argv, exit status)
@@ -175,6 +213,9 @@ CLI_ROWS = [
     ("generate", "schema past the compile budget", ["generate", "a", "--compile-budget", "0.2", "--schema",
                                                     '{{"type": "string", "pattern": "^[a-z]{{1,2000}}[0-9]{{1,2000}}$"}}'],
      2),
+    ("generate", "neither PROMPT nor --messages", ["generate", "--max-tokens", "2"], 2),
+    ("generate", "binary junk messages file", ["generate", "--messages", "{junk}"], 2),
+    ("generate", "--stream with --json", ["generate", "a", "--stream", "--json"], 2),
     ("validate", "missing file", ["validate", "--schema", "{{}}", "{tmp}/missing.jsonl"], 2),
     ("validate", "schema that is not JSON", ["validate", "--schema", "{{not json", "{deep}"], 2),
     ("validate", "deeply nested and huge records", ["validate", "--schema", "{{}}", "{deep}"], 1),
@@ -183,6 +224,21 @@ CLI_ROWS = [
     ("lint", "a folder instead of a file", ["lint", "{tmp}"], 2),
     ("lint", "syntax error (deeply nested brackets)", ["lint", "{deep}"], 2),
     ("lint", "start rule not defined", ["lint", "json", "--start", "nope"], 2),
+    ("generate", "batch input file missing", ["generate", "--input", "{tmp}/missing.jsonl", "--output",
+                                              "{tmp}/out.jsonl"], 2),
+    ("generate", "batch input without --output", ["generate", "--input", "{deep}"], 2),
+    ("generate", "batch input and a PROMPT", ["generate", "a", "--input", "{deep}", "--output", "{tmp}/o.jsonl"], 2),
+    ("generate", "batch input that is not JSON Lines (rows reported)", ["generate", "--input", "{deep}", "--output",
+                                                                        "{tmp}/out.jsonl"], 3),
+    ("generate", "batch input of binary junk (rows reported)", ["generate", "--input", "{junk}", "--output",
+                                                                "{tmp}/out.jsonl"], 3),
+    # serve: every bad input exits 2 before a server starts (checked before the model loads and the port binds)
+    ("serve", "port out of range", ["serve", "--port", "70000"], 2),
+    ("serve", "port that is not a number", ["serve", "--port", "http"], 2),
+    ("serve", "missing model folder", ["serve", "--model", "{tmp}/missing", "--port", "0"], 2),
+    ("serve", "max-batch 0", ["serve", "--max-batch", "0"], 2),
+    ("serve", "max-queue 0", ["serve", "--max-queue", "0"], 2),
+    ("serve", "request timeout that is not a number", ["serve", "--request-timeout", "soon"], 2),
 ]
 
 
@@ -235,6 +291,8 @@ def test_bad_input(entry, case, call, expected, tmp_path):
         assert result.records[0].status == "malformed" and result.records[0].parse_error, result
     elif expected == "false":
         assert result is False
+    elif expected == "error":  # a batch row that could not run: its own status and message, the batch goes on
+        assert result.status == "error" and result.error, result
 
 
 @pytest.mark.parametrize("command, case, argv, code", CLI_ROWS, ids=[f"{r[0]}: {r[1]}" for r in CLI_ROWS])
