@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 
 import jsonschema
-import openai
 import pytest
+
+pytest.importorskip("fastapi", reason="the server tests need the server extra (fastapi)")
+pytest.importorskip("uvicorn", reason="the server tests need the server extra (uvicorn)")
+openai = pytest.importorskip("openai", reason="the server tests need the openai client (dev extra)")
+
 
 from corral.server.app import create_app
 from corral.server.thread import ServerThread
-from server_helpers import TIMEOUT, raw, wait_idle
+from server_helpers import TIMEOUT, generator, raw, server, wait_idle  # noqa: F401  (fixtures)
 
 SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}, "ok": {"type": "boolean"}},
           "required": ["id", "ok"], "additionalProperties": False}

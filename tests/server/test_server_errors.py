@@ -3,12 +3,16 @@ Also the limits: a full queue is a 429, a request past its deadline a 504."""
 
 from __future__ import annotations
 
-import openai
 import pytest
+
+pytest.importorskip("fastapi", reason="the server tests need the server extra (fastapi)")
+pytest.importorskip("uvicorn", reason="the server tests need the server extra (uvicorn)")
+openai = pytest.importorskip("openai", reason="the server tests need the openai client (dev extra)")
+
 
 from corral.server.app import create_app
 from corral.server.thread import ServerThread
-from server_helpers import TIMEOUT, raw, wait_idle
+from server_helpers import TIMEOUT, generator, raw, server, wait_idle  # noqa: F401  (fixtures)
 
 CHAT = "/v1/chat/completions"
 LONG = {"regex": "([a-z] ){240}"}  # at least 240 tokens: longer than the tight server's deadline

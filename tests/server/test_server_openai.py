@@ -7,10 +7,14 @@ import json
 import time
 
 import jsonschema
-import openai
 import pytest
 
-from server_helpers import raw, wait_idle
+pytest.importorskip("fastapi", reason="the server tests need the server extra (fastapi)")
+pytest.importorskip("uvicorn", reason="the server tests need the server extra (uvicorn)")
+openai = pytest.importorskip("openai", reason="the server tests need the openai client (dev extra)")
+
+
+from server_helpers import client, generator, raw, server, wait_idle  # noqa: F401  (fixtures)
 
 PERSON = {
     "type": "object",

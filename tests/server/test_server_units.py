@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("fastapi", reason="the server tests need the server extra (fastapi)")
+pytest.importorskip("uvicorn", reason="the server tests need the server extra (uvicorn)")
+
+
 from corral.errors import SchemaError
 from corral.server.errors import APIError, from_exception
 from corral.server.protocol import parse_request
