@@ -36,6 +36,11 @@ def test_json_schema_translation_honours_strict():
                          "chat").schema_options.lenient
 
 
+def test_bundled_imports_are_fine():
+    req = parse_request({"prompt": "a", "grammar": "%import common.INT\nstart: INT"}, "completion")
+    assert "%import common.INT" in req.constraint.grammar
+
+
 def test_request_fields_become_options():
     req = parse_request({"prompt": ["a", "b"], "n": 2, "seed": 5, "max_tokens": 7, "temperature": 0, "top_p": 0.9,
                          "stop": "\n", "stream": True, "stream_options": {"include_usage": True},
@@ -58,6 +63,8 @@ def test_json_object_is_an_object_schema():
 @pytest.mark.parametrize("body, param", [
     ({"prompt": "a", "regex": "x", "grammar": "json"}, "regex"),
     ({"prompt": "a", "grammar": "no_such_grammar"}, "grammar"),
+    ({"prompt": "a", "grammar": "%import .secrets (KEY)\nstart: KEY"}, "grammar"),  # reads a .lark file here
+    ({"prompt": "a", "grammar": "C:grammars/x.lark"}, "grammar"),
     ({"prompt": "a", "choices": []}, "choices"),
     ({"prompt": "a", "stop": ["a"] * 5}, "stop"),
     ({"prompt": "a", "n": 17}, "n"),

@@ -212,6 +212,9 @@ def _response_format(fmt):
     return {"schema": schema}, "response_format.json_schema.schema", strict is False
 
 
+_RELATIVE_IMPORT = re.compile(r"^[ \t]*%import[ \t]+\.", re.MULTILINE)
+
+
 def _grammar(value):
     from corral.compile.grammar import list_shipped_grammars
 
@@ -223,6 +226,11 @@ def _grammar(value):
         if text not in shipped or not re.fullmatch(r"[A-Za-z0-9_\-]+", text):
             raise _bad(f"grammar {text!r} is neither Lark text nor a shipped grammar ({', '.join(shipped)}); the "
                        "server reads no grammar file", "grammar")
+    if "\n" not in text and text.endswith(".lark"):
+        raise _bad("grammar looks like a file path; the server reads no grammar file (send the Lark text)", "grammar")
+    if _RELATIVE_IMPORT.search(value):
+        raise _bad("grammar: relative %import reads .lark files next to the server's working directory; the server "
+                   "allows only lark's bundled grammars (%import common.NUMBER)", "grammar")
     return value
 
 
