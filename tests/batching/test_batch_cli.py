@@ -27,10 +27,16 @@ def _lines(path):
         return [json.loads(line) for line in fh.read().splitlines()]  # every line valid JSON
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, so that Python turns it into KeyboardInterrupt even when the test
+    runs in a background job (a shell starts those with SIGINT ignored, and Python keeps an ignored SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(inp, out, extra):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([*CMD, "--input", str(inp), "--output", str(out), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint)
 
 
 def _wait_for_rows(proc, out, n=1, timeout=240):
