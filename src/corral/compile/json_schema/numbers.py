@@ -28,7 +28,18 @@ What ``multipleOf`` generates (``k`` is its value, bounds are ``minimum``/``maxi
   :data:`MAX_ENUMERATED` candidate multiples, the instances jsonschema accepts are enumerated exactly (for each
   integer ``j``, the floats ``x`` near ``j * k`` whose float quotient is ``j``, and the integers) and generated as
   their canonical texts (``repr`` for floats, ``str`` for integers): sound, and complete for canonical texts.
-  Otherwise it is unsupported.
+* ``k`` a non-integer otherwise (one bound or none, or too many multiples): the plain decimal texts (no exponent;
+  trailing fraction zeros allowed) within the bounds whose value is an exact decimal multiple of ``k`` read as the
+  decimal its JSON text wrote (``0.07`` for ``0.01``), built as a digit automaton
+  (:mod:`~corral.compile.json_schema.decimal_multiples`). When the float ``k`` is exactly that decimal (``k`` a
+  dyadic rational: ``0.5``, ``0.25``, ``2.5``, ``0.125``), texts of magnitude below ``2**(53 - a)`` (``k = p / 2**a``,
+  ``p`` odd) are exact floats whose float quotient by ``k`` is the exact integer, so jsonschema agrees on every
+  generated text; documented narrowing: larger multiples, exponent spellings and plain texts outside the plain range
+  of the bounds' spellings are not generated. When it is not (``0.01``, ``0.1``, ``0.3``), exact decimal
+  divisibility (the JSON Schema specification's "division results in an integer") and jsonschema's float test
+  disagree on about one multiple in nine for ``0.01`` (``0.07``, ``0.14``, ...), and the float test is not a regular
+  language, so this is unsupported unless the compile options carry ``decimal_multiple_of=True`` (decimal
+  semantics, which then differs from jsonschema's and corral's float-based validator on those values).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import numpy as np
 from corral.automata.bytedfa import minimize_tables
 from corral.automata.regex import compile_regex
 from corral.compile.json_schema import regexes as rx
+from corral.compile.json_schema.decimal_multiples import PLAIN_NUMBER, decimal_multiples_symbol, dyadic_exponent
 from corral.compile.json_schema.vocab import BY_TYPE, MAX_NUMBER_BOUND, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NUMBER
 from corral.errors import SchemaError
 
@@ -220,6 +232,54 @@ def _enumerated(b, node, k: float, integer: bool, mptr: str) -> str | None:
     return b.term(_trie_regex(sorted(texts)))
 
 
+def _non_integer_multiple(b, node, k: float, integer: bool, mptr: str) -> str | None:
+    """A non-integer ``multipleOf``: enumerated between two close bounds, else the decimal digit automaton."""
+    if any(x in node for x in ("minimum", "exclusiveMinimum")) and any(x in node for x in ("maximum",
+                                                                                          "exclusiveMaximum")):
+        try:
+            return _enumerated(b, node, k, integer, mptr)
+        except SchemaError as exc:
+            if exc.kind != "unsupported":
+                raise
+    a = dyadic_exponent(k)
+    if a is None and not getattr(b.options, "decimal_multiple_of", False):
+        raise SchemaError(f"multipleOf {k!r} is not exact in binary: jsonschema's float test (0.07 / 0.01 is "
+                          "7.000000000000001) is not a regular language; give both a lower and an upper bound, or "
+                          "compile with decimal_multiple_of=True for exact decimal multiples", pointer=mptr,
+                          keyword="multipleOf", kind="unsupported")
+    bounds = dict(node)
+    if a is not None:  # multiples below 2**(53-a) in magnitude are exact floats, their quotients exact integers
+        cap = 2 ** (53 - a) if a <= 53 else 2.0 ** (53 - a)
+        bounds["exclusiveMaximum"] = min(bounds.get("exclusiveMaximum", cap), cap)
+        bounds["exclusiveMinimum"] = max(bounds.get("exclusiveMinimum", -cap), -cap)
+    regex = _bounds_regex(bounds, integer, mptr)
+    if regex is None:
+        return None
+    return decimal_multiples_symbol(b, k, regex, mptr, MAX_STATES)
+
+
+def _bounds_regex(node, integer: bool, mptr: str) -> str | None:
+    """The texts (integers, or also float spellings) within the bounds of ``node`` (None: none)."""
+    keys = [x for x in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum") if x in node]
+    if not keys:
+        return _INT if integer else PLAIN_NUMBER
+    for key in keys:
+        if not integer and abs(node[key]) > MAX_NUMBER_BOUND:
+            raise SchemaError(f"{key} beyond 1e100 in magnitude is not supported for numbers",
+                              pointer=mptr.rsplit("/", 1)[0] + "/" + key, keyword=key, kind="unsupported")
+    lo_i, hi_i = int_bounds(node)
+    spellings = []
+    if lo_i is None or hi_i is None or lo_i <= hi_i:
+        spellings.append(rx.int_range_regex(lo_i, hi_i))
+    if not integer:
+        lo_f, hi_f = _extreme_float(node, True), _extreme_float(node, False)
+        if lo_f is None or hi_f is None or lo_f <= hi_f:
+            floats = rx.float_range_regex(lo_f, hi_f)
+            if floats is not None:
+                spellings.append(floats)
+    return "(?:" + "|".join(f"(?:{s})" for s in spellings) + ")" if spellings else None
+
+
 def _trie_regex(words: list[str]) -> str:
     """A regex matching exactly ``words`` (shared prefixes factored)."""
     import re
@@ -282,7 +342,7 @@ def multiple_of_symbol(b, node: dict, mptr: str, integer: bool) -> str:
         raise SchemaError("multipleOf together with not is not supported", pointer=mptr, keyword="multipleOf",
                           kind="unsupported")
     if isinstance(k, float):
-        out = _enumerated(b, node, k, integer, mptr)
+        out = _non_integer_multiple(b, node, k, integer, mptr)
     else:
         lo, hi = int_bounds(node)
         ints = _divisible_ints(b, lo, hi, k, mptr, neg)
