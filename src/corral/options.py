@@ -201,8 +201,15 @@ class SchemaOptions:
         choices=("schema", "any"), help="with --schema: object keys in schema order (default) or in any order")
     integral_floats: bool = _opt(False, "Accept ``1.0`` where an integer is allowed.", flag=True,
                                  help="with --schema: also accept 1.0 where an integer is allowed (jsonschema counts it)")
-    formats: str = _opt("assert", "``'annotate'`` makes ``format`` an annotation (also when validating).",
-                        choices=("assert", "annotate"), help="with --schema: format as an assertion (default) or an annotation (draft 2020-12)")
+    formats: str = _opt(
+        "assert", "``'assert'`` (default): ``format`` asserts the formats corral knows; an unknown format name (one no "
+        "draft defines, e.g. ``'topic'``) is an annotation, as validators read it, reported with its pointer in a "
+        "``FormatAnnotationWarning`` (never silently wider). ``'strict'``: an unknown format is a SchemaError. "
+        "``'annotate'``: every ``format`` is an annotation (also when validating).",
+        choices=("assert", "strict", "annotate"),
+        help="with --schema: format as an assertion (assert, default: an unknown format name is an annotation, with "
+             "a warning), strict (an unknown format is an error) or annotate (every format an annotation, draft "
+             "2020-12)")
     strict_keywords: bool = _opt(
         False, "Make an unknown keyword an error (by default an annotation; a likely misspelling warns).",
         flag=True, help="with --schema: an unknown keyword is an error (by default an annotation; a likely misspelling gets a "

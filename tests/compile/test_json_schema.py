@@ -395,7 +395,7 @@ def test_string_escapes_count_as_one_code_point():
     ({"properties": {"a~b/c": {"uniqueItems": True}}}, "/properties/a~0b~1c/uniqueItems", "uniqueItems"),
     ({"type": "string", "pattern": "a", "maxLength": 3000}, "/pattern", "pattern"),
     ({"prefixItems": [{"format": "idn-hostname"}]}, "/prefixItems/0/format", "format"),
-    ({"format": "bogus"}, "/format", "format"),
+    ({"format": "idn-email"}, "/format", "format"),  # known, not compiled (unknown names: test_unknown_formats)
     ({"type": "string", "format": "regex"}, "/format", "format"),
     ({"type": "number", "minimum": 1e200}, "/minimum", "minimum"),
     ({"maximum": -10 ** 101}, "/maximum", "maximum"),

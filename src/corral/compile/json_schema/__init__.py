@@ -14,9 +14,10 @@ Modules, in the order a schema flows through them:
   (a validator with the compiler's semantics), ``dnf``, ``vocab``; ``sources``: where a schema comes from.
 """
 
-from corral.compile.json_schema.compiler import (SchemaKeywordWarning, SchemaNarrowedWarning, SchemaRelaxedWarning,
-                                                 schema_to_grammar)
+from corral.compile.json_schema.compiler import (FormatAnnotationWarning, SchemaKeywordWarning, SchemaNarrowedWarning,
+                                                 SchemaRelaxedWarning, schema_to_grammar)
 from corral.compile.json_schema.sources import resolve_schema, validate_instance
 
 __all__ = ["schema_to_grammar", "SchemaKeywordWarning", "SchemaNarrowedWarning", "SchemaRelaxedWarning",
+           "FormatAnnotationWarning",
            "resolve_schema", "validate_instance"]

@@ -95,12 +95,18 @@ class Builder:
                  strict_keywords: bool = False) -> None:
         if property_order not in ("schema", "any"):
             raise ValueError(f"property_order must be 'schema' or 'any', not {property_order!r}")
-        if formats not in ("assert", "annotate"):
-            raise ValueError(f"formats must be 'assert' or 'annotate', not {formats!r}")
+        if formats not in ("assert", "strict", "annotate"):
+            raise ValueError(f"formats must be 'assert', 'strict' or 'annotate', not {formats!r}")
+        self.formats = formats
+        self.annotated_formats: dict[str, str] = {}  # pointer -> unknown format compiled as an annotation
         self.by_draft = dropped_by_vocabulary(root, registry)  # keywords the $schema's draft leaves out
         drop = self.by_draft | ({"format"} if formats == "annotate" else set())
         self.draft = schema_draft(root)
         root = without_keywords(root, frozenset(drop))
+        if formats == "assert":  # unknown format names are annotations (in a remote document: strings.py)
+            from corral.compile.json_schema.formats import without_unknown_formats
+
+            root = without_unknown_formats(root, self.annotated_formats)
         check_shapes(root, draft=self.draft)
         root = local_unevaluated(root)
         if self.draft in ("draft-03", "draft-04"):

@@ -64,8 +64,12 @@ Choices that make the output canonical (documented narrowings, never widenings):
 * ``contains`` with ``minContains``/``maxContains`` counts the items that match (items split exactly into those
   that match and those that match the negation of ``contains``; unsupported where that negation is).
 * ``format`` is an assertion (as with a format checker), for the formats of
-  :mod:`corral.compile.json_schema.formats` (which documents the reference of each); other formats are
-  unsupported.
+  :mod:`corral.compile.json_schema.formats` (which documents the reference of each); the other formats a draft
+  defines (``regex``, ``idn-email``, ``idn-hostname``, draft-03's ``color``...) are unsupported. A format name no
+  draft defines and jsonschema does not check (``"topic"``, ``"path"``) is an annotation, as for the validator
+  (python-jsonschema passes any instance of a format it does not know): it adds no constraint, and one
+  :class:`~corral.errors.FormatAnnotationWarning` names each such format and its pointer (never silently wider);
+  ``formats="strict"`` makes it unsupported instead.
 * ``uniqueItems: true`` is unsupported (not context-free) unless at most one item is allowed.
 * ``$ref`` resolves JSON pointers, ``$anchor`` (and draft-07 ``"$id": "#name"``), ``$id``-relative URIs of
   embedded resources and remote documents of the caller's ``registry``; recursion has no depth limit (except in
@@ -77,9 +81,10 @@ from __future__ import annotations
 from corral.compile.grammar import Grammar
 from corral.compile.json_schema.builder import Builder
 from corral.budget import budget_scope
-from corral.errors import GrammarError, SchemaError, warn_caller
+from corral.errors import FormatAnnotationWarning, GrammarError, SchemaError, warn_caller
 
-__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning"]
+__all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning",
+           "FormatAnnotationWarning"]
 
 
 class SchemaRelaxedWarning(UserWarning):
@@ -150,9 +155,14 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         them as integers or equal to an integer ``const``/``enum`` (up to 2^53; not for integers with ``multipleOf``,
         nor as ``type: integer`` under a draft-04 ``$schema``, where ``1.0`` is no integer). ``False`` (default):
         integers are spelled as integer literals only.
-    formats : {"assert", "annotate"}
-        ``"assert"`` (default): ``format`` is an assertion (as with a format checker). ``"annotate"``: ``format`` is
-        an annotation only, the default of draft 2020-12 (every string satisfies it).
+    formats : {"assert", "strict", "annotate"}
+        ``"assert"`` (default): ``format`` is an assertion (as with a format checker) for the formats corral knows;
+        an unknown format name (one no draft defines and jsonschema does not check, e.g. ``"topic"``) is an
+        annotation, as validators treat it, reported with its pointer in one
+        :class:`~corral.errors.FormatAnnotationWarning`. ``"strict"``: the same, but an unknown format is a
+        :class:`~corral.errors.SchemaError` (``kind="unsupported"``). ``"annotate"``: ``format`` is an annotation
+        only, the default of draft 2020-12 (every string satisfies it). A format a draft defines that corral does
+        not compile (``regex``, ``idn-email``...) is unsupported with ``"assert"`` and ``"strict"``.
     strict_keywords : bool
         ``False`` (default): an unknown keyword (one no draft defines) is an annotation, as the specification says;
         one that looks like a misspelt known keyword is listed, with its pointer and the likely keyword, in one
@@ -220,6 +230,13 @@ def _warn(b: Builder) -> None:
         listing = ", ".join(f"{kw} at {p or '/'}" for p, kw in b.relaxed)
         warn_caller(f"lenient schema compilation dropped unsupported keywords (the language is wider): {listing}",
                     SchemaRelaxedWarning)
+    if b.annotated_formats:
+        listing = ", ".join(f"{name!r} at {p or '/'}" for p, name in b.annotated_formats.items())
+        one = len(b.annotated_formats) == 1
+        warn_caller(f"format {listing} {'is not a format' if one else 'are not formats'} corral knows: treated as "
+                    f"{'an annotation' if one else 'annotations'} (no constraint, as validators treat "
+                    f"{'it' if one else 'them'}; formats='strict' refuses {'it' if one else 'them'})",
+                    FormatAnnotationWarning)
     if b.narrowed:
         listing = "; ".join(f"{p or '/'}: {why}" for p, why in b.narrowed)
         warn_caller(f"schema compiled narrower than asked: {listing}", SchemaNarrowedWarning)

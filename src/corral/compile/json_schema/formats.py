@@ -250,6 +250,77 @@ FORMATS = {"email": EMAIL, "date": DATE, "time": TIME, "date-time": DATE_TIME, "
            "relative-json-pointer": RELATIVE_JSON_POINTER}
 
 
+#: The ``format`` names some JSON Schema draft defines (draft 2020-12 section 7.3, draft 2019-09, draft-07, draft-04,
+#: draft-03 section 5.23). One of them that :data:`FORMATS` lacks is *known* but not compiled: an error, never an
+#: annotation (a validator with a format checker may assert it). Any other name is *unknown*: an annotation for the
+#: validator (python-jsonschema's :class:`~jsonschema.FormatChecker` passes every instance of a format it has no
+#: checker for, and draft 2020-12 makes ``format`` an annotation without the format-assertion vocabulary).
+SPEC_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6", "uri",
+    "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer", "relative-json-pointer", "regex",
+    # draft-03 only
+    "utc-millisec", "color", "style", "phone", "ip-address", "host-name",
+})
+
+
+def _checked_formats() -> frozenset:
+    """The format names the installed jsonschema checks under some draft (they depend on optional packages)."""
+    import jsonschema
+
+    names = set(jsonschema.FormatChecker.checkers)
+    for draft in ("Draft3", "Draft4", "Draft6", "Draft7", "Draft201909", "Draft202012"):
+        checker = getattr(getattr(jsonschema, draft + "Validator", None), "FORMAT_CHECKER", None)
+        names.update(getattr(checker, "checkers", ()))
+    return frozenset(names)
+
+
+_KNOWN: frozenset | None = None
+
+
+def is_known_format(name) -> bool:
+    """Whether ``name`` is a format corral compiles, one a draft defines, or one the installed jsonschema checks.
+
+    A string that is none of these is an *unknown* format: with ``formats="assert"`` the compiler treats it as an
+    annotation (with a :class:`~corral.errors.FormatAnnotationWarning`), as the validator does. A non-string is not
+    a format name at all (it is never unknown in this sense: it stays an error).
+    """
+    global _KNOWN
+    if not isinstance(name, str):
+        return True
+    if name in FORMATS or name in SPEC_FORMATS:
+        return True
+    if _KNOWN is None:
+        _KNOWN = _checked_formats()
+    return name in _KNOWN
+
+
+def without_unknown_formats(node, found: dict, pointer: str = ""):
+    """A copy of the schema ``node`` without the ``format`` keywords that name an unknown format (see
+    :func:`is_known_format`), in it and in every subschema; ``found`` gets pointer -> name of each one dropped.
+
+    This is what makes them annotations everywhere (under ``not``, in ``allOf`` merges, beside ``enum``), exactly:
+    an annotation constrains nothing, so a schema with one has the language of the schema without it.
+    """
+    from corral.compile.json_schema.refs import _SCHEMA_LISTS, _SCHEMA_MAPS, _SCHEMA_ONE
+    from corral.compile.json_schema.vocab import ptr
+
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "format" and isinstance(value, str) and not is_known_format(value):
+            found.setdefault(ptr(pointer, key), value)
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: without_unknown_formats(sub, found, ptr(pointer, key, name)) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [without_unknown_formats(sub, found, ptr(pointer, key, i)) for i, sub in enumerate(value)]
+        elif key in _SCHEMA_ONE:
+            value = without_unknown_formats(value, found, ptr(pointer, key))
+        out[key] = value
+    return out
+
+
 def format_regex(name: str, unit: str) -> str | None:
     """Regex for the content of a canonical JSON string conforming to format ``name`` (None: not supported).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from corral.compile.json_schema import formats as fmt
 from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.regexes import PatternUnsupported
 from corral.compile.json_schema.vocab import NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, PATTERNS
@@ -30,6 +31,11 @@ def instance_valid(b, rest: dict, pointer: str, value, node) -> bool:
         raise SchemaError(f"enum/const together with {key!r} is not supported",
                           pointer=b.kp(node, pointer, key) if isinstance(key, str) else pointer,
                           keyword=key if isinstance(key, str) else "enum", kind="unsupported")
+    name = rest.get("format") if isinstance(rest, dict) else None
+    if name is not None and not fmt.is_known_format(name):
+        from corral.compile.json_schema.strings import format_content
+
+        format_content(b, node, pointer, name)  # an annotation (recorded for the warning), or strict's error
     try:
         return _oracle(plain, getattr(b, "draft", None) in ("draft-03", "draft-04")).is_valid(value)
     except PatternUnsupported as exc:
@@ -119,7 +125,7 @@ def _oracle(schema, draft04: bool = False):
     if cls is None:
         import jsonschema
         from jsonschema import validators
-        from corral.compile.json_schema import formats as fmt, regexes as rx
+        from corral.compile.json_schema import regexes as rx
 
         def _d(x):
             return json.dumps(x, separators=(",", ":"), ensure_ascii=False)
@@ -131,6 +137,8 @@ def _oracle(schema, draft04: bool = False):
         def format_(validator, name, instance, schema):
             if isinstance(instance, str):
                 regex = fmt.format_regex(name, rx.UNIT)
+                if regex is None and not fmt.is_known_format(name):
+                    return  # an unknown format is an annotation (instance_valid warned, or refused it if strict)
                 if regex is None or not re.fullmatch(regex, _d(instance)[1:-1]):
                     yield jsonschema.ValidationError("format")
 

@@ -102,8 +102,9 @@ def validate_instance(schema, instance, *, registry=None, formats: str = "assert
     """Validate ``instance`` with ``jsonschema`` (the draft of the schema's ``$schema``, default 2020-12); the
     errors' JSON pointers.
 
-    Formats are assertions (``formats="assert"``), checked as the compiler reads them
-    (:func:`corral.compile.json_schema.formats.format_checker`), or annotations (``formats="annotate"``, draft 2020-12's default).
+    Formats are assertions (``formats="assert"`` or ``"strict"``), checked as the compiler reads them
+    (:func:`corral.compile.json_schema.formats.format_checker`; a format it does not know passes, an annotation, as
+    the compiler reads it), or annotations (``formats="annotate"``, draft 2020-12's default).
     ``registry`` holds remote documents for ``$ref`` (a mapping URI -> schema, or a ``referencing.Registry``).
     """
     import jsonschema
@@ -122,7 +123,7 @@ def validate_instance(schema, instance, *, registry=None, formats: str = "assert
                 for uri, doc in dict(registry).items()
             )
         kwargs["registry"] = registry
-    checker = format_checker() if formats == "assert" else None
+    checker = None if formats == "annotate" else format_checker()
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     validator = cls(schema, format_checker=checker, **kwargs)
     return ["/" + "/".join(str(p) for p in e.absolute_path) for e in validator.iter_errors(instance)]

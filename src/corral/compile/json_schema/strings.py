@@ -13,7 +13,7 @@ from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
 from corral.budget import is_size_limit
 from corral.errors import SchemaError
 
-__all__ = ["compile_string", "string_content", "key_matches", "MAX_COMBINED_LENGTH"]
+__all__ = ["compile_string", "string_content", "format_content", "key_matches", "MAX_COMBINED_LENGTH"]
 
 #: Largest ``minLength``/``maxLength`` combined with ``pattern``, ``format`` or a negation (a product automaton).
 MAX_COMBINED_LENGTH = 256
@@ -27,12 +27,30 @@ def compile_string(b, node, pointer) -> str:
     return b.term(f'"{content}"')
 
 
-def _format_content(b, node, pointer, lo: int, hi: int | None) -> tuple[str, bool]:
-    """(content regex of the ``format``, whether its strings all have one length within ``[lo, hi]``)."""
-    content = fmt.format_regex(node["format"], rx.UNIT)
+def format_content(b, node, pointer, name=None) -> str | None:
+    """Content regex of ``node``'s ``format``; None when it is an annotation only (an unknown format name under
+    ``formats="assert"``: recorded for the :class:`~corral.errors.FormatAnnotationWarning`).
+
+    Raises SchemaError (unsupported) for a format a draft defines that corral does not compile, and for an unknown
+    one under ``formats="strict"``. ``name``: the format (default ``node["format"]``).
+    """
+    name = node["format"] if name is None else name
+    content = fmt.format_regex(name, rx.UNIT) if isinstance(name, str) else None
+    if content is not None:
+        return content
+    where = b.kp(node, pointer, "format")
+    if getattr(b, "formats", "assert") == "assert" and not fmt.is_known_format(name):
+        b.annotated_formats.setdefault(where, name)
+        return None
+    raise SchemaError(f"format {name!r} is not supported", pointer=where, keyword="format", kind="unsupported")
+
+
+def _format_content(b, node, pointer, lo: int, hi: int | None) -> tuple[str | None, bool]:
+    """(content regex of the ``format``, None for an annotation; whether its strings all have one length within
+    ``[lo, hi]``)."""
+    content = format_content(b, node, pointer)
     if content is None:
-        raise SchemaError(f"format {node['format']!r} is not supported", pointer=b.kp(node, pointer, "format"),
-                          keyword="format", kind="unsupported")
+        return None, False
     fixed = fmt.FIXED_LENGTH.get(node["format"])
     if fixed is not None and (fixed < lo or (hi is not None and fixed > hi)):
         raise SchemaError(f"format {node['format']!r} strings have length {fixed}",
@@ -49,7 +67,8 @@ def string_content(b, node, pointer) -> str | None:
         content, fixed = _format_content(b, node, pointer, lo, hi)
         if fixed:
             lo, hi = 0, None
-        must.append((content, "format"))
+        if content is not None:
+            must.append((content, "format"))
     if lo or hi is not None or not must:
         must.append((rx.string_regex(lo, hi)[1:-1], "minLength" if "minLength" in node else "maxLength"))
     pats = ([node["pattern"]] if "pattern" in node else []) + list(node.get(PATTERNS, ()))
