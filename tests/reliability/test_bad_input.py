@@ -239,6 +239,7 @@ CLI_ROWS = [
     ("serve", "max-batch 0", ["serve", "--max-batch", "0"], 2),
     ("serve", "max-queue 0", ["serve", "--max-queue", "0"], 2),
     ("serve", "request timeout that is not a number", ["serve", "--request-timeout", "soon"], 2),
+    ("serve", "compile budget that is not a number", ["serve", "--compile-budget", "soon"], 2),
 ]
 
 

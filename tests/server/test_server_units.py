@@ -162,3 +162,18 @@ def test_serve_without_the_server_extra_names_it(tmp_path):
                           timeout=120, env=env)
     assert proc.returncode == 2 and "server extra" in proc.stderr and "pip install 'corral[server]'" in proc.stderr
     assert proc.stderr.startswith("corral: error:") and "Traceback" not in proc.stderr
+
+
+def test_compile_budget_is_the_servers():
+    """The server's compile budget (10 s unless given) applies to every request; a bad value is a clear error."""
+    from corral.budget import CompileBudget
+    from corral.errors import ConfigurationError
+    from corral.generator import Generator
+    from corral.server.app import SERVER_COMPILE_BUDGET, create_app
+
+    gen = Generator()
+    app = create_app(gen, batched=False)
+    assert app.state.service.compile_budget == CompileBudget(seconds=SERVER_COMPILE_BUDGET)
+    assert create_app(gen, batched=False, compile_budget=0.5).state.service.compile_budget.seconds == 0.5
+    with pytest.raises(ConfigurationError, match="compile_budget"):
+        create_app(gen, batched=False, compile_budget="soon")

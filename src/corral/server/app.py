@@ -50,8 +50,13 @@ def model_name_of(model) -> str:
     return Path(name).name if isinstance(name, str) and name else type(model).__name__
 
 
+#: Seconds of compile budget per request by default (the library's default is 4 s; see ``create_app``).
+SERVER_COMPILE_BUDGET = 10.0
+
+
 def create_app(generator_or_model=None, *, max_batch: int = 16, max_queue: int = 64, request_timeout: float = 60,
-               continuous: bool = True, model_name: str | None = None, batched: bool | None = None):
+               continuous: bool = True, model_name: str | None = None, batched: bool | None = None,
+               compile_budget=SERVER_COMPILE_BUDGET):
     """The FastAPI application serving one model.
 
     Parameters
@@ -73,6 +78,10 @@ def create_app(generator_or_model=None, *, max_batch: int = 16, max_queue: int =
     batched : bool, optional
         ``False`` runs every row serially through ``Generator.run`` (no batch engine); ``None`` (default) uses the
         batch engine when it is available.
+    compile_budget : float, dict, "unlimited" or CompileBudget
+        The budget of each request's constraint compilation (:mod:`corral.budget`; past it, a 400 ``too_complex``
+        naming the schema keyword). Default :data:`SERVER_COMPILE_BUDGET` seconds, more than the library's 4 s: a
+        server compiles while it generates, so its wall clock runs slower than an idle caller's.
 
     Returns
     -------
@@ -92,12 +101,18 @@ def create_app(generator_or_model=None, *, max_batch: int = 16, max_queue: int =
             raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
     if isinstance(request_timeout, bool) or not isinstance(request_timeout, (int, float)) or not request_timeout > 0:
         raise ConfigurationError(f"request_timeout must be a number of seconds > 0, got {request_timeout!r}")
+    from corral.budget import CompileBudget
+
+    try:
+        budget = CompileBudget.of(compile_budget)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(str(exc)) from None
     generator = generator_or_model if isinstance(generator_or_model, Generator) else Generator(generator_or_model)
     generator.model  # load it now: a missing model fails here, not at the first request
     name = model_name or model_name_of(getattr(generator, "_spec", generator_or_model))
     backend = make_backend(generator, max_batch=max_batch, max_queue=max_queue, continuous=continuous,
                            batched=batched)
-    service = Service(generator, backend, model_name=name, request_timeout=request_timeout)
+    service = Service(generator, backend, model_name=name, request_timeout=request_timeout, compile_budget=budget)
     created = int(time.time())
     config = {"max_batch": max_batch, "max_queue": max_queue, "continuous": continuous,
               "request_timeout": float(request_timeout)}

@@ -43,6 +43,8 @@ def add_serve_parser(sub) -> None:
                      help="most rows waiting for the batch; a request that does not fit gets HTTP 429 (64)")
     srv.add_argument("--request-timeout", default="60", metavar="SECONDS",
                      help="seconds a request may take, queueing included (60); then HTTP 504")
+    srv.add_argument("--compile-budget", default=None, metavar="SECONDS|unlimited",
+                     help="compile budget of each request's constraint (default 10 s; past it a 400 too_complex)")
     srv.add_argument("--no-continuous", dest="continuous", action="store_false",
                      help="static batching: a new batch starts only when the running one has ended")
     srv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
@@ -100,6 +102,8 @@ def run_serve(args) -> int:
     max_batch = _integer(args.max_batch, "--max-batch", 1)
     max_queue = _integer(args.max_queue, "--max-queue", 1)
     timeout = _seconds(args.request_timeout, "--request-timeout")
+    budget = None if args.compile_budget is None else (
+        "unlimited" if args.compile_budget == "unlimited" else _seconds(args.compile_budget, "--compile-budget"))
     try:
         import fastapi  # noqa: F401  (checked here: a clear error before the model loads)
         import uvicorn
@@ -110,7 +114,7 @@ def run_serve(args) -> int:
     sock = _bind(args.host, port)
     try:
         app = create_app(args.model, max_batch=max_batch, max_queue=max_queue, request_timeout=timeout,
-                         continuous=args.continuous)
+                         continuous=args.continuous, **({} if budget is None else {"compile_budget": budget}))
     except BaseException:
         sock.close()
         raise

@@ -58,10 +58,14 @@ class Service:
         The name the responses carry.
     request_timeout : float
         Seconds a request may take, queueing included.
+    compile_budget : CompileBudget, optional
+        The budget of each request's constraint compilation (``None``: the request options' default).
     """
 
-    def __init__(self, generator, backend: Backend, *, model_name: str, request_timeout: float = 60.0) -> None:
+    def __init__(self, generator, backend: Backend, *, model_name: str, request_timeout: float = 60.0,
+                 compile_budget=None) -> None:
         self.generator = generator
+        self.compile_budget = compile_budget
         self.backend = backend
         self.model_name = model_name
         self.request_timeout = float(request_timeout)
@@ -80,7 +84,7 @@ class Service:
         options = [self._options(req, i) for i in range(len(ids) * req.n)]
         try:
             compiled = await asyncio.to_thread(self.generator.compile, req.constraint, req.schema_options,
-                                               compile_budget=options[0].compile.budget)
+                                               compile_budget=self.compile_budget or options[0].compile.budget)
         except Exception as exc:
             raise from_exception(exc, param=req.constraint_param, prompt_param=req.prompt_param) from None
         prepared = Prepared(prompt_ids=ids, deadline=deadline)
