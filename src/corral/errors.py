@@ -30,7 +30,6 @@ __all__ = [
     "ModelError",
     "ConfigurationError",
     "GenerationError",
-    "FormatAnnotationWarning",
     "warn_caller",
 ]
 
@@ -159,11 +158,6 @@ class ConfigurationError(CorralError, ValueError):
 class GenerationError(CorralError):
     """Generation cannot proceed (for example, the prompt is longer than the model's context)."""
 
-
-class FormatAnnotationWarning(UserWarning):
-    """A schema's ``format`` names a format corral does not know (no draft defines it, jsonschema does not check it):
-    with ``formats="assert"`` (the default) it compiled as an annotation, adding no constraint, as a validator
-    treats it. The message names the format and its schema pointer; ``formats="strict"`` makes it an error."""
 
 
 def warn_caller(message: str, category: type[Warning] = UserWarning) -> None:

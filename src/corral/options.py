@@ -204,7 +204,8 @@ class SchemaOptions:
     formats: str = _opt(
         "assert", "``'assert'`` (default): ``format`` asserts the formats corral knows; an unknown format name (one no "
         "draft defines, e.g. ``'topic'``) is an annotation, as validators read it, reported with its pointer in a "
-        "``FormatAnnotationWarning`` (never silently wider). ``'strict'``: an unknown format is a SchemaError. "
+        "``corral.compile.json_schema.FormatAnnotationWarning`` (never silently wider). ``'strict'``: an unknown "
+        "format is a SchemaError. "
         "``'annotate'``: every ``format`` is an annotation (also when validating).",
         choices=("assert", "strict", "annotate"),
         help="with --schema: format as an assertion (assert, default: an unknown format name is an annotation, with "

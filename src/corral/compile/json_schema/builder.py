@@ -103,11 +103,11 @@ class Builder:
         drop = self.by_draft | ({"format"} if formats == "annotate" else set())
         self.draft = schema_draft(root)
         root = without_keywords(root, frozenset(drop))
+        check_shapes(root, draft=self.draft)  # first: it bounds the nesting the next pass recurses through
         if formats == "assert":  # unknown format names are annotations (in a remote document: strings.py)
             from corral.compile.json_schema.formats import without_unknown_formats
 
             root = without_unknown_formats(root, self.annotated_formats)
-        check_shapes(root, draft=self.draft)
         root = local_unevaluated(root)
         if self.draft in ("draft-03", "draft-04"):
             root = draft04_bounds(root)

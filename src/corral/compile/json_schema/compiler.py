@@ -68,7 +68,7 @@ Choices that make the output canonical (documented narrowings, never widenings):
   defines (``regex``, ``idn-email``, ``idn-hostname``, draft-03's ``color``...) are unsupported. A format name no
   draft defines and jsonschema does not check (``"topic"``, ``"path"``) is an annotation, as for the validator
   (python-jsonschema passes any instance of a format it does not know): it adds no constraint, and one
-  :class:`~corral.errors.FormatAnnotationWarning` names each such format and its pointer (never silently wider);
+  :class:`FormatAnnotationWarning` names each such format and its pointer (never silently wider);
   ``formats="strict"`` makes it unsupported instead.
 * ``uniqueItems: true`` is unsupported (not context-free) unless at most one item is allowed.
 * ``$ref`` resolves JSON pointers, ``$anchor`` (and draft-07 ``"$id": "#name"``), ``$id``-relative URIs of
@@ -81,10 +81,16 @@ from __future__ import annotations
 from corral.compile.grammar import Grammar
 from corral.compile.json_schema.builder import Builder
 from corral.budget import budget_scope
-from corral.errors import FormatAnnotationWarning, GrammarError, SchemaError, warn_caller
+from corral.errors import GrammarError, SchemaError, warn_caller
 
 __all__ = ["schema_to_grammar", "SchemaRelaxedWarning", "SchemaNarrowedWarning", "SchemaKeywordWarning",
            "FormatAnnotationWarning"]
+
+
+class FormatAnnotationWarning(UserWarning):
+    """A schema's ``format`` names a format corral does not know (no draft defines it, jsonschema does not check it):
+    with ``formats="assert"`` (the default) it compiled as an annotation, adding no constraint, as a validator
+    treats it. The message names the format and its schema pointer; ``formats="strict"`` makes it an error."""
 
 
 class SchemaRelaxedWarning(UserWarning):
@@ -126,8 +132,7 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         ``pattern``, ``format`` (see :mod:`~corral.compile.json_schema.formats`),
         ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``anyOf``, ``allOf``, ``oneOf`` (provably
         disjoint alternatives), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors, ``$id``-relative and
-        remote URIs; recursion allowed), plus the annotations. See the module docstring for the exact language and the
-        cases that are unsupported.
+        remote URIs; recursion allowed), plus the annotations; the module docstring has the exact language.
     whitespace : {"compact", "spaced", "pretty", "free"} or int
         The layout of the generated text. ``"compact"`` (default): no whitespace at all (``separators=(",", ":")``).
         ``"spaced"``: exactly ``json.dumps(x, ensure_ascii=False)`` with its default separators (``", "`` between
@@ -139,8 +144,7 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         a bound). ``"free"`` or an integer ``n >= 1``: at most ``n`` (``"free"``: 4) whitespace characters (space,
         ``\\n``, ``\\t``, ``\\r``) between any two tokens, never before the first or after the last; never unbounded.
     registry : mapping or referencing.Registry, optional
-        Remote documents by absolute URI, for ``$ref`` to other resources (a mapping URI -> schema, or a
-        ``referencing.Registry``).
+        Remote documents by absolute URI for ``$ref`` (a mapping URI -> schema, or a ``referencing.Registry``).
     lenient : bool
         Instead of raising for an *unsupported* keyword, drop it (which widens the language) and issue one
         :class:`SchemaRelaxedWarning` at the end listing each dropped keyword and its pointer (a ``oneOf`` that is not
@@ -156,13 +160,10 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         nor as ``type: integer`` under a draft-04 ``$schema``, where ``1.0`` is no integer). ``False`` (default):
         integers are spelled as integer literals only.
     formats : {"assert", "strict", "annotate"}
-        ``"assert"`` (default): ``format`` is an assertion (as with a format checker) for the formats corral knows;
-        an unknown format name (one no draft defines and jsonschema does not check, e.g. ``"topic"``) is an
-        annotation, as validators treat it, reported with its pointer in one
-        :class:`~corral.errors.FormatAnnotationWarning`. ``"strict"``: the same, but an unknown format is a
-        :class:`~corral.errors.SchemaError` (``kind="unsupported"``). ``"annotate"``: ``format`` is an annotation
-        only, the default of draft 2020-12 (every string satisfies it). A format a draft defines that corral does
-        not compile (``regex``, ``idn-email``...) is unsupported with ``"assert"`` and ``"strict"``.
+        ``"assert"`` (default): ``format`` asserts the formats corral knows; an unknown name (``"topic"``) is an
+        annotation, reported in one :class:`FormatAnnotationWarning`. ``"strict"``: an unknown name is unsupported.
+        ``"annotate"``: every ``format`` is an annotation. Formats a draft defines that corral does not compile
+        (``regex``, ``idn-email``) are unsupported with ``"assert"`` and ``"strict"``.
     strict_keywords : bool
         ``False`` (default): an unknown keyword (one no draft defines) is an annotation, as the specification says;
         one that looks like a misspelt known keyword is listed, with its pointer and the likely keyword, in one

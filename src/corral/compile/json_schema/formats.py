@@ -281,7 +281,7 @@ def is_known_format(name) -> bool:
     """Whether ``name`` is a format corral compiles, one a draft defines, or one the installed jsonschema checks.
 
     A string that is none of these is an *unknown* format: with ``formats="assert"`` the compiler treats it as an
-    annotation (with a :class:`~corral.errors.FormatAnnotationWarning`), as the validator does. A non-string is not
+    annotation (with a :class:`~corral.compile.json_schema.compiler.FormatAnnotationWarning`), as the validator does. A non-string is not
     a format name at all (it is never unknown in this sense: it stays an error).
     """
     global _KNOWN

@@ -29,7 +29,7 @@ def compile_string(b, node, pointer) -> str:
 
 def format_content(b, node, pointer, name=None) -> str | None:
     """Content regex of ``node``'s ``format``; None when it is an annotation only (an unknown format name under
-    ``formats="assert"``: recorded for the :class:`~corral.errors.FormatAnnotationWarning`).
+    ``formats="assert"``: recorded for the :class:`~corral.compile.json_schema.compiler.FormatAnnotationWarning`).
 
     Raises SchemaError (unsupported) for a format a draft defines that corral does not compile, and for an unknown
     one under ``formats="strict"``. ``name``: the format (default ``node["format"]``).
