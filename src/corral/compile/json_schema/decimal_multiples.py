@@ -16,10 +16,8 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-import numpy as np
-
-from corral.automata.bytedfa import minimize_tables
 from corral.automata.regex import compile_regex
+from corral.compile.json_schema.digit_rules import table_rules
 from corral.errors import SchemaError
 
 __all__ = ["decimal_parts", "dyadic_exponent", "decimal_multiples_symbol", "PLAIN_NUMBER"]
@@ -140,21 +138,4 @@ def decimal_multiples_symbol(b, k, bounds_regex: str, mptr: str, max_states: int
             row.append(index[(t, u)])
         table.append(row)
         i += 1
-    final = np.array([bacc[s] and macc[m] for s, m in pairs], dtype=bool)
-    t, a = minimize_tables(np.array(table, dtype=np.int64), final)
-    if not a.any():
-        return None
-    names = [b.nt("dmult") for _ in range(len(a))]
-    for j in range(len(a)):
-        if a[j]:
-            b.rule(names[j])
-        targets: dict[int, list[int]] = {}
-        for c, nxt in enumerate(t[j].tolist()):
-            if nxt >= 0:
-                targets.setdefault(nxt, []).append(_SYM[c])
-        for nxt, chars in targets.items():
-            cls = chars[0] if len(chars) == 1 else None
-            pat = ("\\" + chr(cls) if chr(cls) in "-." else chr(cls)) if cls is not None else \
-                "[" + "".join("\\" + chr(x) if chr(x) in "-" else chr(x) for x in chars) + "]"
-            b.rule(names[j], b.term(pat), names[nxt])
-    return names[0]
+    return table_rules(b, table, [bacc[s] and macc[m] for s, m in pairs], _SYM, "dmult")

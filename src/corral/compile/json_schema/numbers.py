@@ -48,12 +48,10 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
-import numpy as np
-
-from corral.automata.bytedfa import minimize_tables
 from corral.automata.regex import compile_regex
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.decimal_multiples import PLAIN_NUMBER, decimal_multiples_symbol, dyadic_exponent
+from corral.compile.json_schema.digit_rules import table_rules
 from corral.compile.json_schema.vocab import BY_TYPE, MAX_NUMBER_BOUND, NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NUMBER
 from corral.errors import SchemaError
 
@@ -122,14 +120,6 @@ def int_bounds(node) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def _cls(chars: list[int]) -> str:
-    """A regex character class for the ASCII bytes ``chars``."""
-    if len(chars) == 1:
-        c = chr(chars[0])
-        return "\\" + c if c in "-.\\[]^" else c
-    return "[" + "".join("\\" + chr(c) if chr(c) in "-\\[]^" else chr(c) for c in chars) + "]"
-
-
 _SYMBOLS = [ord("-")] + list(range(ord("0"), ord("9") + 1))
 
 
@@ -167,21 +157,8 @@ def _divisible_ints(b, lo, hi, k: int, mptr: str, neg=()) -> str | None:
             row.append(index[key])
         table.append(row)
         i += 1
-    final = np.array([acc[s] and r % k == 0 and all(r % n for n in neg) for s, r in states], dtype=bool)
-    t, a = minimize_tables(np.array(table, dtype=np.int64), final)
-    if not a.any():
-        return None
-    names = [b.nt("mult") for _ in range(len(a))]
-    for j in range(len(a)):
-        if a[j]:
-            b.rule(names[j])
-        targets: dict[int, list[int]] = {}
-        for c, nxt in enumerate(t[j].tolist()):
-            if nxt >= 0:
-                targets.setdefault(nxt, []).append(_SYMBOLS[c])
-        for nxt, chars in targets.items():
-            b.rule(names[j], b.term(_cls(chars)), names[nxt])
-    return names[0]
+    final = [acc[s] and r % k == 0 and all(r % n for n in neg) for s, r in states]
+    return table_rules(b, table, final, _SYMBOLS, "mult")
 
 
 def _enumerated(b, node, k: float, integer: bool, mptr: str) -> str | None:
