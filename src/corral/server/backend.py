@@ -14,6 +14,7 @@ rows already wait.
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 import time
@@ -70,22 +71,22 @@ class Row:
                        timeout=self.timeout)
 
 
-class Backend:
+class Backend(abc.ABC):
     """The interface: :meth:`submit`, :meth:`stats`, :meth:`close`."""
 
     name = "backend"
 
+    @abc.abstractmethod
     def submit(self, row: Row) -> RowHandle:
         """Queue ``row``; its handle. Raises :class:`~corral.batching.request.QueueFull` when the queue is full."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def stats(self) -> dict:
         """``live_rows`` (being generated), ``queued_rows`` (waiting) and counters."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Stop: rows still queued or running end with status ``"cancelled"``."""
-        raise NotImplementedError
 
 
 class _Stop(BaseException):
