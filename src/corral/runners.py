@@ -117,16 +117,15 @@ def token_steps(lm: LanguageModel, steps: list[Step]) -> list[TokenStep]:
     its ``source``: ``"draft"`` (an accepted draft), else ``"eos"``, else ``"forced"`` (one allowed token), else
     ``"sampled"``.
     """
-    import codecs
-
     from corral.result import TokenStep
+    from corral.streaming import TokenText
 
-    tb, eos = lm.vocab.token_bytes, lm.eos_token_ids
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    eos = lm.eos_token_ids
+    texts = TokenText(lm.vocab.token_bytes)
     out = []
     for i, s in enumerate(steps):
-        data = (tb[s.token] if 0 <= s.token < len(tb) else None) or b""
-        text = decoder.decode(data, final=i == len(steps) - 1)
+        data = texts.bytes_of(s.token)
+        text = texts.decode(data, final=i == len(steps) - 1)
         forced = None if s.n_allowed is None else s.n_allowed == 1
         source = ("draft" if s.draft is not None else "eos" if s.token in eos else "forced" if forced
                   else "sampled")

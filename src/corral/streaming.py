@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from corral.result import Result
 
-__all__ = ["StreamChunk", "TextDecoder", "Stream"]
+__all__ = ["TokenText", "StreamChunk", "TextDecoder", "Stream"]
 
 #: Token batches the worker may run ahead of the consumer before it waits.
 MAX_AHEAD = 8
@@ -64,6 +64,40 @@ class StreamChunk(NamedTuple):
     token_ids: list[int]
 
 
+class TokenText:
+    """The text each token adds to an output: its bytes decoded incrementally as UTF-8 (``errors="replace"``), so
+    that a token ending inside a character adds ``""`` and the character comes with the token that completes it;
+    the pieces join into the output's decoded text. One per output.
+
+    Parameters
+    ----------
+    token_bytes : sequence of bytes or None
+        The bytes of each token id (``Vocabulary.token_bytes``; ``None`` for tokens without text).
+    eos_token_ids : collection of int
+        Tokens that add no text (an EOS id whose vocabulary entry has bytes).
+    """
+
+    def __init__(self, token_bytes: Sequence[bytes | None], eos_token_ids=()) -> None:
+        self._token_bytes = token_bytes
+        self._eos = frozenset(eos_token_ids)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def bytes_of(self, token: int) -> bytes:
+        """The bytes ``token`` adds (``b""`` for EOS, tokens without bytes and ids outside the vocabulary)."""
+        tb = self._token_bytes
+        if token in self._eos or not 0 <= token < len(tb):
+            return b""
+        return tb[token] or b""
+
+    def piece(self, token: int, final: bool = False) -> str:
+        """The text ``token`` adds; ``final``: the output ends with it (incomplete bytes left become U+FFFD)."""
+        return self.decode(self.bytes_of(token), final)
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        """The text ``data`` adds after what came before (``final`` flushes, as :meth:`piece`)."""
+        return self._decoder.decode(data, final=final)
+
+
 class TextDecoder:
     """Incremental decoding of token ids into :class:`StreamChunk` pieces that never split a UTF-8 character.
 
@@ -84,8 +118,7 @@ class TextDecoder:
     """
 
     def __init__(self, token_bytes: Sequence[bytes | None]) -> None:
-        self._token_bytes = token_bytes
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._text = TokenText(token_bytes)
         self._pending: list[int] = []
 
     def feed(self, token_ids) -> StreamChunk | None:
@@ -101,10 +134,8 @@ class TextDecoder:
             The text they complete, with their ids and any kept before; ``None`` when they complete no character
             yet (their ids are then kept for the next chunk).
         """
-        tb = self._token_bytes
         ids = [int(t) for t in token_ids]
-        data = b"".join([(tb[t] if 0 <= t < len(tb) else None) or b"" for t in ids])
-        text = self._decoder.decode(data)
+        text = "".join(self._text.piece(t) for t in ids)
         self._pending.extend(ids)
         if not text:
             return None
@@ -127,7 +158,7 @@ class TextDecoder:
             ``None`` when nothing is left.
         """
         chunk = self.feed(token_ids)
-        tail = self._decoder.decode(b"", final=True)
+        tail = self._text.decode(b"", final=True)
         if chunk is None:
             if not tail and not self._pending:
                 return None

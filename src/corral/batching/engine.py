@@ -21,7 +21,6 @@ Use it synchronously (:meth:`~BatchEngine.step`, :meth:`~BatchEngine.run_until_i
 
 from __future__ import annotations
 
-import codecs
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ import torch
 
 from corral.batching.request import BatchResult, QueueFull, Request, RowHandle
 from corral.errors import ConfigurationError, GenerationError
+from corral.streaming import TokenText
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.protocols import LanguageModel
@@ -45,12 +45,13 @@ class _Live:
     __slots__ = ("handle", "req", "row", "matcher", "gen", "eos", "tokens", "steps", "logprob", "model_logprob",
                  "decoder", "admitted", "first")
 
-    def __init__(self, handle: RowHandle, row: int, matcher, gen: torch.Generator, eos: frozenset) -> None:
+    def __init__(self, handle: RowHandle, row: int, matcher, gen: torch.Generator, eos: frozenset,
+                 token_bytes) -> None:
         self.handle, self.req, self.row, self.matcher, self.gen, self.eos = handle, handle.request, row, matcher, gen, eos
         self.tokens: list[int] = []
         self.steps: list = []
         self.logprob = self.model_logprob = 0.0
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.decoder = TokenText(token_bytes, eos)
         self.admitted = time.perf_counter()
         self.first: float | None = None
 
@@ -310,7 +311,7 @@ class BatchEngine:
         else:
             gen.manual_seed(int(req.seed) % (2**63))
         row = self._rows.add(req.prompt_ids)
-        return _Live(handle, row, matcher, gen, eos)
+        return _Live(handle, row, matcher, gen, eos, self.model.vocab.token_bytes)
 
     def _sample(self, lv: _Live, law) -> int:
         """Sample, record and stream one token of a live row; end the row when it is done."""
@@ -332,9 +333,7 @@ class BatchEngine:
         done = token in lv.eos
         ended = done or len(lv.tokens) >= req.max_tokens
         if req.on_token is not None:
-            tb = self.model.vocab.token_bytes
-            data = b"" if done else (tb[token] if 0 <= token < len(tb) else None) or b""
-            req.on_token(token, lv.decoder.decode(data, final=ended))
+            req.on_token(token, lv.decoder.piece(token, final=ended))
         if done:
             self._finish(lv, "complete")
         elif ended:
