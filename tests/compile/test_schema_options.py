@@ -190,12 +190,38 @@ def test_any_order_on_large_objects_tracks_required_names():
     assert not cg.accepts(b'{"k3":1,"k0":"x","k7":4}') and not cg.accepts(b'{"k3":1,"k0":2}')
 
 
+def test_any_order_with_one_declared_name_and_open_keys():
+    """One declared name beside open keys: other keys may come before it too (the schema order put it first)."""
+    schema = {"properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    cg = CompiledGrammar(schema_to_grammar(schema, property_order="any"), VOCAB)
+    assert cg.accepts(b'{"x":1,"a":2}') and cg.accepts(b'{"a":2,"x":1}')
+    assert not cg.accepts(b'{"x":1}') and not cg.accepts(b'{"a":2,"a":3}') and not cg.accepts(b'{"x":1,"a":"s"}')
+
+
+def test_any_order_tracks_up_to_twelve_required_names():
+    """12 required names of 16: any order (a nonterminal per subset of the required names), exact on random
+    orders and subsets."""
+    names = [f"k{i}" for i in range(16)]
+    schema = {"type": "object", "properties": {n: {"type": "integer"} for n in names}, "required": names[:12],
+              "additionalProperties": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cg = CompiledGrammar(schema_to_grammar(schema, property_order="any"), VOCAB)
+    rng = random.Random(3)
+    for _ in range(30):
+        x = {n: 1 for n in names[:12] if rng.random() < 0.9} | {n: 2 for n in names[12:] if rng.random() < 0.5}
+        items = list(x.items())
+        rng.shuffle(items)
+        text = dump(dict(items))
+        assert cg.accepts(text.encode()) == valid(schema, x), text
+
+
 def test_any_order_falls_back_with_a_warning_on_large_objects():
-    """Large objects with minProperties (repeats would make the parsed object smaller than the text): schema
-    order, and a SchemaNarrowedWarning naming the object."""
+    """Large objects with minProperties above 1 (repeats would make the parsed object smaller than the text):
+    schema order, and a SchemaNarrowedWarning naming the object."""
     names = [f"k{i}" for i in range(MAX_ANY_ORDER + 1)]
     schema = {"type": "object", "properties": {"inner": {"type": "object", "properties": {n: {} for n in names},
-                                                          "minProperties": 1, "additionalProperties": False}}}
+                                                          "minProperties": 2, "additionalProperties": False}}}
     with pytest.warns(SchemaNarrowedWarning, match="/properties/inner"):
         g = schema_to_grammar(schema, property_order="any")
     cg = CompiledGrammar(g, VOCAB)
@@ -204,6 +230,36 @@ def test_any_order_falls_back_with_a_warning_on_large_objects():
         warnings.simplefilter("error")
         schema_to_grammar({"type": "object", "properties": {n: {} for n in names[:MAX_ANY_ORDER]}},
                           property_order="any")
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("order", ["schema", "any"])
+def test_min_properties_one_with_open_keys_matches_validator(seed, order):
+    """minProperties 1 beside keys outside the declared names is "at least one member" (a repeated key never
+    empties the parsed object): accepted iff valid, a repeated open key included; the variant without it (a
+    wrong compilation that drops minProperties) is caught on the empty object."""
+    rng = random.Random(seed)
+    schema = _object_schema(rng)
+    schema["additionalProperties"] = rng.choice([True, {"type": "boolean"}, {"type": ["integer", "string"]}])
+    schema.pop("maxProperties", None)
+    schema["minProperties"] = 1
+    declared = list(schema["properties"]) + [r for r in schema["required"] if r not in schema["properties"]]
+    rank = lambda kv: declared.index(kv[0]) if kv[0] in declared else len(declared)  # noqa: E731
+    cg = CompiledGrammar(schema_to_grammar(schema, property_order=order), VOCAB)
+    for _ in range(40):
+        x = _instance(rng)
+        items = list(x.items())
+        rng.shuffle(items)
+        if order == "schema":  # the default order: declared names in schema order, then the other keys
+            items.sort(key=rank)
+        text = dump(dict(items))
+        assert cg.accepts(text.encode()) == valid(schema, x), (schema, text)
+    assert not cg.accepts(b"{}")
+    twice = {"zz": True}
+    assert cg.accepts(b'{"zz":true,"zz":true}') == valid(schema, twice), schema  # a repeated open key
+    loose = CompiledGrammar(schema_to_grammar({k: v for k, v in schema.items() if k != "minProperties"},
+                                              property_order=order), VOCAB)
+    assert loose.accepts(b"{}") != valid(schema, {}) or schema["required"]
 
 
 def test_draft_keywords_follow_the_schema_draft():

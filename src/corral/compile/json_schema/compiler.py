@@ -24,14 +24,15 @@ Choices that make the output canonical (documented narrowings, never widenings):
 * ``format`` is dropped everywhere with ``formats="annotate"``; a root ``$schema`` naming a custom meta-schema is
   honoured through its ``$vocabulary`` (found in ``registry``): keywords of the standard vocabularies it leaves out
   are annotations; an unknown meta-schema or a required unknown vocabulary is unsupported.
-* With ``property_order="any"``, an object's keys come in any order, each declared name at most once for objects
-  of at most 10 names; larger objects track only their required names and let declared names repeat (the last
-  value wins and is valid); with ``minProperties`` they fall back to the schema order below, with a
-  :class:`SchemaNarrowedWarning`. By default, object properties appear in schema order (each optional one may be absent), then the names that ``required`` or
-  ``dependentRequired`` mention but ``properties`` does not (in order of first mention), followed by the other
-  keys, if ``patternProperties``/``additionalProperties`` allow them (those keys are distinct from the declared
-  ones). Keys matching several patterns get all their schemas; ``propertyNames`` restricts every key. Key
-  languages are made disjoint exactly with automata (:mod:`corral.automata.dfa`).
+* With ``property_order="any"``, an object's keys come in any order, each declared name at most once for objects of at
+  most 10 names; larger objects track only their required names and let declared names repeat (the last value wins and
+  is valid); with ``minProperties`` above 1, or more than 12 required names (or 2^required x names over 80,000 rules),
+  they fall back to the schema order below, with a :class:`SchemaNarrowedWarning`. By default, object properties
+  appear in schema order (each optional one may be absent), then the names that ``required`` or ``dependentRequired``
+  mention but ``properties`` does not (in order of first mention), followed by the other keys, if
+  ``patternProperties``/``additionalProperties`` allow them (those keys are distinct from the declared ones). Keys
+  matching several patterns get all their schemas; ``propertyNames`` restricts every key. Key languages are made
+  disjoint exactly with automata (:mod:`corral.automata.dfa`).
 * ``type: number`` (or no ``type``) with ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``
   generates integer literals in canonical form (no ``-0``) and float literals that are plain decimals (magnitude 0 or
   in ``[1e-5, 1e17]``) or scientific with one non-zero integer digit (``1.5e-07``): every ``repr`` of a float has
@@ -59,8 +60,10 @@ Choices that make the output canonical (documented narrowings, never widenings):
   each of the two is conjoined with the negation of the other (``oneOf [A, B]`` = ``(A ∧ ¬B) ∨ (B ∧ ¬A)``), where
   the negation is exact and does not rest on the textual number semantics above (``1.0`` vs ``1``); otherwise it is
   unsupported, naming both alternatives. ``not oneOf`` is "no alternative, or two" by the same analysis.
-* ``minProperties`` needs that no key outside the declared properties be allowed (a repeated additional key would
-  make the parsed object smaller than the text); ``maxProperties`` is counted exactly either way.
+* ``minProperties`` above 1 needs that no key outside the declared properties be allowed (a repeated additional
+  key would make the parsed object smaller than the text); ``minProperties: 1`` is "at least one member", exact
+  with any keys (a text with a member never parses to an empty object); ``maxProperties`` is counted exactly
+  either way.
 * ``contains`` with ``minContains``/``maxContains`` counts the items that match (items split exactly into those
   that match and those that match the negation of ``contains``; unsupported where that negation is).
 * ``format`` is an assertion (as with a format checker), for the formats of
@@ -152,8 +155,8 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
     property_order : {"schema", "any"}
         ``"schema"`` (default): declared properties in schema order. ``"any"``: any order (``const``/``enum`` objects
         too), exact for validation; objects of more than 10 names track only their required names and may repeat a
-        declared name (``json.loads`` keeps the last), or keep the schema order with ``minProperties`` (one
-        :class:`SchemaNarrowedWarning` lists those objects).
+        declared name (``json.loads`` keeps the last), or keep the schema order with ``minProperties`` above 1 or
+        more than 12 required names (one :class:`SchemaNarrowedWarning` lists those objects).
     integral_floats : bool
         ``True``: integral floats in their canonical spelling (``1.0``, ``-0.0``) are accepted where jsonschema counts
         them as integers or equal to an integer ``const``/``enum`` (up to 2^53; not for integers with ``multipleOf``,

@@ -21,7 +21,8 @@ __all__ = ["compile_object", "key_language", "MAX_ANY_ORDER", "MAX_ANY_ORDER_TRA
 MAX_KEY_CLASSES = 64
 MAX_DEPENDENT_NAMES = 12
 MAX_ANY_ORDER = 10  # property_order="any": the grammar has a nonterminal per subset of the declared names
-MAX_ANY_ORDER_TRACKED = 8  # larger objects: a nonterminal per subset of the required (and dependency) names
+MAX_ANY_ORDER_TRACKED = 12  # larger objects: a nonterminal per subset of the required (and dependency) names
+MAX_ANY_ORDER_RULES = 80_000  # ... and a rule per (subset, member): at most this many
 
 
 def _conj(parts):
@@ -140,16 +141,18 @@ def compile_object(b, node, pointer) -> str:
         b.rule(n, b.never())
         return n
     classes = _key_classes(b, node, pointer, names, patterns, extra, pn)
-    if lo > 0 and classes:
-        # a generated text may repeat an additional key, and its parsed object then has fewer properties
-        raise SchemaError("minProperties is only supported when no key outside the declared properties is "
-                          "allowed", pointer=kp("minProperties"), keyword="minProperties", kind="unsupported")
+    if lo > 1 and classes:
+        # a generated text may repeat an additional key, and its parsed object then has fewer properties (but
+        # never none: minProperties 1 is "at least one member", exact whatever the keys)
+        raise SchemaError("minProperties above 1 is only supported when no key outside the declared properties "
+                          "is allowed", pointer=kp("minProperties"), keyword="minProperties", kind="unsupported")
     relevant = set(dreq) | {x for bs in dreq.values() for x in bs}
     if len(relevant) > MAX_DEPENDENT_NAMES:
         raise SchemaError(f"dependentRequired over more than {MAX_DEPENDENT_NAMES} names is not supported",
                           pointer=kp("dependentRequired"), keyword="dependentRequired", kind="unsupported")
     members = _Members(names, values, classes, required, dreq, lo, hi)
-    if b.options.any_order and len(names) > 1 and _in_any_order(b, n, pointer, members, relevant):
+    if b.options.any_order and (len(names) > 1 or (names and classes)) and \
+            _in_any_order(b, n, pointer, members, relevant):
         return n
     b.rule(n, b.lit("{"), _in_schema_order(b, members, relevant))
     return n
@@ -162,10 +165,12 @@ def _in_any_order(b, n: str, pointer: str, m: _Members, relevant: set) -> bool:
     if len(m.names) <= MAX_ANY_ORDER:
         b.rule(n, b.lit("{"), _any_order(b, m))
         return True
-    if m.lo == 0 and len(tracked) <= MAX_ANY_ORDER_TRACKED:
+    if m.lo <= 1 and len(tracked) <= MAX_ANY_ORDER_TRACKED and \
+            2 ** len(tracked) * (len(m.names) + len(m.classes)) <= MAX_ANY_ORDER_RULES:
         b.rule(n, b.lit("{"), _any_order(b, m, tracked=tracked))
         return True
-    why = "minProperties" if m.lo else f"more than {MAX_ANY_ORDER_TRACKED} required names"
+    why = "minProperties above 1" if m.lo > 1 else f"{len(tracked)} required names (at most " \
+        f"{MAX_ANY_ORDER_TRACKED}, and 2^required x names at most {MAX_ANY_ORDER_RULES})"
     b.narrowed.append((pointer, f"property_order='any': {len(m.names)} property names (more than "
                                 f"{MAX_ANY_ORDER}) and {why}: the schema order is kept"))
     return False
@@ -227,7 +232,8 @@ def _any_order(b, m: _Members, tracked: set | None = None) -> str:
     most once. Otherwise only ``tracked`` (the required and dependentRequired names) are remembered and every
     declared name may also repeat: a repeated key keeps its last value (``json.loads``), which is valid since
     every value is, so the text still validates (sound; complete for every key order of a text without
-    repeats); the caller ensures ``lo == 0``, since repeats make the parsed object smaller than the text. The
+    repeats); the caller ensures ``lo <= 1``, since repeats make the parsed object smaller than the text (but
+    never empty when a member was written). The
     object may close once every required name is used, every dependentRequired of a used name is used and
     the count of members written reaches ``lo``; keys of ``classes`` (outside the declared names) may come
     anywhere.
