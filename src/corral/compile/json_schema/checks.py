@@ -57,7 +57,7 @@ def count(b, node, pointer: str, key: str, default=None):
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (isinstance(v, float) and not v.is_integer()):
         raise SchemaError(f"{key} must be a non-negative integer", pointer=b.kp(node, pointer, key), keyword=key)
     v = int(v)
-    if v > MAX_COUNT and key not in ("maxItems", "maxLength"):
+    if v > MAX_COUNT and key not in ("maxItems", "maxLength", "minLength"):
         raise SchemaError(f"{key} above {MAX_COUNT} is not supported", pointer=b.kp(node, pointer, key), keyword=key,
                           kind="unsupported")
     return v

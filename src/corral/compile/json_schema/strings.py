@@ -8,6 +8,7 @@ import re
 
 from corral.compile.json_schema import formats as fmt, regexes as rx
 from corral.compile.json_schema.checks import count
+from corral.compile.json_schema.long_strings import LONG_STRING, MAX_LONG_STRING, long_string
 from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa, register_length_dfa
 from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
 from corral.budget import is_size_limit
@@ -20,11 +21,25 @@ MAX_COMBINED_LENGTH = 256
 
 
 def compile_string(b, node, pointer) -> str:
-    """The terminal of the strings ``node`` allows (``never`` when none)."""
+    """The terminal of the strings ``node`` allows (``never`` when none); a length bound above ``LONG_STRING``
+    (up to ``MAX_LONG_STRING``) alone, without pattern, format or negation, compiles to a chain of chunks
+    (:mod:`.long_strings`)."""
+    lo = count(b, node, pointer, "minLength", 0)
+    hi = count(b, node, pointer, "maxLength")
+    if LONG_STRING < max(lo, hi or 0) <= MAX_LONG_STRING and _lengths_only(b, node, pointer):
+        return b.never() if hi is not None and lo > hi else long_string(b, lo, hi)
     content = string_content(b, node, pointer)
     if content is None:
         return b.never()
     return b.term(f'"{content}"')
+
+
+def _lengths_only(b, node, pointer) -> bool:
+    """Whether ``node`` constrains its strings by length only (a ``format`` that is an annotation counts as none:
+    :func:`format_content` records it)."""
+    if "pattern" in node or any(node.get(k) for k in (PATTERNS, NOT_PATTERN, NOT_ENUM)):
+        return False
+    return "format" not in node or format_content(b, node, pointer) is None
 
 
 def format_content(b, node, pointer, name=None) -> str | None:
@@ -69,9 +84,9 @@ def string_content(b, node, pointer) -> str | None:
             lo, hi = 0, None
         if content is not None:
             must.append((content, "format"))
-    if lo or hi is not None or not must:
-        must.append((rx.string_regex(lo, hi)[1:-1], "minLength" if "minLength" in node else "maxLength"))
     pats = ([node["pattern"]] if "pattern" in node else []) + list(node.get(PATTERNS, ()))
+    if lo or hi is not None or not (must or pats):  # a pattern's content regex is within UNIT* already
+        must.append((rx.string_regex(lo, hi)[1:-1], "minLength" if "minLength" in node else "maxLength"))
     for p in pats:
         must.append((pattern_content(b, p, node, pointer), "pattern"))
     nots = [pattern_content(b, p, node, pointer) for p in node.get(NOT_PATTERN, ())]
