@@ -10,7 +10,7 @@ import re
 from corral.compile.json_schema import regexes as rx
 from corral.errors import SchemaError
 
-__all__ = ["content_dfa", "content_of", "regex_of_dfa", "key_complement_pattern", "key_complement_content_dfa",
+__all__ = ["content_dfa", "content_of", "regex_of_dfa", "lookaround_content", "key_complement_pattern", "key_complement_content_dfa",
            "key_complement_content_dfa_py", "register_length_dfa", "length_dfa"]
 
 MAX_KEY_REGEX = 200_000
@@ -23,16 +23,22 @@ def content_dfa(regex: str):
     return compile_regex(regex)
 
 
-def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
-    """A regex for a content DFA (None: empty), or an unsupported SchemaError when it is too large."""
+def regex_of_dfa(dfa, pointer: str, keyword: str, spelled: str | None = None) -> str | None:
+    """A regex for a content DFA (None: empty); where its regex is too large, ``spelled`` (an equivalent content
+    regex the caller wrote with lookarounds, :func:`lookaround_content`) with the DFA registered under it, else a
+    too_complex SchemaError."""
     from corral.automata.operations import dfa_to_regex
 
+    if dfa.is_empty:
+        return None
     try:
         regex = dfa_to_regex(dfa, MAX_KEY_REGEX)
     except ValueError:  # over MAX_KEY_REGEX: a size limit
-        raise SchemaError("the combined string language is too large to compile", pointer=pointer, keyword=keyword,
-                          kind="too_complex") from None
-    if regex is not None and len(regex) > 2000:
+        if spelled is None:
+            raise SchemaError("the combined string language is too large to compile", pointer=pointer,
+                              keyword=keyword, kind="too_complex") from None
+        regex = spelled
+    if regex is not None and len(regex) > 2000 or regex is spelled:
         # The terminals '"<regex>"' and '"(?:<regex>)"' are this DFA between quotes: register it, so that compiling
         # the grammar does not parse and determinise a huge regex again.
         from corral.automata.operations import dfa_between, has_top_level_alternation
@@ -43,7 +49,24 @@ def regex_of_dfa(dfa, pointer: str, keyword: str) -> str | None:
             if not has_top_level_alternation(regex):
                 register_dfa(f'"{regex}"', quoted)
             register_dfa(f'"(?:{regex})"', quoted)
+        if regex is spelled:
+            register_dfa(regex, dfa)
+            register_dfa(f"(?:{regex})", dfa)
     return regex
+
+
+def lookaround_content(musts: list[str], nots: list[str]) -> str:
+    """One content regex for the contents in every ``musts`` regex and in no ``nots`` one (all within ``UNIT*``),
+    written with lookaheads: ``(?=(?:A)(?:"|\\Z))(?!(?:N)(?:"|\\Z))(?:B)``.
+
+    Exact for ``re.fullmatch`` over a content and inside the quotes of a JSON string alike: a regex within
+    ``UNIT*`` only ends at a unit boundary, where the next character is the closing quote or the end, never the
+    ``"`` of an escaped ``\\"`` (which follows a backslash inside one unit). Its length is the sum of the operands',
+    where the regex of their product automaton can be exponentially longer.
+    """
+    end = '(?:"|\\Z)'
+    looks = [f"(?=(?:{m}){end})" for m in musts[1:]] + [f"(?!(?:{n}){end})" for n in nots]
+    return "".join(looks) + f"(?:{musts[0]})"
 
 
 def key_complement_pattern(names) -> str:

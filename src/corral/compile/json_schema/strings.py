@@ -9,7 +9,8 @@ import re
 from corral.compile.json_schema import formats as fmt, regexes as rx
 from corral.compile.json_schema.checks import count
 from corral.compile.json_schema.long_strings import LONG_STRING, MAX_LONG_STRING, long_string
-from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa, register_length_dfa
+from corral.compile.json_schema.scalars import (content_dfa, content_of, lookaround_content, regex_of_dfa,
+                                                register_length_dfa)
 from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
 from corral.budget import is_size_limit
 from corral.errors import SchemaError
@@ -126,7 +127,8 @@ def _combined(b, node, pointer, must, nots, kw: str) -> str | None:
     except (MemoryError, ValueError) as exc:
         raise SchemaError(f"the string constraints cannot be combined: {exc}", pointer=b.kp(node, pointer, kw),
                           keyword=kw, kind="too_complex" if is_size_limit(exc) else "unsupported") from None
-    return regex_of_dfa(dfa, b.kp(node, pointer, kw), kw)
+    spelled = lookaround_content([regex for regex, _ in must], nots)
+    return regex_of_dfa(dfa, b.kp(node, pointer, kw), kw, spelled)
 
 
 def pattern_content(b, pattern, node, pointer) -> str:
