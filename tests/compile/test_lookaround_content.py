@@ -62,3 +62,24 @@ def test_spelled_terminals_match_the_validator(schema, monkeypatch):
 
 def _too_long(dfa, max_size=0, max_states=0):
     raise ValueError("the regex of the automaton is too large")
+
+
+def test_spelled_key_classes_match_the_validator(monkeypatch):
+    """Key classes of patternProperties spelled with lookaheads (forced) give the validator's objects."""
+    from corral.automata import operations
+
+    monkeypatch.setattr(operations, "dfa_to_regex", _too_long)
+    schema = {"type": "object", "properties": {"ab": {"type": "null"}},
+              "patternProperties": {"a.*b": {"type": "integer"}, "^b": {"type": "string"}},
+              "additionalProperties": {"type": "boolean"}}
+    grammar = schema_to_grammar(schema, property_order="any")
+    assert any("(?=" in t.pattern for t in grammar.terminals.values())
+    cg = CompiledGrammar(grammar, VOCAB)
+    validator = jsonschema.Draft202012Validator(schema)
+    rng = random.Random(2)
+    values = [None, 1, "s", True]
+    for _ in range(300):
+        keys = {''.join(rng.choice("ab:") for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(0, 3))}
+        x = {k: rng.choice(values) for k in keys}
+        text = json.dumps(x, separators=(",", ":"))
+        assert cg.accepts(text.encode()) == validator.is_valid(x), (x, text)

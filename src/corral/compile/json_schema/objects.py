@@ -11,7 +11,7 @@ from corral.compile.json_schema.checks import count, unknown_keyword
 from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.oracle import instance_valid
 from corral.compile.json_schema.scalars import (content_dfa, content_of, key_complement_content_dfa,
-                                                key_complement_pattern, regex_of_dfa)
+                                                key_complement_pattern, lookaround_content, regex_of_dfa)
 from corral.compile.json_schema.strings import key_matches, string_content
 from corral.compile.json_schema.vocab import KNOWN, is_annotation, ptr
 from corral.errors import SchemaError
@@ -296,11 +296,22 @@ def _key_classes(b, node, pointer, names, patterns, extra, pn) -> list[tuple[str
         if c is None:
             continue
         val = b.attempt(b.child, *c)
-        regex = regex_of_dfa(lang, where, keyword) if val is not None else None
+        spelled = _spelled_key_class(names, patterns, pn, sel)
+        regex = regex_of_dfa(lang, where, keyword, spelled) if val is not None else None
         if regex is None:
             continue
         out.append((b.term(f'"(?:{regex})"'), val))
     return out
+
+
+def _spelled_key_class(names, patterns, pn, sel: tuple) -> str:
+    """The key class of :func:`_key_languages` matching exactly the patterns ``sel``, spelled with lookaheads
+    (:func:`~corral.compile.json_schema.scalars.lookaround_content`): used where its automaton's regex is too large."""
+    musts = [rx.UNIT + "*"] + [rx.pattern_regex(q) for q in sel] + ([pn] if pn is not None else [])
+    nots = [rx.pattern_regex(q) for q in patterns if q not in sel]
+    if names:
+        nots.append("|".join(re.escape(content_of(x)) for x in dict.fromkeys(names)))
+    return lookaround_content(musts, nots)
 
 
 def _key_languages(names, patterns, pn, where: str, keyword: str, kp) -> list[tuple[tuple, object]]:
