@@ -10,6 +10,10 @@
 4. expands to bytes over well-formed UTF-8 (:func:`corral.automata.dfa.utf8_expand`) and numbers the states
    canonically.
 
+Assertions (lookaround, and anchors that do not trivially hold where they stand) become check states of the NFA
+(:mod:`corral.automata.assertions`); an NFA with any is determinised by :mod:`corral.automata.lookaround` instead,
+and a pattern that starts with lookaheads, ``(?=X)(?!Y)R``, by products of automata (``_leading_lookaheads``).
+
 An unsupported construct becomes a :class:`~corral.errors.RegexError` that names it and gives its position, found by
 scanning the pattern text (``_scan``).
 """
@@ -24,20 +28,15 @@ import numpy as np
 from corral.automata.bytedfa import ByteDFA, canonical_tables, empty_tables
 from corral.automata.charsets import _partition, char_set
 from corral.automata.dfa import _minimize_small, utf8_expand
-from corral.budget import BudgetExceeded, checkpoint, current_budget, seconds_left
+from corral.automata.limits import _Unsupported, _max_dfa_states
+from corral.budget import BudgetExceeded, checkpoint, seconds_left
 from corral.errors import RegexError
 
-__all__ = ["tree_to_dfa"]
+__all__ = ["tree_to_dfa", "class_dfa_to_bytes"]
 
 _I, _A, _S = int(re.I), int(re.A), int(re.S)  # plain ints: ``int & re.I`` goes through the (slow) enum machinery
 _MAX_NFA_STATES = 200_000
 _POOL_PER_STATE = 400  # the subsets of all DFA states hold at most 400 NFA states per allowed DFA state (_native.c)
-
-
-def _max_dfa_states() -> int:
-    """The most DFA states one subset construction may build: the compile budget's ``states`` (default
-    50,000), capped so that the native pool stays addressable."""
-    return min(current_budget().states, 1 << 24)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -134,14 +133,6 @@ def _scan(pattern: str, verbose: bool) -> dict[str, list[int]]:
     return found
 
 
-class _Unsupported(Exception):
-    """A construct the NFA cannot express (``kind``, a key of ``_CONSTRUCTS``), its ``index``-th occurrence."""
-
-    def __init__(self, kind: str, index: int, detail: str = ""):
-        super().__init__(kind)
-        self.kind, self.index, self.detail = kind, index, detail
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Parse tree -> NFA over leaves
 # --------------------------------------------------------------------------------------------------------------
@@ -174,6 +165,8 @@ def _size(items) -> int:
             n += 2 + sum(_size(alt) + 1 for alt in av[1])
         elif op is C.SUBPATTERN:
             n += _size(av[3])
+        elif op is C.ASSERT or op is C.ASSERT_NOT:
+            n += 8 + _size(av[1])
         elif op in _REPEATS:
             lo, hi, body = av
             n += 2 + (lo + 1 if hi == C.MAXREPEAT else hi) * _size(body)
@@ -193,6 +186,12 @@ class _NFA:
         self.leaves: list[np.ndarray] = []
         self.leaf_ids: dict[bytes, int] = {}
         self.seen: dict[str, int] = {}
+        # Lookaround (corral.automata.assertions): check states -> assertion index, the assertions, which body is
+        # being built ("main", "ahead" or "behind") and, in a lookahead body, its (open, exact) final states.
+        self.checks: dict[int, int] = {}
+        self.assertions: list = []
+        self.mode = "main"
+        self.ends: tuple[int, int] | None = None
 
     def new(self) -> int:
         """A new state (``_Unsupported("size")`` past ``_MAX_NFA_STATES``)."""
@@ -219,18 +218,19 @@ class _NFA:
         self.seen[kind] = k + 1
         return k
 
-    def seq(self, items, s: int, flags: int, pre0: bool, post0: bool) -> int:
+    def seq(self, items, s: int, flags: int, pre0: bool, post0: bool, tail: bool = False) -> int:
         """Build a sequence of parse items from state ``s``; returns its end state. ``pre0``/``post0``: nothing
-        can be consumed before/after it (so ``^``/``$`` hold there)."""
+        can be consumed before/after it (so ``^``/``$`` hold there); ``tail``: nothing at all follows it in a
+        lookahead body (an end anchor there pins the body's end)."""
         items = list(items)
         cons = [_consumes([it]) for it in items]
         for k, (op, av) in enumerate(items):
             p0 = pre0 and not any(cons[:k])
             q0 = post0 and not any(cons[k + 1 :])
-            s = self.item(op, av, s, flags, p0, q0)
+            s = self.item(op, av, s, flags, p0, q0, tail and k == len(items) - 1)
         return s
 
-    def item(self, op, av, s: int, flags: int, pre0: bool, post0: bool) -> int:
+    def item(self, op, av, s: int, flags: int, pre0: bool, post0: bool, tail: bool = False) -> int:
         """Build one parse item from state ``s``; returns its end state (``_Unsupported`` for what cannot be)."""
         if op in _LEAVES:
             cs = char_set(op, tuple(av) if op is C.IN else av, bool(flags & _I), bool(flags & _A), bool(flags & _S))
@@ -239,13 +239,13 @@ class _NFA:
             return t
         if op is C.SUBPATTERN:
             _, add, rem, sub = av
-            return self.seq(sub, s, (flags | add) & ~rem, pre0, post0)
+            return self.seq(sub, s, (flags | add) & ~rem, pre0, post0, tail)
         if op is C.BRANCH:
             end = self.new()
             for alt in av[1]:
                 a = self.new()
                 self.eps[s].append(a)
-                self.eps[self.seq(alt, a, flags, pre0, post0)].append(end)
+                self.eps[self.seq(alt, a, flags, pre0, post0, tail)].append(end)
             return end
         if op in _REPEATS:
             lo, hi, body = av
@@ -271,14 +271,16 @@ class _NFA:
         if op is C.AT:
             kind = _AT_KINDS.get(av, str(av))
             k = self.note(kind)
-            if (kind in ("^", "\\A") and pre0) or (kind in ("$", "\\Z") and post0):
+            if kind in ("boundary", "nonboundary") or kind not in _CONSTRUCTS:
+                raise _Unsupported(kind, k)
+            if self.mode == "main" and ((kind in ("^", "\\A") and pre0) or (kind in ("$", "\\Z") and post0)):
                 return s
-            where = "start" if kind in ("^", "\\A") else "end"
-            detail = "" if kind in ("boundary", "nonboundary") else f" (only allowed at the {where} of the pattern)"
-            raise _Unsupported(kind, k, detail)
+            from corral.automata.assertions import build_anchor
+            return build_anchor(self, kind, flags, s, k, tail)
         if op is C.ASSERT or op is C.ASSERT_NOT:
+            from corral.automata.assertions import build_assertion
             kind = ("neg_" if op is C.ASSERT_NOT else "") + ("lookahead" if av[0] == 1 else "lookbehind")
-            raise _Unsupported(kind, self.note(kind))
+            return build_assertion(self, kind, op is C.ASSERT_NOT, av, flags, s, self.note(kind))
         kind = {C.GROUPREF: "backref", C.GROUPREF_EXISTS: "conditional"}.get(op)
         if kind is None and op is getattr(C, "ATOMIC_GROUP", None):
             kind = "atomic"
@@ -361,7 +363,17 @@ def _determinize_py(nfa: _NFA, start: int, final: int, leaf_classes: list[list[i
 def _to_byte_dfa(nfa: _NFA, start: int, final: int, pattern: str) -> ByteDFA:
     """Determinise, minimise and expand the NFA from ``start`` to ``final`` into a canonical byte DFA."""
     leaf_classes, class_ranges = _partition(nfa.leaves)
-    t, acc = _determinize(nfa, start, final, leaf_classes, len(class_ranges))
+    if nfa.assertions:
+        from corral.automata.lookaround import determinize_lookaround
+        t, acc = determinize_lookaround(nfa, start, final, leaf_classes, len(class_ranges))
+    else:
+        t, acc = _determinize(nfa, start, final, leaf_classes, len(class_ranges))
+    return class_dfa_to_bytes(t, acc, class_ranges, pattern)
+
+
+def class_dfa_to_bytes(t: np.ndarray, acc: np.ndarray, class_ranges, pattern: str) -> ByteDFA:
+    """Minimise a character-class DFA (``t [n, classes]`` with -1, ``acc``) and expand it to its canonical byte
+    DFA over UTF-8."""
     checkpoint()
     small = _minimize_small(t, acc)
     if small is None:
@@ -371,6 +383,49 @@ def _to_byte_dfa(nfa: _NFA, start: int, final: int, pattern: str) -> ByteDFA:
     bt, bacc = utf8_expand(class_ranges, t, acc)
     checkpoint()
     return ByteDFA(*canonical_tables(bt, bacc), pattern)
+
+
+def _leading_lookaheads(items: list, flags: int, pattern: str) -> ByteDFA | None:
+    """``(?=X)(?!Y)...R`` with the lookaheads at the very start, as the products ``R ∩ X·Σ* \\ Y·Σ* ...`` of
+    character-class DFAs (each operand determinised on its own, natively): how the JSON Schema compiler spells an
+    intersection or difference. ``None`` for any other pattern, or when an operand has assertions of its own (the
+    general construction of :mod:`corral.automata.lookaround` then does it all, and reports what it refuses)."""
+    from corral.automata.assertions import body_language
+    from corral.automata.lookaround import class_product
+
+    k = 0
+    while k < len(items) and items[k][0] in (C.ASSERT, C.ASSERT_NOT) and items[k][1][0] == 1:
+        k += 1
+    if k == 0:
+        return None
+    nfa = _NFA()
+    try:
+        start = nfa.new()
+        operands = [(start, nfa.seq(items[k:], start, flags, True, True), False)]
+        for op, (_, body) in items[:k]:
+            operands.append((*body_language(nfa, body, flags, False), op is C.ASSERT_NOT))
+    except _Unsupported as u:
+        if u.kind == "size":
+            raise
+        return None
+    if nfa.assertions:
+        return None
+    leaf_classes, class_ranges = _partition(nfa.leaves)
+    dfas = []
+    for s, f, negative in operands:
+        small = _minimize_small(*_determinize(nfa, s, f, leaf_classes, len(class_ranges)))
+        dfas.append((small if small is not None else _empty_class_dfa(len(class_ranges)), negative))
+    dfa = dfas[0][0]
+    for operand, negative in dfas[1:]:
+        dfa = class_product(dfa, operand, negative, _max_dfa_states())
+        small = _minimize_small(*dfa)
+        dfa = small if small is not None else _empty_class_dfa(len(class_ranges))
+    return class_dfa_to_bytes(*dfa, class_ranges, pattern)
+
+
+def _empty_class_dfa(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The class DFA of the empty language."""
+    return np.full((1, n_classes), -1, dtype=np.int64), np.zeros(1, dtype=bool)
 
 
 def tree_to_dfa(tree, pattern: str) -> ByteDFA:
@@ -397,6 +452,9 @@ def tree_to_dfa(tree, pattern: str) -> ByteDFA:
     try:
         if _size(tree) > _MAX_NFA_STATES:
             raise _Unsupported("size", 0, "the automaton is too large (bounded repetitions too big)")
+        product = _leading_lookaheads(list(tree), tree.state.flags, pattern)
+        if product is not None:
+            return product
         start = nfa.new()
         final = nfa.seq(tree, start, tree.state.flags, True, True)
         return _to_byte_dfa(nfa, start, final, pattern)

@@ -11,9 +11,13 @@ with ``re.fullmatch`` on every string.  The pipeline is
 3. Thompson NFA over the classes, subset construction, pruning and Moore minimisation at the character level;
 4. expansion to bytes over well-formed UTF-8 (:func:`corral.automata.dfa.utf8_expand`) and canonical numbering.
 
-``^``/``\\A`` at the start of the pattern and ``$``/``\\Z`` at its end are accepted (they always hold under full
-match); anchors anywhere else, lookaround, backreferences, conditionals, ``\\b``/``\\B``, atomic groups and
-possessive quantifiers raise :class:`~corral.errors.RegexError`.
+``^``/``\\A`` at the start of the pattern and ``$``/``\\Z`` at its end always hold under full match. Lookahead,
+lookbehind and anchors anywhere else are assertions, compiled exactly (:mod:`corral.automata.assertions`,
+:mod:`corral.automata.lookaround`): a lookahead tests the rest of the string, a lookbehind the prefix; leading
+lookaheads ``(?=X)(?!Y)R`` become products of automata. Backreferences, conditionals, ``\\b``/``\\B``, atomic
+groups, possessive quantifiers, and a lookbehind inside a lookahead (or the reverse) raise
+:class:`~corral.errors.RegexError`. :func:`corral.automata.lexemes.lexeme_dfas` reads a pattern as a grammar
+terminal, its lookaheads seeing the text after the lexeme.
 
 This module is the front: flags, the compile caches, literal patterns (:func:`literal_text`, :func:`literal_dfa`)
 and DFAs registered by other compilers (:func:`register_dfa`). The leaves' character sets are computed in
@@ -114,10 +118,18 @@ def compile_regex(pattern: str, flags: frozenset[str] | str = frozenset()) -> By
     Raises
     ------
     RegexError
-        On a syntax error, or a construct a finite automaton cannot express exactly: lookahead, lookbehind,
-        backreferences, conditionals, ``\\b``, ``\\B``, atomic groups, possessive quantifiers, and ``^``/``\\A``
-        not at the start or ``$``/``\\Z`` not at the end.  ``construct`` names it and ``position`` is its 0-based
-        offset in ``pattern``.
+        On a syntax error (including a lookbehind that is not fixed-width, as :mod:`re` says), or a construct a
+        finite automaton cannot express exactly: backreferences, conditionals, ``\\b``, ``\\B``, atomic groups,
+        possessive quantifiers, and a lookbehind (or ``^``, ``\\A``) inside a lookahead or a lookahead (or ``$``,
+        ``\\Z``) inside a lookbehind.  ``construct`` names it and ``position`` is its 0-based offset in
+        ``pattern``. ``construct == "size"`` past the compile budget's states (:mod:`corral.budget`).
+
+    Notes
+    -----
+    Lookaround and anchors are exact under full match: ``(?=X)`` at position ``i`` of ``s`` holds iff ``X``
+    matches a prefix of ``s[i:]`` (a ``\\Z`` at the end of ``X`` pins it to the end), ``(?<=B)`` iff the
+    ``len(B)`` characters before ``i`` match ``B``; ``$``, ``^``, ``\\A``, ``\\Z`` anywhere mean what they mean to
+    :mod:`re` (with ``re.M`` too). ``(?=A\\Z)(?!N\\Z)B`` compiles as the automaton of ``A ∩ B \\ N``.
     """
     if not isinstance(pattern, str):
         raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
@@ -185,6 +197,8 @@ def _compile_cached(pattern: str, flags: frozenset) -> ByteDFA:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = P.parse(pattern, bits)
+            if "(?<" in pattern:
+                re.compile(pattern, bits)  # what only re's compiler checks: a lookbehind's fixed width
     except re.error as e:
         raise RegexError(f"invalid regex: {e.msg}", pattern=pattern, position=e.pos, construct="syntax error") from None
     except (RecursionError, OverflowError) as e:
