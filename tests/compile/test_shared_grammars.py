@@ -4,7 +4,9 @@ Each grammar gets a synthetic vocabulary made of its literal strings, single cha
 an alphabet drawn from the grammar, so walks can reach deep into the language. At every step
 ``mask()[t] == check(t)`` for every token, fork/rollback is the identity, EOS iff complete, and the text so far is
 complete iff lark's own Earley parser (``lexer="dynamic_complete"``) accepts it (the checks of
-:func:`corral.testing.random_walk`).
+:func:`corral.testing.random_walk`). Grammars with an indentation post-lexer (``%declare _INDENT _DEDENT``: the
+Python grammars, the indented tree) are checked against lark's ``Indenter`` and Earley parser over the splits of the
+text (:func:`corral.testing.indent_oracle.indent_oracle`, which ``lark_oracle`` picks for them).
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from corral.tokens.vocabulary import Vocabulary
 from conftest import DATA_DIR
 
 FOLDERS = ["lark", "outlines", "syncode", "genlm-eval", "control-iclr-2025"]
+
+# Grammars without a ``start`` rule, by the end of their path: the start rule lark's examples use.
+STARTS = {
+    "lark/grammars/python.lark": "file_input",
+    "examples/advanced/python2.lark": "file_input",
+    "examples__advanced__py3to2__TEMPLATED_PYTHON.lark": "template_start",
+}
 
 
 def _grammar_files():
@@ -56,8 +65,9 @@ def _vocab_for(grammar, seed: int) -> Vocabulary:
 @pytest.mark.skipif(not FILES, reason=f"shared grammars not found under {DATA_DIR} (set CORRAL_SHARED_DIR)")
 @pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
 def test_shared_grammar_walks(path):
+    start = next((s for end, s in STARTS.items() if path.as_posix().endswith(end)), None)
     try:
-        grammar = load_lark_file(path)
+        grammar = load_lark_file(path, start=start)
     except GrammarError as exc:
         pytest.skip(f"front end does not support this grammar: {exc}")
     seed = zlib.crc32(path.name.encode())

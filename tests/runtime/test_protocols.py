@@ -22,7 +22,7 @@ import pytest
 import corral.drafters
 from corral import protocols
 from corral.compile.grammar import Grammar
-from corral.drafters import CompositeDrafter, FastForwardDrafter, ModelDrafter, NGramDrafter
+from corral.drafters import AutoDrafter, CompositeDrafter, FastForwardDrafter, ModelDrafter, NGramDrafter
 from corral.drafters.base import Drafter as DrafterBase
 from corral.models.batch import HFBatch, SequenceBatch, make_batch
 from corral.models.toy import ToyModel, ToySequence
@@ -137,6 +137,8 @@ def _drafters(toy) -> dict[type, object]:
         FastForwardDrafter: FastForwardDrafter(toy.vocab),
         ModelDrafter: ModelDrafter(toy),
         CompositeDrafter: CompositeDrafter([FastForwardDrafter(toy.vocab), NGramDrafter(toy.vocab)]),
+        AutoDrafter: AutoDrafter([("ff", FastForwardDrafter(toy.vocab)), ("ngram", NGramDrafter(toy.vocab))],
+                                 target=toy),
     }
 
 

@@ -154,6 +154,9 @@ def _label(grammar, name: str) -> str:
     (``T3``, ``__ANON_0``), its regex for another generated one, its name otherwise."""
     ignored = name.endswith(" (ignored)")
     base = name[:-len(" (ignored)")] if ignored else name
+    if base not in grammar.terminals and "~" in base:  # a part of a terminal split by follow guards
+        base = base.rsplit("~", 1)[0]
+        name = base + (" (ignored)" if ignored else "")
     term = grammar.terminals.get(base)
     generated = base.startswith("__") or (base[:1] == "T" and base[1:].isdigit())
     if term is not None and generated:

@@ -6,7 +6,9 @@ A string is in the language of a :class:`Grammar` iff it can be split into non-e
 fully matching a terminal or an ignored terminal, such that the sequence of the non-ignored terminals derives from
 ``start`` under the BNF :attr:`Grammar.rules`. *Any* split counts (the "scannerless" semantics of lark's Earley
 parser with ``lexer="dynamic_complete"``). Terminal priorities only choose among parses of the same text, so they
-never change the language; they are kept in the IR for information only.
+never change the language; they are kept in the IR for information only. A grammar with an indentation post-lexer
+(:attr:`Grammar.postlex`, for ``%declare _INDENT _DEDENT``) narrows the splits and runs lark's ``Indenter`` over the
+terminals: see :mod:`corral.compile.indentation`.
 
 Every :class:`Grammar` is normalized when it is built (``__post_init__``): undefined symbols are errors, rules that
 cannot derive a terminal string (unproductive) and rules unreachable from ``start`` are dropped, duplicate rules are
@@ -23,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from corral.compile.lark import (format_lark_text, locate_definition, locate_symbol, locate_terminal,
-                                 parse_lark_text)
+from corral.compile.indentation import Indentation, resolve_postlex
+from corral.compile.lark import (declare_error, format_lark_text, locate_definition, locate_symbol, locate_terminal,
+                                 parse_lark_grammar)
 from corral.compile.symbols import (REGEX_ERRORS, Rule, Terminal, inline_flags, regex_anchor,
                                     regex_matches_empty)
 from corral.budget import budget_scope, checkpoint
@@ -62,6 +65,11 @@ class Grammar:
     origins : dict of str to (str, str or None)
         For a grammar compiled from a JSON Schema: the schema pointer and keyword each terminal came from (a
         terminal that runs past the compile budget is reported there, as a SchemaError).
+    postlex : Indentation or None
+        An indentation post-lexer (lark's ``PythonIndenter``; :mod:`corral.compile.indentation`): its ``indent``
+        and ``dedent`` names are declared terminals (rules use them, :attr:`terminals` does not hold them) and its
+        ``newline`` terminal must be one of :attr:`terminals`. The matcher runs the post-lexer
+        (:mod:`corral.runtime.indented`).
 
     Raises
     ------
@@ -77,6 +85,7 @@ class Grammar:
     source_name: str | None = None
     allow_nullable_terminals: bool = False
     origins: dict = field(default_factory=dict, repr=False, compare=False)
+    postlex: Indentation | None = None
     _dfa_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -109,6 +118,7 @@ class Grammar:
         import_paths: Sequence[str | Path] = (),
         check_regex: bool = True,
         compile_budget=None,
+        postlex="auto",
     ) -> "Grammar":
         """Build a grammar from Lark text, using lark's own loader to expand EBNF, imports and templates.
 
@@ -128,6 +138,10 @@ class Grammar:
         compile_budget : float, dict, "unlimited" or corral.budget.CompileBudget, optional
             The time and automaton size compiling the terminals may take (:mod:`corral.budget`; default 4 s);
             past it, a GrammarError of kind ``"too_complex"`` at the terminal's line.
+        postlex : "auto", "python", None, Indentation or a lark Indenter
+            The indentation post-lexer (:func:`corral.compile.indentation.resolve_postlex`). ``"auto"`` (default):
+            lark's ``PythonIndenter`` for a grammar that declares ``%declare _INDENT _DEDENT`` and has a newline
+            terminal ``_NEWLINE`` (or ``_NL``); none otherwise. Other declared terminals are a GrammarError.
 
         Returns
         -------
@@ -139,9 +153,13 @@ class Grammar:
             Any problem with the grammar, with ``line`` and ``column`` where known.
         """
         with budget_scope(compile_budget):
-            rules, terminals, ignore = parse_lark_text(text, start=start, source_name=source_name,
-                                                       import_paths=import_paths)
-            grammar = cls(rules, terminals, start, ignore, text, source_name)
+            rules, terminals, ignore, declared = parse_lark_grammar(text, start=start, source_name=source_name,
+                                                                    import_paths=import_paths)
+            indentation = resolve_postlex(postlex, declared, terminals)
+            missing = [n for n in declared if indentation is None or n not in indentation.declared]
+            if missing:
+                raise declare_error(text, missing, source_name)
+            grammar = cls(rules, terminals, start, ignore, text, source_name, postlex=indentation)
             grammar._refuse_anchors()
             if check_regex:
                 grammar.check_terminals()
@@ -320,7 +338,8 @@ class Grammar:
         -------
         str
         """
-        return format_lark_text(self.start, self.rules, self.terminals, self.ignore)
+        declared = self.postlex.declared if self.postlex is not None else ()
+        return format_lark_text(self.start, self.rules, self.terminals, self.ignore, declared)
 
     def _refuse_anchors(self) -> None:
         """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
@@ -386,6 +405,8 @@ class Grammar:
         for name in self.ignore:
             if name not in terms:
                 raise self._error(f"ignored terminal {name!r} is not defined", symbol=name)
+        declared = self._check_postlex()
+        terms = {**terms, **dict.fromkeys(declared)}  # declared terminals are symbols, with no pattern
         if self.start not in lhs_set:
             known = ", ".join(list(dict.fromkeys(r.lhs for r in self.rules if not r.lhs.startswith("_")))[:8])
             raise GrammarError(f"the start rule {self.start!r} is not defined (rules: {known or 'none'})",
@@ -418,8 +439,27 @@ class Grammar:
         rules = list(dict.fromkeys(r for r in rules if r.lhs in reachable))
         used = {s for r in rules for s in r.rhs if s in terms} | set(self.ignore)
         self.rules = rules
-        self.terminals = {k: v for k, v in terms.items() if k in used}
+        self.terminals = {k: v for k, v in terms.items() if k in used and k not in declared}
+        if declared and self.postlex.newline not in self.terminals:
+            raise self._error(f"the newline terminal {self.postlex.newline!r} of the indentation post-lexer is not "
+                              "used by any rule", terminal=self.postlex.newline)
         self._normal = (rules, len(rules))  # what normalisation left (CompiledGrammar skips re-checking it)
+
+    def _check_postlex(self) -> tuple[str, ...]:
+        """The declared terminals of :attr:`postlex` (none without one); GrammarError if its names do not fit."""
+        post = self.postlex
+        if post is None:
+            return ()
+        if not isinstance(post, Indentation):
+            raise GrammarError(f"postlex must be an Indentation, not {type(post).__name__}")
+        for name in post.declared:
+            if name in self.terminals or name in {r.lhs for r in self.rules}:
+                raise self._error(f"{name!r} is produced by the indentation post-lexer, so it must be declared "
+                                  "(%declare), not defined", symbol=name)
+        if post.newline not in self.terminals or post.newline in self.ignore:
+            raise GrammarError(f"the indentation post-lexer's newline terminal {post.newline!r} is not a terminal "
+                               "of the grammar (or is ignored)", source_name=self.source_name)
+        return post.declared
 
     def is_normal(self) -> bool:
         """Whether :attr:`rules` are still the list normalisation produced (every rule productive and reachable)."""
@@ -492,7 +532,8 @@ def list_shipped_grammars() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.lark")) if folder else []
 
 
-def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: bool = True) -> Grammar:
+def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: bool = True,
+                   postlex="auto") -> Grammar:
     """Load a ``.lark`` file; relative ``%import`` statements resolve against the file's folder.
 
     Parameters
@@ -503,6 +544,9 @@ def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: b
         The start rule (default ``"start"``).
     check_regex : bool
         Compile the terminals to DFAs as well (see :meth:`Grammar.check_terminals`).
+    postlex : "auto", "python", None, Indentation or a lark Indenter
+        The indentation post-lexer (see :meth:`Grammar.from_lark`; ``"auto"``: lark's ``PythonIndenter`` for a
+        grammar that declares ``_INDENT`` and ``_DEDENT``).
 
     Returns
     -------
@@ -519,7 +563,7 @@ def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: b
     except (OSError, UnicodeDecodeError) as exc:
         raise GrammarError(f"cannot read grammar file {path}: {exc}") from exc
     return Grammar.from_lark(text, start=start or "start", source_name=str(path), import_paths=[str(path.parent)],
-                             check_regex=check_regex)
+                             check_regex=check_regex, postlex=postlex)
 
 
 def _is_file(path: Path) -> bool:

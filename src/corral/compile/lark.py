@@ -6,8 +6,9 @@
 The text is parsed and expanded by the installed ``lark`` package's own loader (``lark.load_grammar``), so every
 Lark feature it implements is supported exactly as Lark does it: rules, terminals, string and regex literals with
 flags, ``?`` ``*`` ``+`` ``[]``, ranges ``x~n`` and ``x~n..m``, templates, ``%import`` (including Lark's own
-``common.lark``), ``%ignore``, ``%override`` and ``%extend``. ``%declare`` is rejected: declared terminals are
-produced by a postlexer, which corral does not support.
+``common.lark``), ``%ignore``, ``%override`` and ``%extend``. ``%declare`` is accepted only for the terminals
+of an indentation post-lexer (``_INDENT``/``_DEDENT``, see :mod:`corral.compile.indentation`):
+:func:`parse_lark_grammar` returns the declared names, :func:`parse_lark_text` rejects them.
 
 Every error becomes a :class:`corral.errors.GrammarError` with ``line`` and ``column`` where they can be found
 (chained from the original exception); no lark exception escapes.
@@ -24,6 +25,8 @@ from corral.errors import GrammarError
 
 __all__ = [
     "parse_lark_text",
+    "parse_lark_grammar",
+    "declare_error",
     "format_lark_text",
     "lark_names",
     "lark_terminal_body",
@@ -68,11 +71,38 @@ def parse_lark_text(
     GrammarError
         On any problem, with ``line``/``column`` where known.
     """
+    rules, terminals, ignore, declared = parse_lark_grammar(text, start=start, source_name=source_name,
+                                                           import_paths=import_paths)
+    if declared:
+        raise declare_error(text, declared, source_name)
+    return rules, terminals, ignore
+
+
+def parse_lark_grammar(
+    text: str,
+    *,
+    start: str = "start",
+    source_name: str | None = None,
+    import_paths: Sequence[str | Path] = (),
+) -> tuple[list[Rule], dict[str, Terminal], tuple[str, ...], tuple[str, ...]]:
+    """Like :func:`parse_lark_text`, but the names a ``%declare`` introduces are returned instead of rejected.
+
+    Returns
+    -------
+    tuple
+        ``(rules, terminals, ignore, declared)``: as :func:`parse_lark_text`, and the declared names (rules may
+        use them; a post-lexer must produce them).
+
+    Raises
+    ------
+    GrammarError
+        On any problem, with ``line``/``column`` where known.
+    """
     if not isinstance(text, str):
         raise GrammarError(f"a Lark grammar must be a str, not {type(text).__name__}")
     _refuse_backslash_runs(text, source_name)
     try:
-        terms, rules, ignore = _run_lark(text, start, source_name, import_paths)
+        terms, rules, ignore, declared = _run_lark(text, start, source_name, import_paths)
     except GrammarError:
         raise
     except RecursionError as exc:
@@ -92,7 +122,19 @@ def parse_lark_text(
             terminals[name] = Terminal(name, rewrite_lark_idioms(str(pat.value), flags), flags, None,
                                        int(t.priority))
     ir_rules = [Rule(str(r.origin.name), tuple(str(s.name) for s in r.expansion)) for r in rules]
-    return ir_rules, terminals, tuple(str(n) for n in ignore)
+    return ir_rules, terminals, tuple(str(n) for n in ignore), declared
+
+
+def declare_error(text: str | None, declared: Sequence[str], source_name: str | None = None) -> GrammarError:
+    """The error for declared names (``%declare``) that no post-lexer produces, at the ``%declare`` line."""
+    loc = _locate_declare(text, list(declared)) if text else None
+    if set(declared) <= {"_INDENT", "_DEDENT"}:
+        hint = ("; the indentation post-lexer (postlex='auto') needs a newline terminal _NEWLINE or _NL, or pass "
+                "postlex=corral.compile.indentation.Indentation(newline=...)")
+    else:
+        hint = "; only the indentation post-lexer's _INDENT and _DEDENT are supported"
+    return GrammarError(f"{_DECLARE_MESSAGE} (%declare {' '.join(declared)}){hint}",
+                        line=loc[0] if loc else None, column=loc[1] if loc else None, source_name=source_name)
 
 
 # Lark's string idiom `D.*?(?<!\\)(\\\\)*?D` (common.ESCAPED_STRING, python's STRING): lazy, so lark's lexer ends
@@ -108,8 +150,8 @@ _C_COMMENT_EXACT = r"/\*[^*]*\*+(?:[^/*][^*]*\*+)*/"
 def rewrite_lark_idioms(pattern: str, flags: frozenset[str] = frozenset()) -> str:
     r"""Replace lark's lookbehind/lazy string and comment idioms by equivalent plain regexes.
 
-    Under corral's semantics a lexeme must *fully* match its terminal, so lazy quantifiers mean nothing, and
-    lookarounds are not supported by the DFA compiler. Lark's own terminals rely on both: ``ESCAPED_STRING`` is
+    Under corral's semantics a lexeme must *fully* match its terminal, so lazy quantifiers mean nothing (the
+    lookarounds themselves compile exactly). Lark's own terminals rely on laziness: ``ESCAPED_STRING`` is
     ``".*?(?<!\\)(\\\\)*?"``, which lark's lexer ends at the first unescaped quote. This rewrites:
 
     * ``D.*?(?<!\\)(\\\\)*?D`` (``D`` a quote, optionally with ``(?!DD)`` after the opening one) into
@@ -168,18 +210,16 @@ def _run_lark(text: str, start: str, source_name: str | None, import_paths: Sequ
 
     lark_source = source_name if source_name else "<grammar>"
     lark_grammar, _used = load_grammar(text, lark_source, [str(p) for p in import_paths], False)
-    declared = [name for name, (tree, _prio) in lark_grammar.term_defs if tree is None]
-    declared += [name for name, _params, tree, _opts in lark_grammar.rule_defs if tree is None]
-    if declared:
-        loc = _locate_declare(text, declared)
-        raise GrammarError(f"{_DECLARE_MESSAGE} (%declare {' '.join(declared)})",
-                           line=loc[0] if loc else None, column=loc[1] if loc else None, source_name=source_name)
+    declared = tuple(str(name) for name, (tree, _prio) in lark_grammar.term_defs if tree is None)
+    declared_rules = [str(name) for name, _params, tree, _opts in lark_grammar.rule_defs if tree is None]
+    if declared_rules:
+        raise declare_error(text, declared + tuple(declared_rules), source_name)
     rule_names = [str(name) for name, _params, _tree, _opts in lark_grammar.rule_defs]
     if start not in rule_names:
         shown = ", ".join(n for n in rule_names if "__" not in n[1:])
         raise GrammarError(f"the start rule {start!r} is not defined (rules: {shown or 'none'})",
                            source_name=source_name)
-    return lark_grammar.compile([start], set())
+    return (*lark_grammar.compile([start], set()), declared)
 
 
 # ---------------------------------------------------------------------- error translation
@@ -486,7 +526,8 @@ _RULE_NAME = re.compile(r"_?[a-z][_a-z0-9]*\Z")
 _TERM_NAME = re.compile(r"_?[A-Z][_A-Z0-9]*\Z")
 
 
-def lark_names(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal]) -> dict[str, str]:
+def lark_names(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal],
+               declared: Sequence[str] = ()) -> dict[str, str]:
     """The Lark name of every symbol of a grammar, as :func:`format_lark_text` prints it.
 
     Valid Lark names are kept; names that are not (or start with ``__``, which Lark reserves) are renamed to unused
@@ -500,6 +541,8 @@ def lark_names(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal]
         The rules (their left-hand sides are the nonterminals, named in rule order).
     terminals : dict of str to Terminal
         The terminals by name.
+    declared : sequence of str
+        Declared terminals (``%declare``, produced by a post-lexer), named like terminals.
 
     Returns
     -------
@@ -510,7 +553,7 @@ def lark_names(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal]
     used = {"start"}
     todo = []
     symbols = [(n, False) for n in dict.fromkeys(r.lhs for r in rules) if n != start]
-    symbols += [(n, True) for n in terminals]
+    symbols += [(n, True) for n in (*terminals, *declared)]
     for name, is_term in symbols:
         ok = (_TERM_NAME if is_term else _RULE_NAME).match(name) and not name.startswith("__")
         if ok and name not in used:
@@ -533,7 +576,7 @@ def lark_names(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal]
 
 
 def format_lark_text(start: str, rules: Sequence[Rule], terminals: dict[str, Terminal],
-                     ignore: Sequence[str] = ()) -> str:
+                     ignore: Sequence[str] = (), declared: Sequence[str] = ()) -> str:
     """Print grammar symbols as Lark text with the same language (the body of
     :meth:`corral.compile.grammar.Grammar.to_lark`).
 
@@ -550,12 +593,14 @@ def format_lark_text(start: str, rules: Sequence[Rule], terminals: dict[str, Ter
         The terminals by name (printed with :func:`lark_terminal_body`).
     ignore : sequence of str
         The ignored terminals (``%ignore``).
+    declared : sequence of str
+        The declared terminals (``%declare``).
 
     Returns
     -------
     str
     """
-    names = lark_names(start, rules, terminals)
+    names = lark_names(start, rules, terminals, declared)
     lines = ["// generated by corral from its grammar IR", ""]
     by_lhs: dict[str, list[Rule]] = {}
     for r in rules:
@@ -573,4 +618,6 @@ def format_lark_text(start: str, rules: Sequence[Rule], terminals: dict[str, Ter
         lines.append(f"{names[name]}{prio}: {lark_terminal_body(term)}")
     for name in ignore:
         lines.append(f"%ignore {names[name]}")
+    if declared:
+        lines.append("%declare " + " ".join(names[n] for n in declared))
     return "\n".join(lines).rstrip() + "\n"

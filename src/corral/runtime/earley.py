@@ -12,6 +12,11 @@ text) from growing the state with the length of the text, and lets caches keyed 
 
 Nullable nonterminals are handled with the Aycock-Horspool rule: predicting a nullable nonterminal also moves the
 dot past it, so completions of empty derivations never need the current column's own waiting list.
+
+Follow guards (:mod:`corral.runtime.guards`): a terminal whose lexemes must be followed by certain bytes is split
+into parts, the extra parts *aliases* scanned in the original's place (:attr:`EarleyTables.aliases`). Scanning a
+guarded part gives a :class:`GuardedColumn`: the column, plus the guard on the first byte of what follows, which
+starts each lexeme there in its terminal's guarded start state (:attr:`Column.seeds`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import weakref
 from typing import NamedTuple
 
-__all__ = ["EarleyTables", "Column"]
+__all__ = ["EarleyTables", "Column", "GuardedColumn"]
 
 
 class _Rule(NamedTuple):
@@ -38,10 +43,28 @@ class EarleyTables:
         Plain BNF rules over integer symbols. Every nonterminal must be productive (the caller prunes).
     start : int
         The start nonterminal.
+    ignore : tuple of int, optional
+        The ignored terminals (lexemes of them may start at every boundary: :attr:`Column.seeds`).
+
+    Attributes
+    ----------
+    aliases, guard_of, guards, starts, reach :
+        Follow guards, set by :func:`corral.runtime.guards.install` (empty without them): alias terminal ->
+        the terminal it is scanned as; terminal -> the index in ``guards`` of what must follow its lexemes; the
+        guards; terminal -> its DFA's start state under each guard, then unguarded (``-1``: no lexeme can start
+        there); the :class:`~corral.runtime.reach.Reach` that tells where a lexeme can lead to a complete text.
     """
 
-    def __init__(self, n_terminals: int, rules: list[tuple[int, tuple[int, ...]]], start: int) -> None:
+    def __init__(self, n_terminals: int, rules: list[tuple[int, tuple[int, ...]]], start: int,
+                 ignore: tuple[int, ...] = ()) -> None:
         self.n_terminals = n_terminals
+        self.ignore = tuple(ignore)
+        self.aliases: dict[int, int] = {}
+        self.guard_of: dict[int, int] = {}
+        self.guards: list = []
+        self.starts: dict[int, tuple[int, ...]] = {}
+        self.reach = None
+        self._guarded: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.rules = [_Rule(lhs, tuple(rhs)) for lhs, rhs in rules]
         self.start = start
         self.by_lhs: dict[int, tuple[int, ...]] = {}
@@ -68,6 +91,18 @@ class EarleyTables:
         n_t = self.n_terminals
         candidates = [r for r in self.rules if all(s >= n_t for s in r.rhs)]
         return frozenset(productive_rules(candidates, 0)[0])
+
+    def guarded(self, column: "Column", guard: int) -> "GuardedColumn":
+        """The boundary ``column`` with guard ``guard`` on what follows (hash-consed)."""
+        got = self._guarded.get((column, guard))
+        if got is None:
+            got = self._guarded[(column, guard)] = GuardedColumn(column, guard)
+        return got
+
+    def after_ignored(self, terminal: int, origins: frozenset) -> frozenset:
+        """The boundary columns after a lexeme of the ignored ``terminal`` that started at ``origins``."""
+        guard = self.guard_of.get(terminal)
+        return origins if guard is None else frozenset(self.guarded(c, guard) for c in origins)
 
     def column(self, kernel: frozenset) -> "Column":
         """Return the column whose kernel is ``kernel``, hash-consed.
@@ -103,11 +138,12 @@ class Column:
         Whether the start symbol is complete from the initial column: the text up to here is in the language.
     """
 
-    __slots__ = ("tables", "scan", "wait", "terms", "complete", "_after", "__weakref__")
+    __slots__ = ("tables", "scan", "wait", "terms", "complete", "_after", "_seeds", "__weakref__")
 
     def __init__(self, tables: EarleyTables, kernel, *, initial: bool = False) -> None:
         self.tables = tables
         self._after: dict[int, weakref.ref] = {}
+        self._seeds = None
         rules = tables.rules
         nullable = tables.nullable
         n_t = tables.n_terminals
@@ -161,6 +197,9 @@ class Column:
                     agenda.append(nxt)
         if initial and tables.start in nullable:
             complete = True
+        for alias, terminal in tables.aliases.items():
+            if terminal in scan:
+                scan[alias] = scan[terminal]
         self.scan = {k: tuple(v) for k, v in scan.items()}
         self.wait = {k: tuple(v) for k, v in wait.items()}
         self.terms = tuple(sorted(self.scan))
@@ -179,10 +218,66 @@ class Column:
         if col is None:
             kernel = frozenset((r, d + 1, o) for r, d, o in self.scan[terminal])
             col = self.tables.column(kernel)
+            guard = self.tables.guard_of.get(terminal)
+            if guard is not None:
+                col = self.tables.guarded(col, guard)
             # Weak: successors stay cached while some state uses them, and a long-lived grammar does not
             # accumulate every column it ever explored.
             self._after[terminal] = weakref.ref(col)
         return col
 
+    @property
+    def base(self) -> "Column":
+        """The column itself (a :class:`GuardedColumn`'s is the column it guards)."""
+        return self
+
+    @property
+    def seeds(self) -> tuple:
+        """The lexeme threads ``(terminal, DFA state)`` that start here: every expected and ignored terminal, in
+        its start state (terminals with no lexeme left out where follow guards split some)."""
+        if self._seeds is None:
+            tables = self.tables
+            ts = self.terms + tables.ignore
+            if tables.reach is None:
+                self._seeds = tuple((t, 0) for t in ts)
+            else:
+                self._seeds = tuple((t, 0) for t in ts if tables.starts[t][-1] >= 0 and tables.reach.viable(self, t))
+        return self._seeds
+
     def __repr__(self) -> str:
         return f"<Column terms={self.terms} complete={self.complete}>"
+
+
+class GuardedColumn:
+    """A lexeme boundary where the parser is in column :attr:`base` and the next byte must pass guard
+    :attr:`guard` (an index into ``tables.guards``), or the text end there when the guard allows it. Threads start
+    here in their terminal's guarded start state (:attr:`seeds`), with origin :attr:`base`; scanning and
+    completion are the base column's."""
+
+    __slots__ = ("base", "guard", "complete", "seeds", "__weakref__")
+
+    def __init__(self, base: Column, guard: int) -> None:
+        self.base = base
+        self.guard = guard
+        tables = base.tables
+        self.complete = base.complete and tables.guards[guard].end_ok
+        ts = base.terms + tables.ignore
+        self.seeds = tuple((t, tables.starts[t][guard]) for t in ts
+                           if tables.starts[t][guard] >= 0 and tables.reach.viable(base, t))
+
+    @property
+    def terms(self) -> tuple:
+        """The base column's expected terminals."""
+        return self.base.terms
+
+    @property
+    def tables(self) -> EarleyTables:
+        """The base column's grammar tables."""
+        return self.base.tables
+
+    def after(self, terminal: int) -> Column:
+        """The column after scanning ``terminal`` from the base column."""
+        return self.base.after(terminal)
+
+    def __repr__(self) -> str:
+        return f"<GuardedColumn {self.base!r} guard={self.guard}>"

@@ -50,7 +50,11 @@ def next_bytes(compiled, threads) -> np.ndarray:
 def trace(compiled, state, data: bytes):
     """``(n, keys, allowed_at)`` for :func:`invalid_group`: ``n`` is the length of the shortest prefix of
     ``data`` after which no lexeme thread is left (``-1`` if ``data`` is viable), ``keys[i - 1]`` a hashable key
-    of the threads after ``data[:i]``, and ``allowed_at(i)`` the bool ``[256]`` of the bytes they can take."""
+    of the threads after ``data[:i]``, and ``allowed_at(i)`` the bool ``[256]`` of the bytes they can take. A
+    compiled grammar with its own ``_trace`` (:class:`corral.runtime.indented.IndentedGrammar`) answers itself."""
+    own = getattr(compiled, "_trace", None)
+    if own is not None:
+        return own(state, data)
     if compiled.native:
         engine, pids, q = compiled._engine, [], state.pid
         for b in data:

@@ -29,7 +29,7 @@ from corral.budget import BudgetExceeded, budget_scope
 from corral.compile.grammar import Grammar, productive_rules
 from corral.errors import ConfigurationError, GrammarError
 from corral.runtime.earley import Column, EarleyTables
-from corral.runtime import groups
+from corral.runtime import groups, guards
 from corral.runtime.engine import NATIVE_ENGINE, MaskEngine
 from corral.runtime.packed import pack_mask, unpack_mask
 from corral.runtime.states import Rejection, _NState, _State
@@ -79,6 +79,21 @@ class CompiledGrammar:
         ``grammar`` is not a Grammar (compile Lark text with ``Grammar.from_lark``) or ``vocab`` not a Vocabulary.
     """
 
+    # Whether this matcher runs follow guards (corral.runtime.guards); a subclass with its own lexing may not.
+    _FOLLOW_GUARDS = True
+
+    # Subclasses for grammars the plain matcher cannot run, by the Grammar attribute that calls for them (set, not
+    # None): corral.runtime.indented registers IndentedGrammar for ``postlex`` (corral/runtime/__init__.py imports it).
+    VARIANTS: dict = {}
+
+    def __new__(cls, grammar=None, *args, **kwargs):
+        """A grammar that needs a variant matcher (:attr:`VARIANTS`; an indentation post-lexer, ``grammar.postlex``)
+        compiles to that subclass (the same interface)."""
+        grammar = kwargs.get("grammar", grammar)
+        if cls is CompiledGrammar:
+            cls = next((sub for attr, sub in cls.VARIANTS.items() if getattr(grammar, attr, None) is not None), cls)
+        return super().__new__(cls)
+
     def __init__(self, grammar: Grammar, vocab: Vocabulary, *, mask_cache_size: int = 256,
                  native: bool | None = None, compile_budget=None) -> None:
         _check_arguments(grammar, vocab)
@@ -88,7 +103,7 @@ class CompiledGrammar:
             except BudgetExceeded as exc:  # while building a token table (terminal DFAs report their own)
                 index = getattr(self, "index", None)
                 if getattr(index, "building", None) is not None:
-                    where = (list(grammar.terminals) + list(grammar.ignore))[index.building]
+                    where = self.terminal_names[index.building].removesuffix(" (ignored)")
                     raise grammar.too_complex(where, exc.what) from None
                 raise GrammarError(f"{exc.what} (building the token tables and the first mask)",
                                    kind="too_complex") from None
@@ -98,14 +113,20 @@ class CompiledGrammar:
         engine, and the first mask."""
         self.grammar = grammar
         self.vocab = vocab
-        names = list(grammar.terminals)
-        self.terminal_names = names + [f"{n} (ignored)" for n in grammar.ignore]
-        dfas, cache_keys = terminal_dfas(grammar, names)
+        names = self._terminal_symbols(grammar)
+        dfas, cache_keys = self._terminal_dfas(grammar, names)
+        ignored = list(grammar.ignore)
+        plan = guards.plan_guards(grammar, names, dfas, cache_keys, supported=self._FOLLOW_GUARDS)
+        if plan is not None:  # terminals whose lookahead reaches past their lexemes (corral.runtime.guards)
+            names, ignored, dfas, cache_keys = plan.names, plan.ignored, plan.dfas, plan.keys
+        self.terminal_names = names + [f"{n} (ignored)" for n in ignored]
         self.dfas = dfas
         self.n_terminals = len(names)
-        self.ignore_ids = tuple(range(len(names), len(names) + len(grammar.ignore)))
+        self.ignore_ids = tuple(range(len(names), len(names) + len(ignored)))
         self._lists = None  # the DFAs as nested lists, for the Python matcher (see _trans)
-        self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names))
+        self.tables = EarleyTables(self.n_terminals, *self._bnf(grammar, names), ignore=self.ignore_ids)
+        if plan is not None:
+            guards.install(plan, self.tables)
         caches = shared_caches(vocab.fingerprint, cache_keys)
         self.index = TokenIndex(dfas, vocab.byte_matrix, vocab.lengths, caches,
                                 fingerprint=vocab.fingerprint)
@@ -121,7 +142,7 @@ class CompiledGrammar:
         self._rows: dict = {}  # (terminal, dfa state) -> bool [256]: the bytes that continue the lexeme
         self._group_cache: OrderedDict = OrderedDict()  # (prefix, threads after it) -> ids dead one byte later
         self._group_cache_ids = 0  # total ids held by _group_cache
-        self.native = self.native and MaskEngine.supports(self.index)
+        self.native = self.native and MaskEngine.supports(self.index) and plan is None
         if self.native:
             self._engine = MaskEngine(self)
             self.initial_state = _NState(self._engine, self._engine.initial())
@@ -129,6 +150,14 @@ class CompiledGrammar:
             self._engine = None
             self.initial_state = self._start_threads(frozenset([self.tables.initial]))
         self._packed(self.initial_state)  # the first mask, under the budget (and cached for the first step)
+
+    def _terminal_symbols(self, grammar: Grammar) -> list[str]:
+        """The terminal symbols, in id order (the ignored terminals get the ids after them)."""
+        return list(grammar.terminals)
+
+    def _terminal_dfas(self, grammar: Grammar, names: list[str]) -> tuple[list, list]:
+        """The DFAs of ``names`` then of the ignored terminals, and their token-table cache keys."""
+        return terminal_dfas(grammar, names)
 
     @property
     def _trans(self) -> list:
@@ -173,10 +202,8 @@ class CompiledGrammar:
     def _start_threads(self, here: frozenset, threads: dict | None = None, parent=None, token=None) -> _State:
         threads = {} if threads is None else threads
         for c in here:
-            for t in c.terms:
-                threads.setdefault((t, 0), set()).add(c)
-            for t in self.ignore_ids:
-                threads.setdefault((t, 0), set()).add(c)
+            for key in c.seeds:
+                threads.setdefault(key, set()).add(c.base)
         return _State({k: frozenset(v) for k, v in threads.items()}, here, parent, token)
 
     def _feed(self, state, data: bytes, parent=None, token=None):
@@ -232,17 +259,15 @@ class CompiledGrammar:
                 new[(t, s2)] = origins if cur is None else cur | origins
                 if self._acc[t][s2]:
                     if t >= n_t:
-                        here_set.update(origins)
+                        here_set.update(self.tables.after_ignored(t, origins))
                     else:
                         here_set.update(o.after(t) for o in origins)
             here = frozenset(here_set)
             for c in here:
-                for t in c.terms:
-                    cur = new.get((t, 0))
-                    new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
-                for t in self.ignore_ids:
-                    cur = new.get((t, 0))
-                    new[(t, 0)] = frozenset([c]) if cur is None else cur | {c}
+                base = c.base
+                for key in c.seeds:
+                    cur = new.get(key)
+                    new[key] = frozenset([base]) if cur is None else cur | {base}
             threads = new
             if trace is not None:
                 trace.append(threads)
@@ -371,7 +396,7 @@ class CompiledGrammar:
             tab.add_inside(m)
             if not tab.end_ids.size:
                 continue
-            nxt = origins if t >= n_t else None
+            nxt = self.tables.after_ignored(t, origins) if t >= n_t else None
             if t >= n_t or (depth == 0 and tab.end_ids.size >= self._REUSE_MIN_ENDS):
                 if nxt is None:
                     nxt = frozenset(o.after(t) for o in origins)

@@ -1,13 +1,17 @@
 """Membership oracles from lark's Earley parser (``lexer="dynamic_complete"``, the language semantics corral
 implements), to check a constraint's ``is_complete()`` against. lark is imported on first use.
 
-Two differences are bridged, both from lark finding a terminal's lexemes with ``re.match`` (the first match by the
+Three differences are bridged, all from lark finding a terminal's lexemes with ``re.match`` (the first match by the
 regex's own priorities) where corral takes every string the terminal's regex *fully* matches:
 
 * ``dynamic_complete`` then also tries the prefixes of that first match, but never a longer string: ``/ac??/``
   (lazy) or ``/a|ab/`` never match ``ab`` there. The oracle's terminal matcher returns the longest full match
   within 32 characters past that first match instead (``re.fullmatch`` over the candidate ends, longest first),
   whose prefixes lark then tries as before (the bound keeps long texts affordable).
+* A lookahead at the end of a terminal's regex sees the text after the lexeme in ``re.match`` but not in the
+  prefixes lark tries (strings of their own). The oracle matches every candidate lexeme in context: the regex
+  must match at its start and end exactly at its end with its lookaheads seeing the whole text
+  (:mod:`corral.testing.lark_context`), what corral's follow guards implement (:mod:`corral.runtime.guards`).
 * An ``%ignore`` terminal gets that one match only, prefixes not tried. The oracle spells the ignored terminals
   out as a rule (``_corral_ws: (IGNORED)*`` between every two symbols of a rule and around the start) instead of
   passing ``%ignore`` to lark.
@@ -38,14 +42,20 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
     -------
     callable
         ``oracle(text) -> bool``: whether ``text`` is in the language. Its ``parser`` attribute is the
-        ``lark.Lark`` instance (``parser="earley", lexer="dynamic_complete"``).
+        ``lark.Lark`` instance (``parser="earley", lexer="dynamic_complete"``). For a grammar with an indentation
+        post-lexer (``grammar.postlex``), :func:`corral.testing.indent_oracle.indent_oracle`: lark's ``Indenter``
+        and Earley parser over the splits of the text.
     """
     import lark
 
-    if isinstance(grammar, str) and "%ignore" in grammar:
+    if isinstance(grammar, str) and ("%ignore" in grammar or "%declare" in grammar):
         from corral.compile.grammar import Grammar
 
         grammar = Grammar.from_lark(grammar, start=start or "start", check_regex=False)
+    if getattr(grammar, "postlex", None) is not None:
+        from corral.testing.indent_oracle import indent_oracle
+
+        return indent_oracle(grammar, start=start)
     if isinstance(grammar, str):
         text, start = grammar, start or "start"
     else:
@@ -63,26 +73,14 @@ def lark_oracle(grammar: Grammar | str, *, start: str | None = None) -> Callable
     return oracle
 
 
-_BEYOND = 32  # characters past re.match's match within which the oracle looks for a longer full match
-
-
 def _match_longest(parser: lark.Lark) -> None:
     """Make the dynamic Earley scanner of ``parser`` find each terminal's longest full match (see the module
-    docstring). The regexes are lark's own compiled patterns; only how a match is chosen changes."""
+    docstring), a lookahead seeing the text after the lexeme (:mod:`corral.testing.lark_context`). The regexes
+    are lark's own compiled patterns; only how a match is chosen changes."""
+    from corral.testing.lark_context import contextual_matcher
+
     scanner = parser.parser.parser
-    regexps = scanner.term_matcher.__self__.regexps
-
-    def longest(term, text, index=0):
-        rx = regexps[term.name]
-        first = rx.match(text, index)
-        base = first.end() if first else index
-        for end in range(min(len(text), base + _BEYOND), base, -1):
-            m = rx.fullmatch(text, index, end)
-            if m is not None:
-                return m
-        return first if first is not None and first.end() > index else None
-
-    scanner.term_matcher = longest
+    scanner.term_matcher = contextual_matcher(scanner.term_matcher.__self__.regexps)
 
 
 def explicit_ignores(grammar: Grammar, start: str) -> Grammar:

@@ -470,7 +470,9 @@ class TokenIndex:
         Parameters
         ----------
         cols : iterable of Column
-            The parser state right after a lexeme ended (a set of columns, as in a matcher state).
+            The parser state right after a lexeme ended (a set of columns, as in a matcher state; a
+            :class:`~corral.runtime.earley.GuardedColumn` starts its lexemes in guarded start states: its
+            ``seeds``).
         ids, offs : np.ndarray
             Token ids and the offsets where their remainders start (``offs < length``).
         ignore : tuple of int
@@ -492,29 +494,30 @@ class TokenIndex:
             if len(uniq) < len(codes):
                 return self.explore(cols, uniq // width, uniq % width, ignore, unique=True)[inverse]
         viable = np.zeros(len(ids), dtype=bool)
-        by_term: dict[int, list] = {}
+        by_seed: dict[tuple, list] = {}  # (terminal, start state) -> the columns its lexemes start from
         for c in cols:
-            for t in c.terms:
-                by_term.setdefault(t, []).append(c)
-        for t in ignore:
-            by_term.setdefault(t, []).extend(cols)
+            for key in c.seeds:  # the expected and ignored terminals (``ignore``), in their start states
+                by_seed.setdefault(key, []).append(c.base)
         first = self.bm[ids, offs]
-        for t, tcols in by_term.items():
-            todo = np.nonzero(self._first[t][first] & ~viable)[0]
+        for (t, start), tcols in by_seed.items():
+            todo = np.nonzero((self._trans[t][start][first] >= 0) & ~viable)[0]
             if not todo.size:
                 continue
             if native.NATIVE:
                 e_pos, e_offs = native.run_suffixes(self._trans[t], self._acc8[t], self.bm, self.lengths, ids[todo],
-                                                    offs[todo], todo, 0, viable)
+                                                    offs[todo], todo, start, viable)
             else:
                 e_pos, e_offs = self._run(
-                    self._trans[t], self._acc[t], ids[todo], offs[todo], 0, viable_out=viable, pos_map=todo
+                    self._trans[t], self._acc[t], ids[todo], offs[todo], start, viable_out=viable, pos_map=todo
                 )
             if e_pos.size:
                 keep = ~viable[e_pos]
                 e_pos, e_offs = e_pos[keep], e_offs[keep]
             if e_pos.size:
-                nxt = frozenset(tcols) if t in ignore else frozenset(c.after(t) for c in tcols)
+                if t in ignore:
+                    nxt = tcols[0].tables.after_ignored(t, frozenset(tcols))
+                else:
+                    nxt = frozenset(c.after(t) for c in tcols)
                 sub = self.explore(nxt, ids[e_pos], e_offs, ignore)
                 viable[e_pos[sub]] = True
         return viable
