@@ -151,7 +151,7 @@ def test_recursive_anchor_has_no_depth_limit():
 
 @pytest.mark.parametrize("schema,pointer,keyword", [
     ({"type": "array", "uniqueItems": True}, "/uniqueItems", "uniqueItems"),
-    ({"not": {"items": {"type": "null"}}}, "/not/items", "items"),
+    ({"not": {"prefixItems": [{}], "items": {"type": "null"}}}, "/not/items", "items"),
     ({"type": "number", "minimum": 0, "not": {"const": 1}}, "", "not"),
     ({"properties": {"a": {"not": {"format": "date"}}}}, "/properties/a/not/format", "format"),
     ({"contains": {"uniqueItems": True, "type": "array"}}, "/contains/uniqueItems", "uniqueItems"),

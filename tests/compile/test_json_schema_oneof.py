@@ -73,12 +73,12 @@ def test_random_instances_match_validator(index, x):
 
 
 @pytest.mark.parametrize("schema", [
-    # the rewrite would rest on 1.0 being no integer (or differing from 1), unlike jsonschema
-    {"oneOf": [{"type": "integer"}, {"type": "number", "maximum": 3}]},
-    {"oneOf": [{"const": 1}, {"enum": [2, 1.0]}]},
-    # negating additionalProperties is not supported
-    {"oneOf": [{"additionalProperties": False, "properties": {"a": {}}},
-               {"additionalProperties": False, "properties": {"b": {}}}]},
+    # "some key (of an unbounded set) with a value outside a schema" is not exact (a text may repeat a key); the
+    # former cases here (1.0 vs 1, two closed objects) are exact now: tests/compile/test_oneof_exact.py
+    {"type": "object", "oneOf": [{"additionalProperties": {"type": "integer"}},
+                                 {"additionalProperties": {"minimum": 0}}]},
+    {"type": "object", "oneOf": [{"patternProperties": {"^a": {"type": "integer"}}},
+                                 {"patternProperties": {"^a": {"minimum": 0}}}]},
 ])
 def test_still_unsupported(schema):
     with pytest.raises(SchemaError) as info:

@@ -83,3 +83,19 @@ def test_spelled_key_classes_match_the_validator(monkeypatch):
         x = {k: rng.choice(values) for k in keys}
         text = json.dumps(x, separators=(",", ":"))
         assert cg.accepts(text.encode()) == validator.is_valid(x), (x, text)
+
+
+def test_the_spelling_compiles_from_its_text():
+    """Once the registration is gone (the registry is bounded), compile_regex builds the same language from the
+    lookaround text (intersection and difference of automata)."""
+    from corral.automata.regex import clear_caches, compile_regex
+
+    a, b, n = rx.pattern_regex("a.*b"), rx.string_regex(3, 9)[1:-1], rx.pattern_regex(":")
+    spelled = lookaround_content([a, b], [n])
+    clear_caches()
+    dfa = compile_regex(f'"{spelled}"')
+    for s in _strings(random.Random(3), 400):
+        text = json.dumps(s)
+        content = text[1:-1]
+        want = bool(re.fullmatch(a, content) and re.fullmatch(b, content) and not re.fullmatch(n, content))
+        assert dfa.fullmatch(text.encode()) == want, s

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 
-from corral.compile.json_schema.vocab import (BY_TYPE, KNOWN, MAX_COUNT, SUPPORTED, is_annotation, is_extension,
-                                              suggest_keyword)
+from corral.compile.json_schema.vocab import (BY_TYPE, KNOWN, MAX_COUNT, SUPPORTED, TYPES, is_annotation,
+                                              is_extension, suggest_keyword)
 from corral.errors import SchemaError
 
-__all__ = ["check_keywords", "unknown_keyword", "count", "validate_keywords", "KEYWORD_CHECKS"]
+__all__ = ["check_keywords", "unknown_keyword", "count", "validate_keywords", "node_types", "KEYWORD_CHECKS"]
 
 
 def check_keywords(b, node: dict, pointer: str) -> None:
@@ -124,3 +124,18 @@ def validate_keywords(b, node, pointer: str) -> None:
     for key, check in KEYWORD_CHECKS:
         if key in node:
             check(b, node, pointer, key)
+
+
+def node_types(b, node: dict, pointer: str) -> list[str]:
+    """The types ``node`` allows, in :data:`~corral.compile.json_schema.vocab.TYPES` order for a missing ``type``
+    (``integer`` dropped beside ``number``)."""
+    if "type" not in node:
+        return [t for t in TYPES if t != "integer"]
+    t = node["type"]
+    ts = [t] if isinstance(t, str) else t
+    if (not isinstance(ts, list) or not ts or len(set(map(repr, ts))) != len(ts)
+            or not all(isinstance(x, str) and x in TYPES for x in ts)):
+        raise SchemaError(f"invalid type {t!r}", pointer=b.kp(node, pointer, "type"), keyword="type")
+    if "number" in ts and "integer" in ts:
+        ts = [x for x in ts if x != "integer"]
+    return ts

@@ -43,23 +43,33 @@ Choices that make the output canonical (documented narrowings, never widenings):
 * Numbers otherwise may use any JSON number syntax.
 * Applicators are rewritten into a union of conjunctions (:mod:`corral.compile.json_schema.logic`): ``allOf``,
   ``$ref`` beside other keywords (draft 2020-12; ignored siblings before draft 2019-09), ``anyOf``, ``not``
-  (negation of ``type``, ``enum``/``const``, bounds, ``pattern``, ``required``, ``properties`` and the
-  applicators, where each negation is exact), ``if``/``then``/``else`` as ``(if ∧ then) ∨ (¬if ∧ else)``,
+  (negation of ``type``, ``enum``/``const``, bounds, ``pattern``, ``required``, ``properties``, the
+  applicators, and of :mod:`~corral.compile.json_schema.negations`: ``contains`` with its counts, ``items`` with no
+  positional item before it (or ``false``), ``prefixItems``, ``propertyNames`` ("some key outside it"),
+  ``patternProperties: {P: false}``, ``additionalProperties: false``, ``dependentRequired``/``dependentSchemas``;
+  each negation is exact, a value schema other than ``false`` under ``patternProperties``/``additionalProperties``
+  is unsupported since a text may repeat a key), ``if``/``then``/``else`` as ``(if ∧ then) ∨ (¬if ∧ else)``,
   ``dependentSchemas`` as ``(a absent) ∨ (a present ∧ schema)``. Each conjunction is merged into one schema when
   that is exact (:mod:`corral.compile.json_schema.merge`): types intersect, bounds take the tightest value,
-  ``required`` unites, property schemas conjoin, patterns accumulate, ``additionalProperties``/``items`` only
-  together with the ``properties``/``prefixItems`` of their own part, any other keyword in at most one part (or
-  equal in all); otherwise it is unsupported.
-* ``oneOf``: kinds of instances (null, boolean, object, array, string, number) that two alternatives accept
-  entirely (no keyword of theirs restricts that kind) are excluded. Every other pair of alternatives is either
-  provably disjoint on the remaining kinds (no common kind, ``integer`` overlapping ``number`` and integral floats
-  counting as integers; disjoint ``enum``/``const`` values compared like jsonschema, ``1 == 1.0``; objects with a
-  property required by both whose schemas are provably disjoint, or one requiring a property the other forbids,
-  or disjoint property-count ranges; disjoint number, length or item-count ranges; string constraints whose
-  automata intersect emptily; each ``allOf`` part of an alternative implies it; bare ``$ref`` chains followed), or
-  each of the two is conjoined with the negation of the other (``oneOf [A, B]`` = ``(A ∧ ¬B) ∨ (B ∧ ¬A)``), where
-  the negation is exact and does not rest on the textual number semantics above (``1.0`` vs ``1``); otherwise it is
-  unsupported, naming both alternatives. ``not oneOf`` is "no alternative, or two" by the same analysis.
+  ``required`` unites, property schemas conjoin, patterns accumulate, ``patternProperties`` unite,
+  ``propertyNames`` conjoin, ``additionalProperties`` conjoin and apply to the other parts' patterns where exact
+  (``false`` beside foreign patterns becomes a key restriction), ``items`` only together with the ``prefixItems``
+  of its own part, any other keyword in at most one part (or equal in all); otherwise it is unsupported.
+* ``oneOf`` (:mod:`corral.compile.json_schema.oneof`): each alternative is analysed together with the keywords
+  beside the ``oneOf`` (its ``allOf`` parts and ``$ref`` targets too). Kinds of instances (null, boolean, object,
+  array, string, number) that two alternatives accept entirely are excluded. Every other pair of alternatives is
+  either provably disjoint on the remaining kinds (no common kind, through ``anyOf``/``oneOf``/``if``/``not``,
+  ``integer`` overlapping ``number`` and integral floats counting as integers; disjoint ``enum``/``const`` values
+  compared like jsonschema, ``1 == 1.0``; objects with a property one requires whose schemas are provably
+  disjoint, or one requiring a property the other forbids, or disjoint property-count ranges; disjoint number,
+  length or item-count ranges or first items; string constraints whose automata intersect emptily), or each is
+  conjoined with the negation of the other *relative to it* (``oneOf [A, B]`` = ``(A ∧ ¬B) ∨ (B ∧ ¬A)``, where
+  ``¬B`` need only be exact on A's instances: keywords of other kinds dropped, keywords A has too dropped,
+  ``required``/``properties`` per name, a property's value or the items relative to A's, "some key outside B's
+  properties" over the keys A allows when finitely many, ``format``/``pattern``/``enum`` of strings as automata
+  differences, object and array ``enum`` values by how an instance differs, a recursive schema's negation through
+  one lazily compiled symbol), where that is exact; otherwise it is unsupported, naming both alternatives.
+  ``not oneOf`` is "no alternative, or two" by the same analysis.
 * ``minProperties`` above 1 needs that no key outside the declared properties be allowed (a repeated additional
   key would make the parsed object smaller than the text); ``minProperties: 1`` is "at least one member", exact
   with any keys (a text with a member never parses to an empty object); ``maxProperties`` is counted exactly
@@ -73,7 +83,11 @@ Choices that make the output canonical (documented narrowings, never widenings):
   (python-jsonschema passes any instance of a format it does not know): it adds no constraint, and one
   :class:`FormatAnnotationWarning` names each such format and its pointer (never silently wider);
   ``formats="strict"`` makes it unsupported instead.
-* ``uniqueItems: true`` is unsupported (not context-free) unless at most one item is allowed.
+* ``uniqueItems: true`` is exact when at most one item is allowed or when every item position takes finitely many
+  values (``enum``/``const``, ``boolean``, ``null``, through ``$ref``/``anyOf``/``allOf``): one nonterminal per set
+  of values used, values equal as for jsonschema (``1 == 1.0``, objects whatever their key order, every spelling of
+  a value counting as that value), at most 12 values (more under a small ``maxItems``,
+  :mod:`~corral.compile.json_schema.unique_items`); otherwise it is unsupported (not context-free).
 * ``$ref`` resolves JSON pointers, ``$anchor`` (and draft-07 ``"$id": "#name"``), ``$id``-relative URIs of
   embedded resources and remote documents of the caller's ``registry``; recursion has no depth limit (except in
   the ``pretty`` layout, see :func:`schema_to_grammar`).
@@ -133,8 +147,8 @@ def schema_to_grammar(schema, *, whitespace="compact", registry=None, lenient: b
         ``dependentSchemas``, ``minProperties``/``maxProperties``, ``items``, ``prefixItems``, ``additionalItems``,
         ``minItems``, ``maxItems``, ``contains``/``minContains``/``maxContains``, ``minLength``, ``maxLength``,
         ``pattern``, ``format`` (see :mod:`~corral.compile.json_schema.formats`),
-        ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``anyOf``, ``allOf``, ``oneOf`` (provably
-        disjoint alternatives), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors, ``$id``-relative and
+        ``minimum``/``maximum``/``exclusiveMinimum``/``exclusiveMaximum``, ``anyOf``, ``allOf``, ``oneOf`` (see the
+        module docstring), ``not``, ``if``/``then``/``else``, ``$ref`` (pointers, anchors, ``$id``-relative and
         remote URIs; recursion allowed), plus the annotations; the module docstring has the exact language.
     whitespace : {"compact", "spaced", "pretty", "free"} or int
         The layout of the generated text. ``"compact"`` (default): no whitespace at all (``separators=(",", ":")``).

@@ -35,8 +35,8 @@ def number_spellings(v) -> list[str]:
                 out.append(json.dumps(float(v)))
         except OverflowError:
             pass
-        if v == 0:
-            out.append("-0.0")
+        if v == 0:  # 0, 0.0 and -0.0 are equal (-0.0's own spellings above miss 0.0)
+            out += ["0.0", "-0.0"]
     return list(dict.fromkeys(out))
 
 

@@ -5,7 +5,8 @@ of ``(atom, pointer)``: the keywords without applicators form one atom, conjoine
 of :data:`EXPANDERS` (``allOf`` and ``$ref`` beside other keywords conjoin, ``anyOf`` and a provably disjoint
 ``oneOf`` unite, ``not`` negates exactly, ``if``/``then``/``else`` is ``(if ∧ then) ∨ (¬if ∧ else)`` and
 ``dependentSchemas`` is ``(a absent) ∨ (a present ∧ schema)``). :func:`negate` is the union of the negations of a
-schema's keywords, each by its handler in :data:`NEGATORS` (a keyword without one is unsupported under ``not``).
+schema's keywords, each by its handler in :data:`NEGATORS` (a keyword without one is unsupported under ``not``;
+the array and object applicators' handlers are in :mod:`~corral.compile.json_schema.negations`).
 :func:`~corral.compile.json_schema.merge.merge` then turns each conjunction into one schema when that is exact.
 """
 
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 from corral.compile.json_schema.checks import check_keywords
 from corral.compile.json_schema.dnf import COMBINATORS, MAX_ALTERNATIVES, Sub, alternatives, conjoin
-from corral.compile.json_schema.oneof import not_one_of, one_of
+from corral.compile.json_schema.negations import NEGATORS_OF_APPLICATORS, Negated
+from corral.compile.json_schema.oneof import excluded_values, not_one_of, one_of
 from corral.compile.json_schema.vocab import NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, TYPES, is_annotation, \
     ptr, type_set
 from corral.errors import SchemaError
@@ -161,6 +163,9 @@ def negate(b, node, pointer: str, seen: frozenset = frozenset()):
         return []
     if node is False:
         return [[]]
+    if isinstance(node, Negated):
+        n, p = node.original
+        return b.expand(n, p, seen)
     if isinstance(node, Sub):
         if node.kind == "all":
             return [c for n, p in node.parts for c in b.negate(n, p, seen)]
@@ -210,8 +215,14 @@ def _neg_type(b, key, value, kp, seen, node, pointer):
 
 
 def _neg_enum(b, key, value, kp, seen, node, pointer):
-    if not isinstance(value, list):
+    """The instances equal to none of the ``enum`` values (``const``: one value); array and object values by how an
+    instance may differ from them."""
+    if key == "const":
+        value = [value]
+    elif not isinstance(value, list):
         raise SchemaError("enum must be an array", pointer=kp, keyword="enum")
+    if any(isinstance(v, (list, dict)) for v in value):
+        return excluded_values(b, list(value), kp)
     return [[({NOT_ENUM: list(value)}, kp)]]
 
 
@@ -289,7 +300,7 @@ def _neg_ref(b, key, value, kp, seen, node, pointer):
 NEGATORS = {
     "type": _neg_type,
     "enum": _neg_enum,
-    "const": lambda b, key, value, kp, *rest: [[({NOT_ENUM: [value]}, kp)]],
+    "const": _neg_enum,
     **dict.fromkeys(_NEGATED_BOUND, _neg_bound),
     "multipleOf": _neg_multiple_of,
     NOT_MULTIPLE: lambda b, key, value, kp, *rest: [[({"type": "number", "multipleOf": k}, kp)] for k in value],
@@ -304,4 +315,5 @@ NEGATORS = {
     "not": lambda b, key, value, kp, seen, *rest: b.expand(value, kp, seen),
     "$ref": _neg_ref,
     "if": _neg_if,
+    **NEGATORS_OF_APPLICATORS,
 }

@@ -3,9 +3,11 @@ exact: one small merger per keyword (:data:`MERGERS`), then the checks across ke
 
 Types intersect, bounds take the tightest value, ``required`` and ``dependentRequired`` unite, ``enum``/``const``
 intersect, integer ``multipleOf`` values take their lcm, property schemas conjoin, patterns accumulate,
-``items`` schemas conjoin when no part has positional items, ``additionalProperties``/``items``/``contains``...
-only together with the ``properties``/``prefixItems`` of their own part; any other keyword must be equal in every
-part that has it; otherwise the conjunction is unsupported.
+``items`` schemas conjoin when no part has positional items, ``patternProperties`` unite, ``propertyNames``
+conjoin, ``additionalProperties`` conjoin where that is exact beside the other parts' patterns
+(:func:`_finish_objects`), ``items``/``contains`` only together with the ``prefixItems`` of their own part and
+``minContains``/``maxContains`` with their part's ``contains``; any other keyword must be equal in every part that
+has it; otherwise the conjunction is unsupported.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ class _Merge:
         self.props: dict[str, list] = {}  # name -> [(schema, pointer, part index)]
         self.owner: dict = {}  # keyword -> indices of the parts it came from (for additionalProperties/items)
         self.item_vals: list = []  # schema-form items of every part (they conjoin when no part has positional items)
-        self.plain_items = all(isinstance(sub, dict) and not any(k in sub for k in ("prefixItems", "additionalItems"))
-                               and isinstance(sub.get("items", True), (dict, bool)) for sub, _ in parts)
+        self.plain_items = all(isinstance(sub, dict) and "prefixItems" not in sub
+                               and isinstance(sub.get("items", True), (dict, bool, Sub)) for sub, _ in parts)
+        self.objects: dict[int, dict] = {}  # part -> patternProperties/additionalProperties/propertyNames
         # the part being read: its index, the schema and the pointer of the keyword
         self.index, self.sub, self.kptr = 0, None, ""
 
@@ -86,9 +89,23 @@ def _first(m: _Merge, key, value) -> bool:
 
 
 def _merge_equal(m: _Merge, key, value) -> None:
-    """Any keyword: the same value in every part."""
-    if not _first(m, key, value) and dump(value, m.kptr, key) != dump(m.merged[key], m.origin[key], key):
+    """Any keyword: the same value in every part (a synthetic value, from a negation, only the same object)."""
+    if _first(m, key, value) or value is m.merged[key]:
+        return
+    if _synthetic(value) or _synthetic(m.merged[key]) or \
+            dump(value, m.kptr, key) != dump(m.merged[key], m.origin[key], key):
         m.refuse(f"{key!r} appears in two parts with different values")
+
+
+def _synthetic(value) -> bool:
+    """Whether ``value`` is or holds a synthetic schema (:class:`~corral.compile.json_schema.dnf.Sub`)."""
+    if isinstance(value, Sub):
+        return True
+    if isinstance(value, list):
+        return any(_synthetic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_synthetic(v) for v in value.values())
+    return False
 
 
 def _merge_type(m: _Merge, key, value) -> None:
@@ -109,13 +126,11 @@ def _trivial(value) -> bool:
 
 
 _GROUPS = {k: ("items", "prefixItems", "additionalItems") for k in ("items", "prefixItems", "additionalItems")}
-_GROUPS.update({k: ("properties", "patternProperties", "additionalProperties")
-                for k in ("patternProperties", "additionalProperties")})
 
 
 def _merge_owned(m: _Merge, key, value) -> None:
-    """A keyword that applies relative to its part's companions (``additionalProperties`` after the part's
-    ``properties``...): kept once when the same with the same companions, else recorded as owned by its part."""
+    """A keyword that applies relative to its part's companions (``items`` after the part's ``prefixItems``...):
+    kept once when the same with the same companions, else recorded as owned by its part."""
     first = next(iter(m.owner.get(key, ())), None)
     if first is not None and all(_same(m.parts[first][0].get(g), m.sub.get(g)) for g in _GROUPS.get(key, (key,))):
         return  # the same constraint twice (with the same companions): once is exact
@@ -123,9 +138,12 @@ def _merge_owned(m: _Merge, key, value) -> None:
     _merge_equal(m, key, value)
 
 
-def _merge_additional_properties(m: _Merge, key, value) -> None:
-    if not _trivial(value):
-        _merge_owned(m, key, value)
+def _collect_object(m: _Merge, key, value) -> None:
+    """``patternProperties``, ``additionalProperties``, ``propertyNames``: kept per part, merged together by
+    :func:`_finish_objects`."""
+    if key == "patternProperties" and not isinstance(value, dict):
+        raise SchemaError("patternProperties must be an object", pointer=m.kptr, keyword=key)
+    m.objects.setdefault(m.index, {})[key] = (value, m.kptr)
 
 
 def _merge_items(m: _Merge, key, value) -> None:
@@ -135,6 +153,12 @@ def _merge_items(m: _Merge, key, value) -> None:
         m.item_vals.append((value, m.kptr))
         return
     _merge_owned(m, key, value)
+
+
+def _merge_additional_items(m: _Merge, key, value) -> None:
+    """``additionalItems``: only beside array-form ``items`` (draft-07); otherwise it constrains nothing."""
+    if isinstance(m.sub.get("items"), list):
+        _merge_owned(m, key, value)
 
 
 def _merge_unique_items(m: _Merge, key, value) -> None:
@@ -208,10 +232,10 @@ def _merge_dependent_required(m: _Merge, key, value) -> None:
 MERGERS = {
     "type": _merge_type,
     "properties": _merge_properties,
-    "additionalProperties": _merge_additional_properties,
+    **dict.fromkeys(("additionalProperties", "patternProperties", "propertyNames"), _collect_object),
     "items": _merge_items,
-    **dict.fromkeys(("patternProperties", "prefixItems", "contains", "propertyNames", "additionalItems"),
-                    _merge_owned),
+    **dict.fromkeys(("prefixItems", "contains"), _merge_owned),
+    "additionalItems": _merge_additional_items,
     "uniqueItems": _merge_unique_items,
     "enum": _merge_enum,
     "const": lambda m, key, value: _merge_enum(m, "enum", [value]),
@@ -241,18 +265,162 @@ def _finish_items(m: _Merge) -> None:
 
 def _finish_owners(m: _Merge) -> None:
     """A keyword that applies after its part's companions only with those companions (see :func:`_merge_owned`)."""
-    for rest, bases in (("additionalProperties", ("patternProperties",)), ("items", ("prefixItems",)),
-                        ("additionalItems", ("items", "prefixItems")),
-                        ("maxContains", ("contains",)), ("minContains", ("contains",))):
+    for rest, bases in (("items", ("prefixItems",)), ("additionalItems", ("items", "prefixItems"))):
         owners = m.owner.get(rest, set())
-        if len(owners) > 1 and not (rest == "additionalProperties" and _same_additional(m.b, m.parts, owners)):
+        if len(owners) > 1:
             m.refuse(f"{rest} in two parts")
         for base in bases:
             if owners and m.owner.get(base, set()) - owners:
                 m.refuse(f"{rest} together with {base} of another part")
-    for key in ("prefixItems", "contains", "propertyNames", "patternProperties"):
+    for key in ("prefixItems", "contains"):
         if len(m.owner.get(key, ())) > 1:
             m.refuse(f"{key} in two parts")
+
+
+_OBJECT_GROUP = ("properties", "patternProperties", "additionalProperties", "propertyNames")
+
+
+def _finish_objects(m: _Merge) -> None:
+    """``patternProperties``, ``additionalProperties`` and ``propertyNames`` of several parts, merged exactly.
+
+    Patterns apply to every key they match whatever the part, so they unite (one pattern of several parts: its
+    schemas conjoin); key schemas conjoin (merged as string schemas). ``additionalProperties`` of part i applies to
+    the keys outside that part's own properties and patterns: where other parts bring patterns of their own, a
+    ``false`` becomes the key schema "a name of part i or a key matching one of its patterns" (``propertyNames``),
+    and a schema S (part i without patterns, none of its names matching those patterns) conjoins into each foreign
+    pattern's schema; the parts' ``additionalProperties`` then conjoin, and :func:`_finish_properties` gives each
+    declared name those of the parts that leave it additional. A schema beside patterns of its own and foreign ones
+    is unsupported."""
+    if not m.objects:
+        return
+    parts = _distinct_object_parts(m)
+    pats: dict = {}  # pattern -> [(schema, pointer)]
+    adds, names_of, key_schemas = {}, {}, []
+    for i, kws in parts.items():
+        sub = m.parts[i][0]
+        pp, pp_ptr = kws.get("patternProperties", ({}, ""))
+        add = kws.get("additionalProperties")
+        add = None if add is None or _trivial(add[0]) else add
+        mine = {q: (v, ptr(pp_ptr, q)) for q, v in pp.items() if add is not None or not _trivial(v)}
+        names_of[i] = list(sub.get("properties", {})) if isinstance(sub.get("properties", {}), dict) else []
+        if "propertyNames" in kws and kws["propertyNames"][0] is not True:
+            key_schemas.append(kws["propertyNames"])
+        adds[i] = (add, mine)
+    for i, (add, mine) in list(adds.items()):  # additionalProperties: false beside foreign patterns
+        foreign = any(q not in mine for j, (_, theirs) in adds.items() if j != i for q in theirs)
+        if add is not None and add[0] is False and foreign:
+            key_schemas.append((_names_or_patterns(names_of[i], mine), add[1]))
+            adds[i] = (None, {q: v for q, v in mine.items() if not _trivial(v[0])})
+    for i, (add, mine) in adds.items():
+        for q, v in mine.items():
+            pats.setdefault(q, []).append(v)
+    owners = []
+    for i, (add, mine) in adds.items():
+        if add is None:
+            continue
+        owners.append(i)
+        foreign = [q for q in pats if q not in mine]
+        if foreign and mine:
+            m.refuse("additionalProperties together with patternProperties of another part")
+        for q in foreign:
+            if any(key_matches(q, n, m.pointer) for n in names_of[i]):
+                m.refuse(f"additionalProperties together with a pattern of another part ({q!r}) that matches one "
+                         "of its properties")
+            pats[q].append(add)
+    several = len(parts) > 1
+    if pats:
+        m.merged["patternProperties"] = {q: _conjoined(m, vs, several) for q, vs in pats.items()}
+        m.origin["patternProperties"] = pats[next(iter(pats))][0][1].rsplit("/", 2)[0]
+    if owners:
+        m.merged["additionalProperties"] = _conjoined(m, [adds[i][0] for i in owners], len(owners) > 1)
+        m.origin["additionalProperties"] = adds[owners[0]][0][1].rsplit("/", 1)[0]
+        m.owner["additionalProperties"] = set(owners)
+    if key_schemas:
+        m.merged["propertyNames"] = key_schemas[0][0] if len(key_schemas) == 1 else _key_schema(m, key_schemas)
+        m.origin["propertyNames"] = key_schemas[0][1].rsplit("/", 1)[0]
+
+
+def _distinct_object_parts(m: _Merge) -> dict:
+    """The parts' object keywords (:attr:`_Merge.objects`), a part whose properties, patterns,
+    additionalProperties and propertyNames repeat an earlier part's (same values, same base URI) left out."""
+    out: dict = {}
+    for i, kws in m.objects.items():
+        sub, sp = m.parts[i]
+        if not any(all(_same(sub.get(g), m.parts[j][0].get(g)) for g in _OBJECT_GROUP)
+                   and m.b.refs.base_for(sp) == m.b.refs.base_for(m.parts[j][1]) for j in out):
+            out[i] = kws
+    return out
+
+
+def _conjoined(m: _Merge, located: list, synthetic: bool):
+    """The schema of the conjunction of located schemas (a :class:`Sub`, memoised by identity, when ``synthetic``:
+    a merged value must not be compiled under the pointer of one part)."""
+    live = []
+    for v, vp in located:
+        if v is False:
+            return False
+        if v is not True and not any(_equal_schemas(m.b, v, vp, w, wp) for w, wp in live):
+            live.append((v, vp))
+    if not live:
+        return True
+    if len(live) == 1 and not synthetic:
+        return live[0][0]
+    return Sub("all", live)
+
+
+def _names_or_patterns(names: list, patterns: dict):
+    """A key schema: one of ``names``, or a key matching one of ``patterns`` (``False``: no key)."""
+    if not patterns:
+        return {"enum": list(names)} if names else False
+    alts = [f"(?:{q})" for q in patterns] + ([f"^(?:{'|'.join(_ecma_escape(n) for n in names)})$"] if names else [])
+    return {"pattern": "|".join(alts)}
+
+
+def _ecma_escape(text: str) -> str:
+    """``text`` as an ECMAScript pattern matching it literally."""
+    return "".join("\\" + c if c in "\\^$.|?*+()[]{}/" else c for c in text)
+
+
+def _key_schema(m: _Merge, located: list):
+    """The conjunction of several key schemas (``propertyNames``), as one string schema (bare ``$ref`` followed;
+    one with an applicator is unsupported)."""
+    from corral.compile.json_schema.dnf import COMBINATORS
+
+    plain = []
+    for v, vp in located:
+        seen = set()
+        while isinstance(v, dict) and [k for k in v if not is_annotation(k)] == ["$ref"] and vp not in seen:
+            seen.add(vp)
+            v, vp = m.b.refs.resolve(v["$ref"], ptr(vp, "$ref"), vp)
+        if v is False:
+            return False
+        if isinstance(v, dict) and any(k in COMBINATORS for k in v):
+            m.refuse("propertyNames of several parts, one with an applicator")
+        plain.append((v, vp))
+    try:
+        return merge(m.b, plain, m.pointer)
+    except SchemaError as exc:
+        if exc.kind == "unsatisfiable":
+            return False
+        raise
+
+
+def _finish_contains(m: _Merge) -> None:
+    """``minContains``/``maxContains`` (merged as bounds): only those of the parts with a ``contains`` count (without
+    one they constrain nothing), the tightest of each, and only where that ``contains`` is the merged one."""
+    counted = [(sub, sp) for sub, sp in m.parts if isinstance(sub, dict) and "contains" in sub and (
+        "minContains" in sub or "maxContains" in sub)]
+    for key, best in (("minContains", max), ("maxContains", min)):
+        values = [(sub[key], m.b.kp(sub, sp, key)) for sub, sp in counted if key in sub]
+        m.merged.pop(key, None)
+        if values:
+            m.merged[key] = best(v for v, _ in values)
+            m.origin[key] = next(p for v, p in values if v == m.merged[key]).rsplit("/", 1)[0]
+    where = m.origin.get("contains")
+    for sub, sp in counted:
+        if not _equal_schemas(m.b, sub["contains"], m.b.kp(sub, sp, "contains"), m.merged["contains"],
+                              ptr(where, "contains")):
+            m.refuse("minContains/maxContains together with contains of another part")
 
 
 def _finish_types(m: _Merge) -> None:
@@ -298,21 +466,8 @@ def _finish_properties(m: _Merge) -> None:
 
 
 #: Checks and completions after every keyword is merged, in this order (the first failing one names the error).
-FINISHERS = (_finish_items, _finish_owners, _finish_types, _finish_enum, _finish_properties)
-
-
-def _same_additional(b, parts, owners) -> bool:
-    """Whether several parts' ``additionalProperties`` may merge: equal values and no ``patternProperties``.
-
-    A key then gets, from each part, its ``properties`` schema there or else that part's
-    ``additionalProperties``; keys no part declares get the common value (conjoined with itself).
-    """
-    subs = [(parts[i][0], parts[i][1]) for i in owners]
-    (first, fptr), rest = subs[0], subs[1:]
-    return all(not s.get("patternProperties") for s, _ in subs) and all(
-        _equal_schemas(b, first["additionalProperties"], b.kp(first, fptr, "additionalProperties"),
-                       s["additionalProperties"], b.kp(s, sp, "additionalProperties"))
-        for s, sp in rest)
+FINISHERS = (_finish_items, _finish_owners, _finish_objects, _finish_contains, _finish_types, _finish_enum,
+             _finish_properties)
 
 
 def _equal_schemas(b, x, xptr: str, y, yptr: str) -> bool:

@@ -495,6 +495,8 @@ def compile_number(b, node, pointer) -> str:
 
 def compile_integer(b, node, pointer) -> str:
     """The symbol of the integer literals ``node`` allows (with ``integral_floats``, also ``N.0`` up to 2^53)."""
+    if node.get(NON_INTEGER):  # a negated type: integer (merged beside type: integer): no integer
+        return b.never()
     if "multipleOf" in node or NOT_MULTIPLE in node:
         return multiple_of_symbol(b, node, b.kp(node, pointer, "multipleOf"), True)
     lo, hi = int_bounds(node)

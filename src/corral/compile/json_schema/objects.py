@@ -1,40 +1,27 @@
 """Object branch of the JSON Schema compiler: declared properties in order, pattern and additional keys,
-``propertyNames``, ``dependentRequired`` and property counts."""
+``propertyNames``, ``dependentRequired``, property counts and required key languages (``SOME_KEY``, from negations:
+:mod:`~corral.compile.json_schema.witness`)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from corral.compile.json_schema import layout, regexes as rx
+from corral.compile.json_schema import layout
 from corral.compile.json_schema.checks import count, unknown_keyword
-from corral.compile.json_schema.dnf import Sub
+from corral.compile.json_schema.key_classes import conj, key_languages, spelled_key_class
 from corral.compile.json_schema.oracle import instance_valid
-from corral.compile.json_schema.scalars import (content_dfa, content_of, key_complement_content_dfa,
-                                                key_complement_pattern, lookaround_content, regex_of_dfa)
+from corral.compile.json_schema.scalars import content_of, key_complement_pattern, regex_of_dfa
 from corral.compile.json_schema.strings import key_matches, string_content
-from corral.compile.json_schema.vocab import KNOWN, is_annotation, ptr
+from corral.compile.json_schema.vocab import KNOWN, NOT_ENUM, NOT_PATTERN, PATTERNS, SOME_KEY, is_annotation, ptr
 from corral.errors import SchemaError
 
 __all__ = ["compile_object", "key_language", "MAX_ANY_ORDER", "MAX_ANY_ORDER_TRACKED"]
 
-MAX_KEY_CLASSES = 64
 MAX_DEPENDENT_NAMES = 12
 MAX_ANY_ORDER = 10  # property_order="any": the grammar has a nonterminal per subset of the declared names
 MAX_ANY_ORDER_TRACKED = 12  # larger objects: a nonterminal per subset of the required (and dependency) names
 MAX_ANY_ORDER_RULES = 80_000  # ... and a rule per (subset, member): at most this many
-
-
-def _conj(parts):
-    """A schema for the conjunction of located schemas (None: it is ``false``)."""
-    live = [(s, p) for s, p in parts if s is not True]
-    if any(s is False for s, _ in live):
-        return None
-    if not live:
-        return (True, parts[0][1] if parts else "")
-    if len(live) == 1:
-        return live[0]
-    return (Sub("all", live), live[0][1])
 
 
 @dataclass
@@ -48,6 +35,10 @@ class _Members:
     dreq: dict  # dependentRequired, without names depending on themselves
     lo: int  # minProperties
     hi: int | None  # maxProperties
+    # SOME_KEY (witness.py): the mask of every requirement, and the requirements each name / class satisfies
+    need: int = 0
+    name_masks: list = field(default_factory=list)
+    class_masks: list = field(default_factory=list)
 
 
 def key_language(b, pnames, pointer: str):
@@ -67,7 +58,8 @@ def key_language(b, pnames, pointer: str):
         if isinstance(key, str) and key not in KNOWN:
             unknown_keyword(b, pnames, pointer, key)
     keys = [k for k in pnames if not is_annotation(k)]
-    allowed = ("type", "minLength", "maxLength", "pattern", "format", "enum", "const")
+    allowed = ("type", "minLength", "maxLength", "pattern", "format", "enum", "const", PATTERNS, NOT_PATTERN,
+               NOT_ENUM)  # the internal ones: key schemas of several allOf parts merged (merge.py)
     bad = [k for k in keys if k not in allowed]
     if bad:
         raise SchemaError(f"propertyNames with {bad[0]!r} is not supported", pointer=pointer,
@@ -112,7 +104,7 @@ def compile_object(b, node, pointer) -> str:
     hi = count(b, node, pointer, "maxProperties")
     counted = "minProperties" in node or "maxProperties" in node
     if not props and not required and extra is True and not counted and not patterns and pnames is True \
-            and not dreq:
+            and not dreq and not node.get(SOME_KEY):
         return layout.any_object(b)
     dreq = {a: [x for x in bs if x != a] for a, bs in dreq.items()}
     dreq = {a: bs for a, bs in dreq.items() if bs}
@@ -134,13 +126,19 @@ def compile_object(b, node, pointer) -> str:
             parts.append((extra, kp("additionalProperties")))
         if pn is False or (pn is not None and not re.fullmatch(pn, content_of(name))):
             parts = [(False, kp("propertyNames"))]
-        c = _conj(parts)
+        c = conj(parts)
         values.append(None if c is None else b.attempt(b.child, *c))
     n = b.nt("object")
     if any(v is None and name in required for v, name in zip(values, names)):
         b.rule(n, b.never())
         return n
-    classes = _key_classes(b, node, pointer, names, patterns, extra, pn)
+    if node.get(SOME_KEY):  # some key of given languages (a negated propertyNames...): witness.py
+        from corral.compile.json_schema.witness import witness_members
+
+        need, name_masks, classes, class_masks = witness_members(b, node, pointer, names, patterns, extra, pn, kp)
+    else:
+        need, name_masks, class_masks = 0, [0] * len(names), []
+        classes = _key_classes(b, node, pointer, names, patterns, extra, pn)
     if lo > 1 and classes:
         # a generated text may repeat an additional key, and its parsed object then has fewer properties (but
         # never none: minProperties 1 is "at least one member", exact whatever the keys)
@@ -150,7 +148,8 @@ def compile_object(b, node, pointer) -> str:
     if len(relevant) > MAX_DEPENDENT_NAMES:
         raise SchemaError(f"dependentRequired over more than {MAX_DEPENDENT_NAMES} names is not supported",
                           pointer=kp("dependentRequired"), keyword="dependentRequired", kind="unsupported")
-    members = _Members(names, values, classes, required, dreq, lo, hi)
+    members = _Members(names, values, classes, required, dreq, lo, hi, need, name_masks,
+                       class_masks or [0] * len(classes))
     if b.options.any_order and (len(names) > 1 or (names and classes)) and \
             _in_any_order(b, n, pointer, members, relevant):
         return n
@@ -182,21 +181,22 @@ def _in_schema_order(b, m: _Members, relevant: set) -> str:
     names, values, dreq, lo, hi = m.names, m.values, m.dreq, m.lo, m.hi
     position = {name: i for i, name in enumerate(names)}
     cap = max(lo, hi or 0)
-    extra_rules: dict[tuple[bool, int], str] = {}
+    extra_rules: dict[tuple[bool, int, int], str] = {}
 
     def room(c: int) -> bool:
         return hi is None or c < hi
 
-    def extras(started: bool, c: int) -> str:
-        if (started, c) not in extra_rules:
-            x = extra_rules[(started, c)] = b.nt("extra")
-            if c >= lo:
+    def extras(started: bool, c: int, w: int) -> str:  # w: the SOME_KEY requirements met so far
+        if (started, c, w) not in extra_rules:
+            x = extra_rules[(started, c, w)] = b.nt("extra")
+            if c >= lo and w == m.need:
                 b.rule(x, *layout.close(b, "}", started))
             if room(c):
-                for key, val in m.classes:
-                    b.rule(x, *layout.sep(b, started), key, *layout.colon(b), val, extras(True, min(c + 1, cap)))
+                for (key, val), cw in zip(m.classes, m.class_masks):
+                    b.rule(x, *layout.sep(b, started), key, *layout.colon(b), val,
+                           extras(True, min(c + 1, cap), w | cw))
             b.rule(x, b.never())
-        return extra_rules[(started, c)]
+        return extra_rules[(started, c, w)]
 
     def matters(x: str, i: int) -> bool:
         return any(position[y] >= i for y in dreq.get(x, ())) or any(
@@ -204,25 +204,25 @@ def _in_schema_order(b, m: _Members, relevant: set) -> str:
 
     memo: dict = {}
 
-    def seq(i: int, started: bool, c: int, state: frozenset) -> str:
+    def seq(i: int, started: bool, c: int, state: frozenset, w: int) -> str:
         if i == len(names):
-            return extras(started, c)
+            return extras(started, c, w)
         state = frozenset(x for x in state if matters(x, i))
-        if (i, started, c, state) not in memo:
-            s = memo[(i, started, c, state)] = b.nt("props")
+        if (i, started, c, state, w) not in memo:
+            s = memo[(i, started, c, state, w)] = b.nt("props")
             name = names[i]
             owed = any(name in dreq.get(a, ()) for a in state)
             if name not in m.required and not owed:
-                b.rule(s, seq(i + 1, started, c, state))
+                b.rule(s, seq(i + 1, started, c, state, w))
             earlier_ok = all(y in state for y in dreq.get(name, ()) if position[y] < i)
             if values[i] is not None and room(c) and earlier_ok:
                 nxt = state | {name} if name in relevant else state
                 b.rule(s, *layout.sep(b, started), *layout.key(b, name), values[i],
-                       seq(i + 1, True, min(c + 1, cap), nxt))
+                       seq(i + 1, True, min(c + 1, cap), nxt, w | m.name_masks[i]))
             b.rule(s, b.never())
-        return memo[(i, started, c, state)]
+        return memo[(i, started, c, state, w)]
 
-    return seq(0, False, 0, frozenset())
+    return seq(0, False, 0, frozenset(), 0)
 
 
 def _any_order(b, m: _Members, tracked: set | None = None) -> str:
@@ -244,34 +244,36 @@ def _any_order(b, m: _Members, tracked: set | None = None) -> str:
     # the symbols of each member, after the first member and as the first one (built once, not per state)
     members = [(name, (*layout.sep(b, True), *layout.key(b, name), value),
                 (*layout.sep(b, False), *layout.key(b, name), value),
-                tracked is None or name in tracked) for name, value in zip(m.names, m.values) if value is not None]
+                tracked is None or name in tracked, wit)
+               for name, value, wit in zip(m.names, m.values, m.name_masks) if value is not None]
     others = [((*layout.sep(b, True), key_term, *layout.colon(b), value),
-               (*layout.sep(b, False), key_term, *layout.colon(b), value)) for key_term, value in m.classes]
+               (*layout.sep(b, False), key_term, *layout.colon(b), value), wit)
+              for (key_term, value), wit in zip(m.classes, m.class_masks)]
     needs = [(a, bs) for a, bs in m.dreq.items()]
     close = {started: tuple(layout.close(b, "}", started)) for started in (False, True)}
 
-    def state(used: frozenset, started: bool, c: int) -> str:
-        key = (used, started, c)
+    def state(used: frozenset, started: bool, c: int, w: int) -> str:  # w: SOME_KEY requirements met
+        key = (used, started, c, w)
         if key in memo:
             return memo[key]
         s = memo[key] = b.nt("members")
-        done = c >= lo and all(r in used for r in required) and all(
+        done = c >= lo and w == m.need and all(r in used for r in required) and all(
             x in used for a, bs in needs if a in used for x in bs)
         if done:
             b.rule(s, *close[started])
         if hi is None or c < hi:
             nxt_c = min(c + 1, cap)
-            for name, later, first, track in members:
+            for name, later, first, track, wit in members:
                 if tracked is None and name in used:
                     continue
                 after = used | {name} if track else used
-                b.rule(s, *(later if started else first), state(after, True, nxt_c))
-            for later, first in others:
-                b.rule(s, *(later if started else first), state(used, True, nxt_c))
+                b.rule(s, *(later if started else first), state(after, True, nxt_c, w | wit))
+            for later, first, wit in others:
+                b.rule(s, *(later if started else first), state(used, True, nxt_c, w | wit))
         b.rule(s, b.never())
         return s
 
-    return state(frozenset(), False, 0)
+    return state(frozenset(), False, 0, 0)
 
 
 def _key_classes(b, node, pointer, names, patterns, extra, pn) -> list[tuple[str, str]]:
@@ -282,72 +284,23 @@ def _key_classes(b, node, pointer, names, patterns, extra, pn) -> list[tuple[str
     if not patterns and pn is None:
         if extra is False:
             return []
-        c = _conj([(extra, kp("additionalProperties"))])
+        c = conj([(extra, kp("additionalProperties"))])
         val = None if c is None else b.attempt(b.child, *c)
         return [] if val is None else [(b.term(key_complement_pattern(names)), val)]
     where = kp("patternProperties") if patterns else kp("propertyNames")
     keyword = "patternProperties" if patterns else "propertyNames"
-    classes = _key_languages(names, patterns, pn, where, keyword, kp)
+    classes = key_languages(names, patterns, pn, where, keyword, kp)
     out = []
     for sel, lang in classes:
         parts = [(patterns[q], kp("patternProperties", q)) for q in sel] if sel else \
             [(extra, kp("additionalProperties"))]
-        c = _conj(parts)
+        c = conj(parts)
         if c is None:
             continue
         val = b.attempt(b.child, *c)
-        spelled = _spelled_key_class(names, patterns, pn, sel)
+        spelled = spelled_key_class(names, patterns, pn, sel)
         regex = regex_of_dfa(lang, where, keyword, spelled) if val is not None else None
         if regex is None:
             continue
         out.append((b.term(f'"(?:{regex})"'), val))
     return out
-
-
-def _spelled_key_class(names, patterns, pn, sel: tuple) -> str:
-    """The key class of :func:`_key_languages` matching exactly the patterns ``sel``, spelled with lookaheads
-    (:func:`~corral.compile.json_schema.scalars.lookaround_content`): used where its automaton's regex is too large."""
-    musts = [rx.UNIT + "*"] + [rx.pattern_regex(q) for q in sel] + ([pn] if pn is not None else [])
-    nots = [rx.pattern_regex(q) for q in patterns if q not in sel]
-    if names:
-        nots.append("|".join(re.escape(content_of(x)) for x in dict.fromkeys(names)))
-    return lookaround_content(musts, nots)
-
-
-def _key_languages(names, patterns, pn, where: str, keyword: str, kp) -> list[tuple[tuple, object]]:
-    """The keys outside ``names`` that ``pn`` allows, split into disjoint DFAs by the patterns they match:
-    ``[(patterns matched, DFA)]``."""
-    from corral.automata.operations import dfa_difference, dfa_intersection
-
-    try:
-        base = content_dfa(rx.UNIT + "*")
-        if names:
-            base = key_complement_content_dfa(names)
-        if pn is not None:
-            base = dfa_intersection(base, content_dfa(f"(?:{pn})"))
-        classes = [((), base)] if not base.is_empty else []
-        for q in patterns:
-            try:
-                regex = rx.pattern_regex(q)
-            except rx.PatternUnsupported as exc:
-                raise SchemaError(f"pattern {q!r} cannot be compiled exactly: {exc}",
-                                  pointer=kp("patternProperties", q), keyword="patternProperties",
-                                  kind="unsupported") from None
-            pdfa = content_dfa(regex)
-            new = []
-            for sel, lang in classes:
-                inside, outside = dfa_intersection(lang, pdfa), dfa_difference(lang, pdfa)
-                if not inside.is_empty:
-                    new.append((sel + (q,), inside))
-                if not outside.is_empty:
-                    new.append((sel, outside))
-            classes = new
-            if len(classes) > MAX_KEY_CLASSES:
-                raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
-                                  kind="unsupported")
-    except SchemaError:
-        raise
-    except (MemoryError, ValueError) as exc:
-        raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
-                          kind="unsupported") from None
-    return classes

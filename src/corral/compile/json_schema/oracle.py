@@ -13,7 +13,8 @@ import re
 from corral.compile.json_schema import formats as fmt
 from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.regexes import PatternUnsupported
-from corral.compile.json_schema.vocab import NON_INTEGER, NOT_ENUM, NOT_MULTIPLE, NOT_PATTERN, PATTERNS
+from corral.compile.json_schema.vocab import (NON_INTEGER, NOT_ENUM, NOT_FORMAT, NOT_MULTIPLE, NOT_PATTERN, PATTERNS,
+                                              SOME_KEY)
 from corral.errors import SchemaError
 
 __all__ = ["instance_valid"]
@@ -47,6 +48,9 @@ def _plain(node):
     """``node`` as a plain JSON schema (internal keywords spelled with ``not``/``allOf``), None if it cannot be."""
     if isinstance(node, bool):
         return node
+    if isinstance(node, Sub) and getattr(node, "original", None) is not None:  # negations.Negated
+        inner = _plain(node.original[0])
+        return None if inner is None else {"not": inner}
     if isinstance(node, Sub) or not isinstance(node, dict):
         return None
     out: dict = {}
@@ -58,12 +62,19 @@ def _plain(node):
             extra.append({"not": {"enum": v}})
         elif k == NOT_PATTERN:
             extra += [{"not": {"pattern": p}} for p in v]
+        elif k == NOT_FORMAT:
+            extra += [{"not": {"format": f}} for f in v]
         elif k == PATTERNS:
             extra += [{"pattern": p} for p in v]
         elif k == NON_INTEGER:
             extra.append({"not": {"type": "integer"}})
         elif k == NOT_MULTIPLE:
             extra += [{"not": {"multipleOf": m}} for m in v]
+        elif k == SOME_KEY:  # some key satisfies each string schema (negations.py)
+            keys = [_plain(r) for r in v]
+            if any(r is None for r in keys):
+                return None
+            extra += [{"not": {"propertyNames": {"not": r}}} for r in keys]
         elif k in ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas"):
             if not isinstance(v, dict):
                 return None

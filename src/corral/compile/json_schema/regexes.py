@@ -21,9 +21,8 @@ except ImportError:  # pragma: no cover
     import sre_constants as _c  # type: ignore
     import sre_parse as _p  # type: ignore
 
-__all__ = ["UNIT", "string_regex", "pattern_regex", "units_for", "int_range_regex", "float_range_regex",
-           "PatternUnsupported",
-           "key_complement_regex"]
+__all__ = ["UNIT", "CONTENT_START", "CONTENT_END", "string_regex", "pattern_regex", "units_for", "int_range_regex",
+           "float_range_regex", "PatternUnsupported", "key_complement_regex"]
 
 MAX_CP = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
@@ -236,37 +235,62 @@ def _class_ranges(items):
     return _complement(ranges) if negate else _norm(ranges)
 
 
-def _emit(seq) -> str:
+#: ``$`` inside a pattern: the content ends here (the closing quote follows, or the text ends).
+CONTENT_END = '(?=(?:"|\\Z))'
+#: ``^`` inside a pattern: the content starts here (after the opening quote, or at the start of the text).
+CONTENT_START = '(?:(?<=\\A")|\\A)'
+
+
+def _emit(seq, at_start: bool = False, in_look: bool = False) -> str:
+    """The content regex of the parsed pattern items ``seq``; ``at_start``: ``seq`` begins where the content does
+    (a ``^`` there is redundant); ``in_look``: inside a lookahead (where a ``^`` elsewhere cannot be expressed).
+
+    Lookaheads translate as such (over content units, they cannot read past the closing quote), and ``$``/``^``
+    inside a pattern as assertions on the content's end and start, exact both for a content alone and between
+    quotes (units end at unit boundaries, where only the closing quote can follow).
+    """
     out = []
-    for op, av in seq:
+    for i, (op, av) in enumerate(seq):
         name = str(op)
+        first = at_start and i == 0
         if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN"):
-            if name == "LITERAL":
-                ranges = [(av, av)]
-            elif name == "NOT_LITERAL":
-                ranges = _complement([(av, av)])
-            elif name == "ANY":
-                ranges = _DOT
-            else:
-                ranges = _class_ranges(av)
-            unit = units_for(ranges)
-            if unit is None:
-                raise PatternUnsupported("a character class that matches nothing")
-            out.append(unit)
+            out.append(_unit_of(name, av))
         elif name == "SUBPATTERN":
             _group, add, delete, sub = av
             if add or delete:
                 raise PatternUnsupported("inline flags")
-            out.append("(?:" + _emit(sub) + ")")
+            out.append("(?:" + _emit(sub, first, in_look) + ")")
         elif name == "BRANCH":
-            out.append("(?:" + "|".join(_emit(b) for b in av[1]) + ")")
+            out.append("(?:" + "|".join(_emit(b, first, in_look) for b in av[1]) + ")")
         elif name in ("MAX_REPEAT", "MIN_REPEAT"):
             lo, hi, sub = av
             hi_s = "" if hi == _c.MAXREPEAT else str(hi)
-            out.append("(?:" + _emit(sub) + ")" + "{%d,%s}" % (lo, hi_s))
+            out.append("(?:" + _emit(sub, in_look=in_look) + ")" + "{%d,%s}" % (lo, hi_s))
+        elif name in ("ASSERT", "ASSERT_NOT") and av[0] == 1:  # lookbehinds are refused before parsing
+            out.append(("(?=" if name == "ASSERT" else "(?!") + _emit(av[1], first, True) + ")")
+        elif name == "AT" and str(av) == "AT_END":
+            out.append(CONTENT_END)
+        elif name == "AT" and str(av) == "AT_BEGINNING" and (first or not in_look):
+            out.append("" if first else CONTENT_START)
         else:
             raise PatternUnsupported(f"construct {name}")
     return "".join(out)
+
+
+def _unit_of(name: str, av) -> str:
+    """The regex of the one code point a pattern item (a literal, its negation, ``.`` or a class) matches."""
+    if name == "LITERAL":
+        ranges = [(av, av)]
+    elif name == "NOT_LITERAL":
+        ranges = _complement([(av, av)])
+    elif name == "ANY":
+        ranges = _DOT
+    else:
+        ranges = _class_ranges(av)
+    unit = units_for(ranges)
+    if unit is None:
+        raise PatternUnsupported("a character class that matches nothing")
+    return unit
 
 
 def pattern_regex(pattern: str) -> str:
@@ -274,7 +298,8 @@ def pattern_regex(pattern: str) -> str:
 
     Supported: literals, ``.`` (not ``\\n \\r \\u2028 \\u2029``), classes with ranges, ``\\d \\w \\s`` and their
     negations (ASCII digits and word characters, ECMAScript white space), groups ``(...)``/``(?:...)``,
-    alternation, greedy and lazy quantifiers, and ``^``/``$`` at the very start/end of a top-level alternative.
+    alternation, greedy and lazy quantifiers, lookaheads ``(?=...)``/``(?!...)``, ``$`` anywhere and ``^`` at the
+    start of a top-level alternative or anywhere outside a lookahead.
     Everything else raises :class:`PatternUnsupported`.
 
     Parameters
@@ -311,7 +336,7 @@ def pattern_regex(pattern: str) -> str:
             head, alt = "", alt[1:]
         if alt and str(alt[-1][0]) == "AT" and str(alt[-1][1]) == "AT_END":
             tail, alt = "", alt[:-1]
-        outs.append(head + _emit(alt) + tail)
+        outs.append(head + _emit(alt, at_start=not head) + tail)
     return "(?:" + "|".join(f"(?:{o})" for o in outs) + ")"
 
 

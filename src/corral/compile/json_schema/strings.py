@@ -11,7 +11,7 @@ from corral.compile.json_schema.checks import count
 from corral.compile.json_schema.long_strings import LONG_STRING, MAX_LONG_STRING, long_string
 from corral.compile.json_schema.scalars import (content_dfa, content_of, lookaround_content, regex_of_dfa,
                                                 register_length_dfa)
-from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS
+from corral.compile.json_schema.vocab import NOT_ENUM, NOT_FORMAT, NOT_PATTERN, PATTERNS
 from corral.budget import is_size_limit
 from corral.errors import SchemaError
 
@@ -32,13 +32,19 @@ def compile_string(b, node, pointer) -> str:
     content = string_content(b, node, pointer)
     if content is None:
         return b.never()
-    return b.term(f'"{content}"')
+    if "pattern" not in node:
+        return b.term(f'"{content}"')
+    outer, b.where = b.where, (b.kp(node, pointer, "pattern"), "pattern")  # a terminal past the budget is its error
+    try:
+        return b.term(f'"{content}"')
+    finally:
+        b.where = outer
 
 
 def _lengths_only(b, node, pointer) -> bool:
     """Whether ``node`` constrains its strings by length only (a ``format`` that is an annotation counts as none:
     :func:`format_content` records it)."""
-    if "pattern" in node or any(node.get(k) for k in (PATTERNS, NOT_PATTERN, NOT_ENUM)):
+    if "pattern" in node or any(node.get(k) for k in (PATTERNS, NOT_PATTERN, NOT_ENUM, NOT_FORMAT)):
         return False
     return "format" not in node or format_content(b, node, pointer) is None
 
@@ -91,6 +97,7 @@ def string_content(b, node, pointer) -> str | None:
     for p in pats:
         must.append((pattern_content(b, p, node, pointer), "pattern"))
     nots = [pattern_content(b, p, node, pointer) for p in node.get(NOT_PATTERN, ())]
+    nots += [c for c in (format_content(b, node, pointer, f) for f in node.get(NOT_FORMAT, ())) if c is not None]
     names = [v for v in node.get(NOT_ENUM, ()) if isinstance(v, str)]
     if names:
         nots.append("|".join(re.escape(content_of(v)) for v in names))
@@ -98,6 +105,8 @@ def string_content(b, node, pointer) -> str | None:
     if len(must) == 1 and not nots:
         if bounded:
             register_length_dfa(lo, hi, quoted=True)
+        if rx.CONTENT_START in must[0][0] and content_dfa(must[0][0]).is_empty:
+            return None  # a "^" after a character: no string matches (a terminal must match one)
         return must[0][0]
     if bounded:
         register_length_dfa(lo, hi, quoted=False)

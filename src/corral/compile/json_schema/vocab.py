@@ -9,7 +9,7 @@ from corral.errors import SchemaError
 
 __all__ = ["ANNOTATIONS", "KNOWN", "SUPPORTED", "TYPES", "NUMBER", "MAX_COUNT", "MAX_NUMBER_BOUND", "is_annotation",
            "ptr", "esc", "type_of", "dump", "NOT_ENUM", "NOT_PATTERN", "PATTERNS", "NON_INTEGER", "INTERNAL",
-           "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE", "METADATA", "EXTENSIONS", "TAKES",
+           "BY_TYPE", "MAX_OF", "MIN_OF", "NOT_MULTIPLE", "SOME_KEY", "NOT_FORMAT", "METADATA", "EXTENSIONS", "TAKES",
            "is_extension", "suggest_keyword", "type_set"]
 
 ANNOTATIONS = frozenset({"title", "description", "examples", "default", "$schema", "$id", "$comment",
@@ -63,7 +63,9 @@ NOT_PATTERN = ("corral", "notPattern")  # list of ECMAScript patterns a string m
 PATTERNS = ("corral", "patterns")  # list of ECMAScript patterns a string must match (besides "pattern")
 NON_INTEGER = ("corral", "nonInteger")  # a number spelled with a fraction or an exponent
 NOT_MULTIPLE = ("corral", "notMultiple")  # list of positive integers a number must not be a multiple of
-INTERNAL = frozenset({NOT_ENUM, NOT_PATTERN, PATTERNS, NON_INTEGER, NOT_MULTIPLE})
+SOME_KEY = ("corral", "someKey")  # list of string schemas: for each, some key of the object satisfies it
+NOT_FORMAT = ("corral", "notFormat")  # list of formats a string must not satisfy
+INTERNAL = frozenset({NOT_ENUM, NOT_PATTERN, PATTERNS, NON_INTEGER, NOT_MULTIPLE, SOME_KEY, NOT_FORMAT})
 
 
 def is_annotation(key) -> bool:
