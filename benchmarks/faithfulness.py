@@ -10,7 +10,9 @@ conditioned law ``π(y) ∝ p(y) 1[y ∈ L]`` and locally constrained law ``ℓ`
 and KL(q̂‖π) of: masked decoding (``ℓ``), AWRS sequences (``ℓ``, with weights), SMC with N = 4, 16, 64 (AWRS
 proposals; the law of one draw from the posterior, estimated by the run-averaged posterior) and SMC with optimal
 resampling (``resampling="optimal"``: every allowed token listed, Fearnhead-Clifford resampling; masks per kept
-token instead of checks, and mean Ẑ/Z), with wall time per output and constraint checks per token. ``TV(ℓ, π)`` exact and the noise floor (mean TV of the same number of exact draws from π) are
+token instead of checks, and mean Ẑ/Z), ASAp (one trie, the outputs drawn one after another: TV of each quarter
+of them, so TV against samples drawn; ``θ(root)/Z`` at the end) and SMC twisted by that trie (N = 4, 16; time
+without the trie's learning), with wall time per output and constraint checks per token. ``TV(ℓ, π)`` exact and the noise floor (mean TV of the same number of exact draws from π) are
 printed beside them.
 
 Part 2 (embedded model). Constraint checks per token of AWRS (max_rejects 8 and 32) and of AWRS-SMC (N = 8) on the
@@ -42,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from corral.compile.grammar import Grammar  # noqa: E402
 from corral.models.toy import ToyModel  # noqa: E402
 from corral.runtime.matcher import CompiledGrammar  # noqa: E402
+from corral.samplers.asap import AsapTrie, asap_samples  # noqa: E402
 from corral.samplers.awrs import awrs_sample_sequence  # noqa: E402
 from corral.samplers.masking import sample_sequence  # noqa: E402
 from corral.testing import enumerate_laws, tv  # noqa: E402
@@ -197,7 +200,47 @@ def run_exact(quick: bool):
             rows.append({**base, "sampler": f"SMC-optimal N={n}", "outputs": runs, "tv": tv(avg, pi),
                          "kl": kl(avg, pi), "ms_per_output": 1e3 * wall, "checks_per_token": None,
                          "masks_per_token": masks / ntok, "z_ratio": float(np.mean(zs)), "floor": None})
+        trie = AsapTrie()
+        rows += asap_rows(model, compiled, pi, base, m_seq, trie)
+        rows += twisted_rows(model, compiled, pi, base, particle_budget, trie)
         print(f"  done: {name} (|L tokenizations| = {len(pi)}, TV(ℓ, π) = {exact_tv:.3f})", file=sys.stderr)
+    return rows
+
+
+def asap_rows(model, compiled, pi, base, m, trie):
+    """ASAp: ``m`` outputs drawn one after another in ``trie``; one row per quarter of them (TV of that quarter)."""
+    t0 = time.perf_counter()
+    outs = asap_samples(model.start(), compiled.matcher(), trie, samples=m, max_tokens=64,
+                        generator=torch.Generator().manual_seed(0))
+    wall = (time.perf_counter() - t0) / m
+    keys = [tuple(o.tokens) if o.status == "complete" else "length" for o in outs]
+    rows, q = [], m // 4
+    for i in range(4):
+        law = empirical(keys[i * q:(i + 1) * q])
+        rows.append({**base, "sampler": f"ASAp samples {i * q + 1}-{(i + 1) * q}", "outputs": q, "tv": tv(law, pi),
+                     "kl": kl(law, pi) if "length" not in law else math.inf, "ms_per_output": 1e3 * wall,
+                     "checks_per_token": None, "floor": noise_floor(pi, q, np.random.default_rng(0)),
+                     "theta_ratio": trie.theta / base["Z"]})
+    return rows
+
+
+def twisted_rows(model, compiled, pi, base, particle_budget, trie):
+    """SMC twisted by the learned ASAp trie (``twist=trie``), N = 4 and 16: run-averaged posterior, mean Ẑ/Z."""
+    rows = []
+    for n in (4, 16):
+        runs = max(25, particle_budget // n)
+        avg, zs, checks, ntok = {}, [], 0, 0
+        t0 = time.perf_counter()
+        for r in range(runs):
+            res = smc(model, [], compiled.matcher(), particles=n, max_tokens=64, seed=r, twist=trie)
+            checks, ntok = checks + res.n_checks, ntok + res.n_tokens
+            zs.append(math.exp(res.log_z) / base["Z"])
+            for k, w in res.posterior().items():
+                avg[k] = avg.get(k, 0.0) + w / runs
+        wall = (time.perf_counter() - t0) / runs
+        rows.append({**base, "sampler": f"SMC N={n} + ASAp twist", "outputs": runs, "tv": tv(avg, pi),
+                     "kl": kl(avg, pi), "ms_per_output": 1e3 * wall, "checks_per_token": checks / ntok,
+                     "floor": None, "z_ratio": float(np.mean(zs))})
     return rows
 
 
@@ -305,11 +348,18 @@ def markdown(exact_rows, emb_rows, note) -> str:
             cpt = "n/a"
         if "masks_per_token" in r:
             cpt = f"{r['masks_per_token']:.2f} masks (E Ẑ/Z {r['z_ratio']:.3f})"
+        elif "z_ratio" in r:
+            cpt += f" (E Ẑ/Z {r['z_ratio']:.3f})"
+        if "theta_ratio" in r:
+            cpt = f"mask (θ/Z {r['theta_ratio']:.4f})"
         floor = "" if r["floor"] is None else f"{r['floor']:.3f}"
         out.append(f"| {r['constraint']} | {r['tv_ell_pi']:.3f} | {r['sampler']} | {r['outputs']} | {r['tv']:.3f} | "
                    f"{r['kl']:.4f} | {floor} | {r['ms_per_output']:.2f} | {cpt} |")
     out += ["", "SMC rows: `outputs` = runs; TV/KL of the run-averaged posterior (the law of one draw from the "
-            "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS rows.",
+            "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS rows. "
+            "ASAp rows: the outputs of one trie in order, a quarter per row (dependent draws: their floor is the iid "
+            "one), θ/Z = θ(root)/Z after all of them; its ms/output includes learning. Twisted SMC rows use that "
+            "trie (time without learning it).",
             "", "## AWRS constraint checks per token on the embedded model (JSON schemas)", "",
             "| schema | layout | prompt | sampler | max_rejects | sequences (complete) | tokens | checks/token | "
             "rejects/token | fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]

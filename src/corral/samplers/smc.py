@@ -186,6 +186,7 @@ def smc(
     resampling: str = "stratified",
     proposal: Proposal | None = None,
     critic: Callable[[list[int], bool], float] | None = None,
+    twist: Callable[[list[int]], float] | None = None,
     seed: int | None = None,
     max_rejects: int | None = DEFAULT_MAX_REJECTS,
     eos_token_ids: Collection[int] | None = None,
@@ -221,6 +222,11 @@ def smc(
         ``critic(tokens, done) -> float``: a log potential (twist). Intermediate values are added and removed at
         the next step (they only steer resampling); the value at completion stays, so the target becomes
         ``π(y) · exp(critic(y, True))``.
+    twist : callable, optional
+        ``twist(tokens) -> log ψ(tokens)`` of an unfinished prefix, e.g. an
+        :class:`~corral.samplers.asap_trie.AsapTrie` learned by ASAp (``ψ ≈ EFG``). Each step multiplies the weight
+        by ``ψ(y≤t)/ψ(y<t)`` (it steers resampling) and a complete particle drops it, so the target is unchanged
+        and ``Ẑ`` stays unbiased whatever the twist (ALGORITHMS.md §4.5); a good one lowers the variance.
     seed : int, optional
         Seeds the Gumbel streams and the resampling.
     max_rejects : int or None
@@ -237,6 +243,9 @@ def smc(
         Bad ``particles``, ``max_tokens``, ``ess_threshold``, ``temperature`` or ``resampling``.
     """
     _check_arguments(particles, max_tokens, ess_threshold, resampling, proposal, critic, temperature)
+    if twist is not None and resampling == "optimal":
+        raise ConfigurationError("resampling='optimal' expands every allowed token itself: no twist=")
+    critic = _with_twist(critic, twist)
     if resampling == "optimal":
         from corral.samplers.smc_optimal import smc_optimal
 
@@ -279,6 +288,20 @@ def _check_arguments(particles: int, max_tokens: int, ess_threshold: float, resa
         raise ConfigurationError(f"unknown resampling scheme {resampling!r}; "
                                  f"choose one of optimal, {', '.join(RESAMPLERS)}")
     check_temperature(temperature)
+
+
+def _with_twist(critic: Callable[[list[int], bool], float] | None,
+                twist: Callable[[list[int]], float] | None) -> Callable[[list[int], bool], float] | None:
+    """The log potential the loop applies: the critic's, plus ``log ψ`` on unfinished prefixes only (0 once
+    complete: the twist is removed at the end, so it never changes the target)."""
+    if twist is None:
+        return critic
+
+    def potential(tokens: list[int], done: bool) -> float:
+        base = 0.0 if critic is None else float(critic(tokens, done))
+        return base if done else base + float(twist(tokens))
+
+    return potential
 
 
 def _fresh_stream(rng: np.random.Generator) -> int:
