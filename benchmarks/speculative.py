@@ -1,34 +1,35 @@
-"""Speculative constrained decoding on the embedded target/draft pair: tokens/s and tokens per target forward.
+"""Speculative constrained decoding on the embedded target/draft pair: every drafter against no drafting.
 
-Configurations (each on every task x prompt x seed, interleaved so background load falls on all alike):
+Rows: for each task and each decoding mode, no drafting and every drafter (``ngram``, ``forced`` = grammar
+fast-forward, ``model`` = the embedded draft model, ``auto`` = the cost-aware choice among them,
+:class:`corral.drafters.auto.AutoDrafter`), all with ``draft_length="adaptive"``. Modes:
 
-| name | what |
-|---|---|
-| `unconstrained` | the target alone, no constraint, no speculation (``sample_sequence`` with no matcher) |
-| `constrained` | masked decoding, no speculation (``sample_sequence``) |
-| `spec-model` | D1, embedded draft model, adaptive length |
-| `spec-model-k4` | D1, embedded draft model, fixed length 4 |
-| `spec-ngram` | D1, online n-gram / prompt-lookup drafter (one drafter per configuration, kept across runs) |
-| `spec-ff` | D1, grammar fast-forward (token-forced and byte-forced strings) |
-| `spec-all` | D1, fast-forward + n-gram + draft model (``draft="auto"``), adaptive length |
-| `spec-all-k4` | as `spec-all`, fixed length 4 |
-| `spec-all-d2` | D2 (Gumbel-coupled AWRS verification), fast-forward + n-gram + draft model, adaptive |
+| mode | what | no drafting |
+|---|---|---|
+| `greedy` | masked decoding, temperature 0, D1 verification | ``sample_sequence(temperature=0)`` |
+| `sample` | masked decoding, temperature 1, D1 verification | ``sample_sequence(temperature=1)`` |
+| `awrs` | AWRS, temperature 1, D2 (Gumbel-coupled) verification | ``awrs_sample_sequence`` |
 
-Every speculative configuration samples exactly the law of `constrained` (D1: the same law as masked decoding;
-D2: the same law, and for a given stream the very tokens of non-speculative AWRS); ``tests/speculative/test_speculative.py``
-checks this. Timings use one torch thread. The first run of every configuration is a warm-up and is not counted.
-After the table, a cost profile (one-token and (k+1)-token target passes, one-token draft pass) and the speedup
-ceiling it implies for the draft model at k = 4 given the measured tokens per target forward.
+Every speculative row samples exactly the law of its mode's no-drafting row (D2 and greedy: the very same tokens;
+``tests/speculative/`` checks this), so only the speed differs. ``x none`` is the median tokens/s over the median of
+the no-drafting row of the same mode; ``paired`` is the geometric mean of per-run ratios against the no-drafting run
+on the same prompt and seed (runs are interleaved, so background load falls on all rows alike), with ``±`` two
+standard errors of that mean (in log space) to tell speed from noise; ``cpu x none`` is the same ratio in CPU time of
+this process (``time.process_time``), which other processes on a busy machine do not inflate. Drafters are kept
+across the runs of a row (the n-gram table and ``auto``'s estimates keep learning) unless ``--fresh-drafters`` (one
+per run, as ``corral.generate`` does). Timings use one torch thread; the first run of every row is a warm-up.
 
 Usage::
 
-    python benchmarks/speculative.py [--seeds 3] [--max-tokens 128] [--temperature 1.0] [--json OUT] [--quick]
+    python benchmarks/speculative.py [--seeds 3] [--max-tokens 160] [--tasks json] [--modes greedy,sample,awrs]
+                                     [--drafts none,ngram,forced,model,auto] [--fresh-drafters] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -38,39 +39,26 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tables import print_table  # noqa: E402
 
+GRAMMARS = REPO_ROOT / "src" / "corral" / "grammars"
 TASKS = {
-    "json-schema": {
-        "schema": REPO_ROOT / "schemas" / "person.json",
-        "prompts": ["Generate a JSON object describing a person:\n", "Answer in JSON:\n",
-                    "Describe a person as JSON:\n"],
-    },
-    "lark-sql": {
-        "grammar": REPO_ROOT / "src" / "corral" / "grammars" / "sql.lark",
-        "prompts": ["Write an SQL query:\n", "Write an SQL query that lists users:\n", "SQL:\n"],
-    },
-    "lark-arith": {
-        "grammar": REPO_ROOT / "src" / "corral" / "grammars" / "arithmetic.lark",
-        "prompts": ["Write an arithmetic expression:\n", "Compute:\n", "Expression:\n"],
-    },
+    "json": {"grammar": GRAMMARS / "json.lark",
+             "prompts": ["Answer in JSON:\n", "Generate a JSON object describing a person:\n",
+                         "Output a JSON list of three numbers:\n"]},
+    "json-schema": {"schema": REPO_ROOT / "schemas" / "person.json",
+                    "prompts": ["Generate a JSON object describing a person:\n", "Answer in JSON:\n",
+                                "Describe a person as JSON:\n"]},
+    "lark-sql": {"grammar": GRAMMARS / "sql.lark",
+                 "prompts": ["Write an SQL query:\n", "Write an SQL query that lists users:\n", "SQL:\n"]},
+    "lark-arith": {"grammar": GRAMMARS / "arithmetic.lark",
+                   "prompts": ["Write an arithmetic expression:\n", "Compute:\n", "Expression:\n"]},
 }
-
-CONFIGS = [
-    # name, draft, verify, draft_length
-    ("unconstrained", None, None, None),
-    ("constrained", None, None, None),
-    ("spec-model", "model", "d1", "adaptive"),
-    ("spec-model-k4", "model", "d1", 4),
-    ("spec-ngram", "ngram", "d1", "adaptive"),
-    ("spec-ff", "forced", "d1", "adaptive"),
-    ("spec-all", "auto", "d1", "adaptive"),
-    ("spec-all-k4", "auto", "d1", 4),
-    ("spec-all-d2", "auto", "d2", "adaptive"),
-]
+MODES = {"greedy": (0.0, "d1"), "sample": (1.0, "d1"), "awrs": (1.0, "d2")}
+DRAFTS = ["none", "ngram", "forced", "model", "auto"]
 
 
 def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
-    """Median milliseconds of the passes that bound any speedup: a one-token target pass, a (k+1)-token target pass
-    (verification) and a one-token draft pass (lean runner), all incremental on a KV cache after a short prompt."""
+    """Median milliseconds of a one-token target pass, a (k+1)-token target pass (verification) and a one-token
+    draft pass (lean runner), all incremental on a KV cache after a short prompt."""
     from corral.drafters.model import LeanGPT2
 
     lean = LeanGPT2(draft_model) if LeanGPT2.supports(draft_model) else draft_model
@@ -95,150 +83,192 @@ def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
                 seq.logprobs()
         return 1e3 * statistics.median(times)
 
-    one = timed(target, 1, False)
-    block = timed(target, k + 1, True)
-    drafted = timed(lean, 1, False)
+    one, block, drafted = timed(target, 1, False), timed(target, k + 1, True), timed(lean, 1, False)
     return {"k": k, "reps": reps, "target_1_ms": one, "target_block_ms": block, "draft_1_ms": drafted,
             "block_over_one": block / one, "draft_over_target": drafted / one}
+
+
+def _compile(spec, vocab):
+    """The task's compiled grammar."""
+    from corral.compile.grammar import Grammar
+    from corral.compile.json_schema import schema_to_grammar
+    from corral.runtime.matcher import CompiledGrammar
+
+    if "schema" in spec:
+        g = schema_to_grammar(json.loads(Path(spec["schema"]).read_text()))
+    else:
+        g = Grammar.from_lark(Path(spec["grammar"]).read_text())
+    return CompiledGrammar(g, vocab)
+
+
+class Runner:
+    """Runs one (task, mode, draft) row on one prompt and seed."""
+
+    def __init__(self, target, compiled, max_tokens: int, fresh: bool) -> None:
+        self.target, self.compiled, self.max_tokens, self.fresh = target, compiled, max_tokens, fresh
+        self.drafters: dict = {}  # (task, mode, draft) -> drafter, kept across runs unless fresh
+
+    def _drafter(self, key, draft):
+        from corral.drafters import make_drafter
+
+        if self.fresh or key not in self.drafters:
+            self.drafters[key] = make_drafter(draft, self.target)
+        return self.drafters[key]
+
+    def __call__(self, task, mode, draft, prompt, seed) -> dict:
+        """One generation; tokens, seconds and speculative counters."""
+        import torch
+
+        from corral.samplers.awrs import awrs_sample_sequence
+        from corral.samplers.masking import sample_sequence
+        from corral.samplers.speculative import speculative_sample_sequence
+
+        temperature, verify = MODES[mode]
+        seq = self.target.start(self.target.encode(prompt))
+        matcher = self.compiled[task].matcher()
+        gen = torch.Generator().manual_seed(seed)
+        drafter = None if draft == "none" else self._drafter((task, mode, draft), draft)
+        t0, c0 = time.perf_counter(), time.process_time()
+        if drafter is None and verify == "d2":
+            out = awrs_sample_sequence(seq, matcher, max_tokens=self.max_tokens, temperature=temperature, stream=seed)
+        elif drafter is None:
+            out = sample_sequence(seq, matcher, max_tokens=self.max_tokens, temperature=temperature, generator=gen)
+        else:
+            out = speculative_sample_sequence(seq, matcher, drafter=drafter, verify=verify, max_tokens=self.max_tokens,
+                                              temperature=temperature, generator=gen, stream=seed)
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        n = len(out.tokens)
+        st = getattr(out, "stats", None)
+        return {"tokens": n, "seconds": dt, "cpu_seconds": cpu, "forwards": st.target_forwards if st else n,
+                "drafted": st.drafted if st else 0, "accepted": st.accepted if st else 0,
+                "by_kind": dict(st.by_kind) if st else {}, "status": out.status}
+
+
+def _paired(rs, base, clock: str = "seconds") -> tuple[float, float]:
+    """Geometric mean of per-run tokens/s ratios against the matching no-drafting runs, and two standard errors of
+    the mean log-ratio (as a factor); ``clock``: ``"seconds"`` (wall) or ``"cpu_seconds"``."""
+    ref = {(r["prompt"], r["seed"]): r["tokens"] / r[clock] for r in base}
+    logs = [math.log(r["tokens"] / r[clock] / ref[(r["prompt"], r["seed"])]) for r in rs
+            if (r["prompt"], r["seed"]) in ref and r["tokens"]]
+    if not logs:
+        return float("nan"), float("nan")
+    se = statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+    return math.exp(statistics.fmean(logs)), math.exp(2 * se)
+
+
+def _row(task, mode, draft, rs, base) -> tuple[list, dict]:
+    """One table row and its JSON summary."""
+    tps = statistics.median(r["tokens"] / r["seconds"] for r in rs)
+    base_tps = statistics.median(r["tokens"] / r["seconds"] for r in base) if base else float("nan")
+    paired, err = _paired(rs, base) if base else (float("nan"), float("nan"))
+    cpu, cpu_err = _paired(rs, base, "cpu_seconds") if base else (float("nan"), float("nan"))
+    tok, fwd = sum(r["tokens"] for r in rs), sum(r["forwards"] for r in rs)
+    drafted, acc = sum(r["drafted"] for r in rs), sum(r["accepted"] for r in rs)
+    kinds: dict = {}
+    for r in rs:
+        for k, (d, a) in r["by_kind"].items():
+            row = kinds.setdefault(k, [0, 0])
+            row[0] += d
+            row[1] += a
+    summary = {"tokens_per_s_median": tps, "x_none": tps / base_tps, "paired": paired, "paired_err": err,
+               "paired_cpu": cpu, "paired_cpu_err": cpu_err,
+               "tokens_per_target_forward": tok / fwd if fwd else float("nan"),
+               "acceptance_rate": acc / drafted if drafted else float("nan"), "by_kind": kinds, "tokens": tok,
+               "complete": sum(r["status"] == "complete" for r in rs), "runs": len(rs)}
+    mix = " ".join(f"{k}:{a}/{d}" for k, (d, a) in sorted(kinds.items())) or "-"
+    cells = [task, mode, draft, f"{tps:.0f}", f"{summary['x_none']:.2f}", f"{paired:.2f} ±{(err - 1) * 100:.0f}%",
+             f"{cpu:.2f} ±{(cpu_err - 1) * 100:.0f}%",
+             f"{summary['tokens_per_target_forward']:.2f}", "-" if not drafted else f"{summary['acceptance_rate']:.2f}",
+             mix, f"{summary['complete']}/{len(rs)}"]
+    return cells, summary
+
+
+def _verdicts(summary, tasks, modes) -> list[str]:
+    """One line per (task, mode): auto against no drafting and against the best single drafter."""
+    lines = []
+    for task in tasks:
+        for mode in modes:
+            get = lambda d: summary.get(f"{task}/{mode}/{d}")  # noqa: E731
+            auto = get("auto")
+            singles = {d: get(d) for d in ("ngram", "forced", "model") if get(d)}
+            if not auto or not singles:
+                continue
+            for clock, name in (("paired", "wall"), ("paired_cpu", "cpu")):
+                best = max(singles, key=lambda d: singles[d][clock])
+                err = lambda r: f"±{(r[clock + '_err'] - 1) * 100:.0f}%"  # noqa: E731
+                lines.append(f"{task}/{mode} ({name}): auto {auto[clock]:.2f}x ({err(auto)}) of no drafting; best "
+                             f"single drafter {best} {singles[best][clock]:.2f}x ({err(singles[best])})")
+    return lines
+
+
+def _report(results, tasks, modes, args, target) -> dict:
+    """Print the table, the verdict lines and (unless ``--no-profile``) the cost profile; the JSON summary."""
+    from corral.models.hf import HFModel, default_model_path
+
+    header = ["task", "mode", "draft", "tok/s", "x none", "paired x none", "cpu x none", "tok/target fwd", "accept",
+              "accepted/drafted", "complete"]
+    rows, summary = [], {}
+    for (task, mode, draft), rs in results.items():
+        cells, summary[f"{task}/{mode}/{draft}"] = _row(task, mode, draft, rs, results.get((task, mode, "none")))
+        rows.append(cells)
+    print(f"embedded target/draft pair, CPU, 1 torch thread, max_tokens {args.max_tokens}, {args.seeds} seed(s) x "
+          f"{args.prompts} prompt(s) per task, drafters {'fresh per run' if args.fresh_drafters else 'kept per row'}")
+    print_table(header, rows)
+    print("\n".join([""] + _verdicts(summary, tasks, modes)))
+    if not args.no_profile:
+        prof = cost_profile(target, HFModel.load(str(default_model_path("draft"))))
+        summary["cost_profile"] = prof
+        print(f"\ncost profile (median of {prof['reps']} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
+              f"{prof['k'] + 1} tokens {prof['target_block_ms']:.2f} ms = {prof['block_over_one']:.2f}x, draft 1 token "
+              f"{prof['draft_1_ms']:.2f} ms = {prof['draft_over_target']:.2f}x of a target pass")
+    return summary
 
 
 def main(argv=None) -> int:
     """Run the benchmark and print a Markdown table (and write JSON with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--temperature", type=float, default=1.0)
-    ap.add_argument("--tasks", default=",".join(TASKS))
-    ap.add_argument("--configs", default=",".join(c[0] for c in CONFIGS))
-    ap.add_argument("--quick", action="store_true", help="1 seed, 1 prompt per task")
+    ap.add_argument("--max-tokens", type=int, default=160)
+    ap.add_argument("--tasks", default="json")
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--drafts", default=",".join(DRAFTS))
+    ap.add_argument("--prompts", type=int, default=3, help="prompts per task (at most 3)")
+    ap.add_argument("--fresh-drafters", action="store_true", help="a new drafter per run, as corral.generate does")
+    ap.add_argument("--no-profile", action="store_true", help="skip the cost profile at the end")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
 
     import torch
 
-    from corral.compile.grammar import Grammar
-    from corral.compile.json_schema import schema_to_grammar
-    from corral.drafters import make_drafter
-    from corral.runtime.matcher import CompiledGrammar
-    from corral.models.hf import HFModel, default_model_path
-    from corral.samplers.masking import sample_sequence
-    from corral.samplers.speculative import speculative_sample_sequence
+    from corral.models.hf import HFModel
 
     torch.set_num_threads(1)
     target = HFModel.load(None)
-    configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
-    tasks = {k: v for k, v in TASKS.items() if k in args.tasks.split(",")}
-    seeds = 1 if args.quick else args.seeds
-
-    compiled = {}
-    for name, spec in tasks.items():
-        if "schema" in spec:
-            g = schema_to_grammar(json.loads(Path(spec["schema"]).read_text()))
-        else:
-            g = Grammar.from_lark(Path(spec["grammar"]).read_text())
-        compiled[name] = CompiledGrammar(g, target.vocab)
-
-    drafters = {}  # (task, config) -> drafter, kept across runs (the n-gram table adapts online)
-
-    def run_one(task, cfg, prompt, seed):
-        cname, draft, verify, length = cfg
-        ids = target.encode(prompt)
-        seq = target.start(ids)
-        gen = torch.Generator().manual_seed(seed)
-        matcher = None if cname == "unconstrained" else compiled[task].matcher()
-        t0 = time.perf_counter()
-        if draft is None:
-            out = sample_sequence(seq, matcher, max_tokens=args.max_tokens, temperature=args.temperature,
-                                  generator=gen)
-            dt = time.perf_counter() - t0
-            return {"tokens": len(out.tokens), "seconds": dt, "forwards": len(out.tokens), "drafted": 0,
-                    "accepted": 0, "rounds": len(out.tokens), "status": out.status}
-        key = (task, cname)
-        if key not in drafters:
-            drafters[key] = make_drafter(draft, target)
-        out = speculative_sample_sequence(seq, matcher, drafter=drafters[key], verify=verify, draft_length=length,
-                                          max_tokens=args.max_tokens, temperature=args.temperature, generator=gen,
-                                          stream=seed)
-        dt = time.perf_counter() - t0
-        st = out.stats
-        return {"tokens": len(out.tokens), "seconds": dt, "forwards": st.target_forwards, "drafted": st.drafted,
-                "accepted": st.accepted, "rounds": st.rounds, "status": out.status, "draft_s": st.draft_s,
-                "verify_s": st.verify_s, "mask_s": st.mask_s, "by_kind": st.by_kind}
-
-    # warm-up: one run per (task, config), not counted
+    tasks = {k: TASKS[k] for k in args.tasks.split(",")}
+    modes = [m for m in args.modes.split(",") if m in MODES]
+    drafts = [d for d in args.drafts.split(",") if d in DRAFTS]
+    run = Runner(target, {k: _compile(v, target.vocab) for k, v in tasks.items()}, args.max_tokens,
+                 args.fresh_drafters)
+    for task, spec in tasks.items():  # warm-up, not counted
+        for mode in modes:
+            for draft in drafts:
+                run(task, mode, draft, spec["prompts"][0], 10_000)
+    results = {(t, m, d): [] for t in tasks for m in modes for d in drafts}
     for task, spec in tasks.items():
-        for cfg in configs:
-            run_one(task, cfg, spec["prompts"][0], 10_000)
+        for prompt in spec["prompts"][: args.prompts]:
+            for seed in range(args.seeds):
+                for mode in modes:
+                    for draft in drafts:
+                        r = run(task, mode, draft, prompt, seed)
+                        r.update(prompt=prompt, seed=seed)
+                        results[(task, mode, draft)].append(r)
+            print(f"# {task}: prompt {prompt!r} done", file=sys.stderr, flush=True)
 
-    results = {(t, c[0]): [] for t in tasks for c in configs}
-    for task, spec in tasks.items():
-        prompts = spec["prompts"][:1] if args.quick else spec["prompts"]
-        for prompt in prompts:
-            for seed in range(seeds):
-                for cfg in configs:
-                    r = run_one(task, cfg, prompt, seed)
-                    r.update(prompt=prompt, seed=seed)
-                    results[(task, cfg[0])].append(r)
-        print(f"# {task} done", file=sys.stderr, flush=True)
-
-    header = ["task", "config", "tok/s (median)", "x constrained", "x unconstrained", "tok/target fwd",
-              "accept rate", "mean acc len", "draft s", "verify s", "tokens", "complete"]
-    rows, summary = [], {}
-    for task in tasks:
-        base_c = statistics.median(r["tokens"] / r["seconds"] for r in results[(task, "constrained")]) \
-            if (task, "constrained") in results and results[(task, "constrained")] else float("nan")
-        base_u = statistics.median(r["tokens"] / r["seconds"] for r in results[(task, "unconstrained")]) \
-            if (task, "unconstrained") in results and results[(task, "unconstrained")] else float("nan")
-        for cfg in configs:
-            rs = results[(task, cfg[0])]
-            tps = statistics.median(r["tokens"] / r["seconds"] for r in rs)
-            tok = sum(r["tokens"] for r in rs)
-            fwd = sum(r["forwards"] for r in rs)
-            drafted = sum(r["drafted"] for r in rs)
-            acc = sum(r["accepted"] for r in rs)
-            rounds = sum(r["rounds"] for r in rs)
-            row = {
-                "tokens_per_s_median": tps,
-                "speedup_vs_constrained": tps / base_c,
-                "speedup_vs_unconstrained": tps / base_u,
-                "tokens_per_target_forward": tok / fwd if fwd else float("nan"),
-                "acceptance_rate": acc / drafted if drafted else float("nan"),
-                "mean_accepted_length": acc / rounds if rounds else 0.0,
-                "draft_s": sum(r.get("draft_s", 0.0) for r in rs),
-                "verify_s": sum(r.get("verify_s", 0.0) for r in rs),
-                "tokens": tok,
-                "complete": sum(r["status"] == "complete" for r in rs),
-                "runs": len(rs),
-            }
-            summary[f"{task}/{cfg[0]}"] = row
-            rows.append([task, cfg[0], f"{tps:.0f}", f"{row['speedup_vs_constrained']:.2f}",
-                         f"{row['speedup_vs_unconstrained']:.2f}", f"{row['tokens_per_target_forward']:.2f}",
-                         "-" if not drafted else f"{row['acceptance_rate']:.2f}",
-                         f"{row['mean_accepted_length']:.2f}", f"{row['draft_s']:.2f}", f"{row['verify_s']:.2f}",
-                         tok, f"{row['complete']}/{len(rs)}"])
-    print(f"embedded target/draft pair, CPU, 1 torch thread, temperature {args.temperature}, "
-          f"max_tokens {args.max_tokens}, {seeds} seed(s) x {len(next(iter(tasks.values()))['prompts'][:1 if args.quick else None])} prompts per task")
-    print_table(header, rows)
-    prof = cost_profile(target, HFModel.load(str(default_model_path("draft"))))
-    ceiling = {}
-    for task in tasks:
-        key = f"{task}/spec-model-k4"
-        if key in summary:  # tokens per round at k = 4, over the cost of one round, in one-token passes
-            tpr = summary[key]["tokens_per_target_forward"]
-            ceiling[task] = tpr / (prof["block_over_one"] + prof["k"] * prof["draft_over_target"])
-    print(f"\ncost profile (median of {prof['reps']} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
-          f"{prof['k'] + 1} tokens (verification) {prof['target_block_ms']:.2f} ms = {prof['block_over_one']:.2f}x, "
-          f"draft 1 token {prof['draft_1_ms']:.2f} ms = {prof['draft_over_target']:.2f}x of a target pass")
-    if ceiling:
-        print("speedup ceiling of the draft model at k = 4 from these costs alone (tokens per round / round cost; "
-              "constraint work excluded): " + ", ".join(f"{t} {c:.2f}x" for t, c in ceiling.items()))
-    summary["cost_profile"] = prof
-    summary["draft_model_ceiling_k4"] = ceiling
+    summary = _report(results, tasks, modes, args, target)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
-            "settings": vars(args),
-            "summary": summary,
-            "runs": {f"{t}/{c}": rs for (t, c), rs in results.items()},
+            "settings": vars(args), "summary": summary,
+            "runs": {"/".join(k): rs for k, rs in results.items()},
         }, indent=1, default=str))
     return 0
 

@@ -14,10 +14,14 @@ Modules:
 * :mod:`corral.drafters.ngram`: :class:`NGramDrafter` (training-free, online, prompt lookup);
 * :mod:`corral.drafters.forced`: :class:`FastForwardDrafter` (byte-level forced strings of the grammar);
 * :mod:`corral.drafters.policy`: :class:`AdaptivePolicy` (SpecDec++-style threshold), :class:`FixedPolicy`;
+* :mod:`corral.drafters.auto`: :class:`AutoDrafter` (``draft="auto"``: per position, the drafter or none that
+  maximises expected tokens per second), with its cost model in :mod:`corral.drafters.costs` (measured costs) and
+  :mod:`corral.drafters.choice` (acceptance estimates and the decision rule);
 * :mod:`corral.drafters.factory`: :func:`make_drafter`: ``None | "auto" | "ngram" | "forced" | model | path`` -> a
   drafter.
 """
 
+from corral.drafters.auto import AutoDrafter
 from corral.drafters.base import CompositeDrafter, Drafter
 from corral.drafters.factory import make_drafter
 from corral.drafters.forced import FastForwardDrafter
@@ -27,6 +31,7 @@ from corral.drafters.policy import AdaptivePolicy, FixedPolicy, make_policy
 
 __all__ = [
     "AdaptivePolicy",
+    "AutoDrafter",
     "CompositeDrafter",
     "Drafter",
     "FastForwardDrafter",

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
+from corral.drafters.auto import AutoDrafter
 from corral.drafters.base import CompositeDrafter, Drafter
+from corral.drafters.costs import CostProfile, flop_ratio
 from corral.drafters.forced import FastForwardDrafter
 from corral.drafters.model import ModelDrafter
 from corral.drafters.ngram import NGramDrafter
@@ -60,6 +62,20 @@ def vocab_compatible(a: Vocabulary, b: Vocabulary) -> bool:
     return a.token_bytes[:n] == b.token_bytes[:n] and set(a.eos_token_ids) == set(b.eos_token_ids)
 
 
+def _auto(target_model: LanguageModel, ngram_order: int) -> AutoDrafter:
+    """``draft="auto"``: fast-forward, n-gram and (for the embedded target) the embedded draft model, chosen per
+    position by their measured costs and acceptance."""
+    vocab = target_model.vocab
+    arms: list[tuple[str, Drafter]] = [("ff", FastForwardDrafter(vocab, getattr(target_model, "tokenizer", None))),
+                                       ("ngram", NGramDrafter(vocab, order=ngram_order))]
+    dm = _embedded_draft_model() if _is_embedded_target(target_model) else None
+    draft = {}
+    if dm is not None and vocab_compatible(dm.vocab, vocab):
+        arms.append(("model", ModelDrafter(dm)))
+        draft["model"] = flop_ratio(target_model, dm) or CostProfile().draft["model"]
+    return AutoDrafter(arms, target=target_model, profile=CostProfile(draft=draft), profile_key=dm)
+
+
 def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: int = 4) -> Drafter | None:
     """Map the ``draft=`` argument of ``generate`` to a drafter.
 
@@ -67,9 +83,10 @@ def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: 
     ----------
     draft : None, "auto", "ngram", "forced", "model", HFModel, str path / hub name, Drafter, or list of these
         * ``None``: no speculation (returns ``None``).
-        * ``"auto"``: grammar fast-forward, then the n-gram drafter (only its confident proposals: smoothed
-          frequency >= 0.6), then the embedded draft model when the target
-          is the embedded target and the vocabularies match (by fingerprint); otherwise fast-forward + n-gram.
+        * ``"auto"``: an :class:`~corral.drafters.auto.AutoDrafter` over grammar fast-forward, the n-gram drafter
+          and, when the target is the embedded target and the vocabularies match, the embedded draft model: at
+          each position the one (or none) with the best expected tokens per second under measured costs and
+          acceptance. Same output law as every drafter; only the speed differs.
         * ``"ngram"``: the online n-gram / prompt-lookup drafter alone.
         * ``"forced"`` (or ``"fastforward"``): grammar fast-forward alone.
         * ``"model"``: the embedded draft model alone.
@@ -102,18 +119,12 @@ def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: 
             return NGramDrafter(vocab, order=ngram_order)
         if draft in ("forced", "fastforward"):
             return FastForwardDrafter(vocab, getattr(target_model, "tokenizer", None))
-        members: list[Drafter] = []
         if draft == "auto":
-            members += [FastForwardDrafter(vocab, getattr(target_model, "tokenizer", None)),
-                        NGramDrafter(vocab, order=ngram_order, min_feature=0.6)]
-        embedded = _is_embedded_target(target_model)
-        if draft == "model" or embedded:
-            dm = _embedded_draft_model()
-            if vocab_compatible(dm.vocab, vocab):
-                members.append(ModelDrafter(dm))
-            elif draft == "model":
-                raise ConfigurationError("the embedded draft model does not share the target's vocabulary")
-        return members[0] if len(members) == 1 else CompositeDrafter(members)
+            return _auto(target_model, ngram_order)
+        dm = _embedded_draft_model()
+        if not vocab_compatible(dm.vocab, vocab):
+            raise ConfigurationError("the embedded draft model does not share the target's vocabulary")
+        return ModelDrafter(dm)
     if isinstance(draft, str) and "/" not in draft and not Path(draft).expanduser().exists():
         raise ConfigurationError(
             f"draft must be None, 'auto', 'ngram', 'forced', 'model', a model, a folder or an org/name hub id; "

@@ -116,14 +116,20 @@ class AdaptivePolicy:
         return f"AdaptivePolicy(h_model={self.h_model}, h_free={self.h_free}, max_length={self.max_length})"
 
 
-def make_policy(draft_length: str | int | FixedPolicy | AdaptivePolicy | None) -> FixedPolicy | AdaptivePolicy:
-    """``"adaptive"`` -> :class:`AdaptivePolicy`; an int -> :class:`FixedPolicy`; a policy object is returned."""
+def make_policy(draft_length: str | int | FixedPolicy | AdaptivePolicy | None, drafter: object = None, *,
+                timed: bool = False) -> FixedPolicy | AdaptivePolicy:
+    """The draft length policy of one request.
+
+    ``"adaptive"`` (or ``None``) -> the drafter's own policy when it has one (``drafter.length_policy(timed)``, e.g.
+    :class:`~corral.drafters.auto.AutoDrafter`, which stops drafting on its cost model), else
+    :class:`AdaptivePolicy`; an int -> :class:`FixedPolicy`; a policy object is returned as it is. ``timed``: the
+    drafts cannot change the output of this request (D2, greedy), so the drafter may steer by measured times.
+    """
     if draft_length is None or draft_length == "adaptive":
-        return AdaptivePolicy()
+        own = getattr(drafter, "length_policy", None)
+        return own(timed) if own is not None else AdaptivePolicy()
     if isinstance(draft_length, (FixedPolicy, AdaptivePolicy)) or hasattr(draft_length, "keep_going"):
         return draft_length
     if isinstance(draft_length, bool) or not isinstance(draft_length, int):
         raise ConfigurationError(f"draft_length must be 'adaptive', an int or a policy, got {draft_length!r}")
     return FixedPolicy(draft_length)
-
-

@@ -498,6 +498,34 @@ class Sequence:
         self._logprobs = rows[-1]
         return rows
 
+    def extend_tree(self, tokens: SequenceABC[int], parents: SequenceABC[int]) -> torch.Tensor:
+        """Score a draft tree: node ``i`` holds ``tokens[i]`` after node ``parents[i]`` (``-1``: after the sequence).
+
+        One forward pass with a tree attention mask and position ids (:mod:`corral.models.tree_attention`; one pass
+        per branch when the model does not take a custom 4D mask). Row 0 is the law after the sequence, row
+        ``i + 1`` the law after node ``i``. The tokens are unchanged until :meth:`keep_tree_path`.
+
+        Returns
+        -------
+        torch.Tensor
+            float32 ``[len(tokens) + 1, vocab.size]``.
+        """
+        from corral.models.tree_attention import extend_tree, tree_depths
+
+        limit = self.model.max_length
+        deepest = max(tree_depths(parents), default=-1) + 1
+        if limit is not None and len(self.tokens) + deepest > limit:
+            raise GenerationError(f"a draft tree of depth {deepest} after {len(self.tokens)} tokens exceeds the "
+                                  f"model's context of {limit} tokens")
+        return extend_tree(self, tokens, parents)
+
+    def keep_tree_path(self, nodes: SequenceABC[int]) -> None:
+        """After :meth:`extend_tree`, append the tokens of ``nodes`` (a path down from a root child), keeping their
+        KV cache entries and dropping the other branches'."""
+        from corral.models.tree_attention import keep_tree_path
+
+        keep_tree_path(self, nodes)
+
     def _crop_cache(self, n: int) -> None:
         if n <= 0:
             return

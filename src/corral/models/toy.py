@@ -180,6 +180,28 @@ class ToySequence:
         self.tokens.extend(tokens)
         return torch.stack(rows)
 
+    def extend_tree(self, tokens: SequenceABC[int], parents: SequenceABC[int]) -> torch.Tensor:
+        """Score a draft tree in one (counted) forward pass, as :meth:`corral.models.hf.Sequence.extend_tree`.
+
+        Node ``i`` holds ``tokens[i]`` after node ``parents[i]`` (``-1``: after the sequence; parents come first).
+        Row 0 is the law after the sequence, row ``i + 1`` the law after node ``i``. The tokens are unchanged
+        until :meth:`keep_tree_path`.
+        """
+        ctx: list[list[int]] = []
+        for t, p in zip(tokens, parents):
+            ctx.append((self.tokens if p < 0 else ctx[p]) + [int(t)])
+        self.model.n_forward += 1
+        self._tree = (list(tokens), list(parents))
+        return torch.stack([self.model.logprobs_of(c) for c in [self.tokens, *ctx]])
+
+    def keep_tree_path(self, nodes: SequenceABC[int]) -> None:
+        """After :meth:`extend_tree`, append the tokens of ``nodes`` (a path down from a root child)."""
+        tokens, parents = self._tree
+        for prev, i in zip([-1, *nodes], nodes):
+            if parents[i] != prev:
+                raise ValueError(f"nodes {list(nodes)} are not a path from the root")
+        self.extend(tokens[i] for i in nodes)
+
     def crop(self, n: int) -> None:
         """Drop the last ``n`` tokens."""
         n = int(n)

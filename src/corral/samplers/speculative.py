@@ -15,6 +15,9 @@ advance the matcher only temporarily; nothing is committed unverified.
   share the Gumbel keys ``G(stream, position)``; every emitted token is the argmax of ``log p + G`` over the valid
   tokens, i.e. the token non-speculative AWRS (:func:`corral.samplers.awrs.awrs_sample_sequence`) emits for the same
   stream, whatever the drafter, the draft length or the policy. No masks are needed (constraint checks only).
+* **Trees** (``draft_tree=``, :mod:`corral.samplers.speculative_tree`): several candidates per node, one target
+  pass over the whole tree; D1 verifies by recursive rejection sampling at each node (same law), D2 by following
+  the coupled token down the tree (same tokens).
 
 Both rounds return the block's log-weight increment (``Σ log Z_p`` for D1, exact; ``Σ log Ẑ`` for D2, properly
 weighted), so a round is also an SMC proposal step (:class:`~corral.samplers.speculative_smc.SpeculativeProposal`).
@@ -38,6 +41,7 @@ from corral.samplers.masking import validate_sampling
 from corral.samplers.speculative_d1 import d1_round
 from corral.samplers.speculative_d2 import d2_round
 from corral.samplers.speculative_round import RoundResult, SpecStats
+from corral.samplers.speculative_tree import parse_tree_shape
 from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -99,6 +103,7 @@ def speculative_sample_sequence(
     eos_token_ids: Collection[int] | None = None,
     max_rejects: int | str | None = "default",
     on_tokens: Callable[[list[int]], None] | None = None,
+    draft_tree: int | tuple[int, ...] | None = None,
 ) -> SpecOutput:
     """Generate one sequence with speculative rounds until EOS or ``max_tokens``.
 
@@ -134,6 +139,10 @@ def speculative_sample_sequence(
         Called with each round's emitted tokens (the accepted drafts and the target's token, EOS included) as
         soon as the round is verified (streaming, :mod:`corral.streaming`); an exception it raises stops
         generation and propagates.
+    draft_tree : int, tuple of int or None
+        Multi-draft (tree) speculation: ``k`` candidates at the root then chains, or children per node at each
+        depth (:mod:`corral.samplers.speculative_tree`); verified exactly (same law, D2: same tokens). ``None``:
+        single drafts.
 
     Returns
     -------
@@ -144,7 +153,8 @@ def speculative_sample_sequence(
         max_rejects = DEFAULT_MAX_REJECTS
     if verify == "d2" and stream is None:
         stream = int(torch.randint(0, 2**62, (1,), generator=generator))
-    policy = make_policy(draft_length)
+    policy = make_policy(draft_length, drafter if draft_tree is None else None, timed=verify == "d2" or not temperature)
+    shape = None if draft_tree is None else parse_tree_shape(draft_tree)
     eos = frozenset(seq.model.eos_token_ids if eos_token_ids is None else eos_token_ids)
     if matcher is None:
         matcher = FreeMatcher(seq.model.vocab, eos)
@@ -161,7 +171,10 @@ def speculative_sample_sequence(
         room = n - len(out.tokens) - 1
         if limit is not None:
             room = min(room, limit - len(seq.tokens))
-        if verify == "d1":
+        if shape is not None:
+            r = _tree_round(verify, shape, seq, matcher, drafter, policy, max(room, 0), len(out.tokens), stream,
+                            temperature, top_k, top_p, generator, eos, max_rejects, stats)
+        elif verify == "d1":
             r = d1_round(seq, matcher, drafter, policy, max_drafts=max(room, 0), temperature=temperature,
                          top_k=top_k, top_p=top_p, generator=generator, eos=eos, stats=stats)
         else:
@@ -177,6 +190,20 @@ def speculative_sample_sequence(
         if drafter is not None:
             drafter.observe(seq.tokens)
     return out
+
+
+def _tree_round(verify, shape, seq, matcher, drafter, policy, room, position, stream, temperature, top_k, top_p,
+                generator, eos, max_rejects, stats) -> RoundResult:
+    """One multi-draft round (:mod:`corral.samplers.speculative_tree_d1` or ``_d2``)."""
+    if verify == "d1":
+        from corral.samplers.speculative_tree_d1 import d1_tree_round
+
+        return d1_tree_round(seq, matcher, drafter, policy, shape=shape, max_drafts=room, temperature=temperature,
+                             top_k=top_k, top_p=top_p, generator=generator, eos=eos, stats=stats)
+    from corral.samplers.speculative_tree_d2 import d2_tree_round
+
+    return d2_tree_round(seq, matcher, drafter, policy, shape=shape, max_drafts=room, position=position,
+                         stream=stream, temperature=temperature, eos=eos, max_rejects=max_rejects, stats=stats)
 
 
 def _add_round(out: SpecOutput, r: RoundResult, eos: Collection[int]) -> bool:
