@@ -42,8 +42,15 @@ def generate(
     ess_threshold: float = 0.5,
     resampling: str = "stratified",
     critic=None,
+    twist=None,
+    samples: int | None = None,
+    trie=None,
     draft=None,
     draft_length="adaptive",
+    draft_tree=None,
+    switching=None,
+    switch_threshold: float = 1.0,
+    switch_window: int = 4,
     whitespace=None,
     lenient: bool = False,
     registry=None,
@@ -58,7 +65,9 @@ def generate(
     Only tokens that keep the text a prefix of the language are chosen, and EOS only when it is complete, so a
     ``"complete"`` result is always in the language. ``method``: ``"lcd"`` masked decoding (law ``ℓ``), ``"awrs"``
     (``ℓ`` by rejection, with the sequence's importance weight in ``Result.log_z``), ``"smc"`` (particles targeting
-    the model conditioned on the constraint, ``π(y) ∝ p(y) 1[y ∈ L]``; ``Result.text`` is one posterior draw).
+    the model conditioned on the constraint, ``π(y) ∝ p(y) 1[y ∈ L]``; ``Result.text`` is one posterior draw),
+    ``"asap"`` (``samples`` ASAp draws learning in a ``trie``; their law approaches ``π``; ``Result.text`` is the
+    last).
     This is ``default_generator(model).generate(...)``; hold a :class:`~corral.generator.Generator` to own caches.
 
     Parameters
@@ -150,11 +159,11 @@ def load_model(model=None):
 def clear_caches() -> None:
     """Forget every process-wide cache: the generators (loaded models, parsed grammars, compiled constraints) and
     the tables shared by all grammars (regex DFAs, token tables by vocabulary)."""
-    from corral.automata import regex
+    from corral.automata import lexemes, regex
     from corral.compile import symbols
     from corral.runtime import engine
     from corral.tokens import index
 
     drop_default_generators()
-    for module in (regex, symbols, engine, index):
+    for module in (regex, lexemes, symbols, engine, index):
         module.clear_caches()

@@ -1,7 +1,8 @@
 """The options of :func:`corral.generate`, grouped, with their defaults, checks and documentation in one place.
 
-Four groups, each a frozen dataclass that checks itself when built: :class:`SamplingOptions` (length, temperature,
-truncation, seed, sampler), :class:`SMCOptions`, :class:`SpeculationOptions` and :class:`SchemaOptions`.
+Six groups, each a frozen dataclass that checks itself when built: :class:`SamplingOptions` (length, temperature,
+truncation, seed, sampler), :class:`SMCOptions`, :class:`ASAPOptions`, :class:`SpeculationOptions`,
+:class:`SchemaOptions` and :class:`CompileOptions`.
 :class:`GenerateOptions` holds one of each and checks what spans groups (``particles=`` only with SMC...). The
 Python API and the command line build them the same way: from flat keyword names (:meth:`GenerateOptions.from_kwargs`,
 :meth:`GenerateOptions.from_cli`), and the command line's flags, help and the docstring of :func:`corral.generate`
@@ -19,6 +20,7 @@ from corral.errors import ConfigurationError
 __all__ = [
     "SamplingOptions",
     "SMCOptions",
+    "ASAPOptions",
     "SpeculationOptions",
     "CompileOptions",
     "SchemaOptions",
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 #: The samplers ``method=`` chooses from (:data:`corral.runners.SAMPLERS` runs them).
-METHODS = ("lcd", "awrs", "smc")
+METHODS = ("lcd", "awrs", "smc", "asap")
 DEFAULT_PARTICLES = 16
 #: The JSON layout of ``schema=`` outputs when ``whitespace`` is not given: ``json.dumps``' default separators.
 DEFAULT_LAYOUT = "spaced"
@@ -49,6 +51,14 @@ def _int_or_name(text: str):
     return int(text) if text.strip().isdigit() else text
 
 
+def _tree_arg(text: str):
+    """``"4"`` -> 4, ``"2,2"`` -> ``(2, 2)``, anything else unchanged (``--draft-tree``; checked by the option)."""
+    parts = text.split(",")
+    if len(parts) > 1 and all(p.strip().isdigit() for p in parts):
+        return tuple(int(p) for p in parts)
+    return _int_or_name(text)
+
+
 def _json_arg(text: str):
     """A JSON file or JSON text (``--registry``)."""
     import json
@@ -63,17 +73,24 @@ def _json_arg(text: str):
         raise ConfigurationError(f"--registry must be a JSON file or JSON text mapping URIs to schemas: {exc}") from exc
 
 
-def _callable_arg(text: str):
-    """``module:function`` -> the function (``--critic``)."""
-    import importlib
+def _imported(flag: str) -> Callable[[str], Any]:
+    """The parser of ``--<flag> module:name``: the object ``name`` of the imported ``module``."""
 
-    module, _, name = text.partition(":")
-    if not module or not name:
-        raise ConfigurationError(f"--critic must be 'module:function', got {text!r}")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"--critic {text!r}: {exc}") from exc
+    def parse(text: str):
+        import importlib
+
+        module, _, name = text.partition(":")
+        if not module or not name:
+            raise ConfigurationError(f"--{flag} must be 'module:name', got {text!r}")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(f"--{flag} {text!r}: {exc}") from exc
+
+    return parse
+
+
+_callable_arg = _imported("critic")
 
 
 def _is_int(value) -> bool:
@@ -98,9 +115,10 @@ class SamplingOptions:
     method: str = _opt(
         "lcd", "The sampler: ``'lcd'`` masked decoding (law ℓ), ``'awrs'`` adaptive weighted rejection sampling "
         "(law ℓ, with its importance weight in ``Result.log_z``), ``'smc'`` particles targeting the model "
-        "conditioned on the constraint (π).", choices=METHODS,
+        "conditioned on the constraint (π), ``'asap'`` ASAp samples learning in a trie (their law approaches π as "
+        "the trie covers the language; neither independent nor exact).", choices=METHODS,
         help="sampler: lcd (masked decoding, default), awrs (same law, by rejection), smc (particles; samples the "
-             "model conditioned on the constraint)")
+             "model conditioned on the constraint), asap (samples learning a trie; approaches that law)")
 
     def __post_init__(self) -> None:
         from corral.samplers.masking import validate_sampling
@@ -133,6 +151,13 @@ class SMCOptions:
         None, "``critic(token_ids, done) -> float``, a log potential (twist): the target becomes "
         "``π(y) exp(critic(y, True))``; intermediate values only steer resampling.", metavar="MODULE:FUNC",
         help="a twist function critic(token_ids, done) -> float, imported from MODULE", cli=_callable_arg)
+    twist: Callable | None = _opt(
+        None, "``twist(token_ids) -> float``, ``log ψ`` of an unfinished prefix, e.g. the "
+        ":class:`~corral.samplers.asap_trie.AsapTrie` of ``method='asap'``: the weights take ``ψ(y≤t)/ψ(y<t)`` and "
+        "the twist is removed at the end, so the target stays π; a good twist lowers the variance, any positive "
+        "one is consistent.", metavar="MODULE:NAME",
+        help="an SMC twist twist(token_ids) -> log psi (e.g. an AsapTrie), imported from MODULE",
+        cli=_imported("twist"))
 
     def __post_init__(self) -> None:
         from corral.samplers.resampling import RESAMPLERS
@@ -147,8 +172,10 @@ class SMCOptions:
                                      f"{', '.join(RESAMPLERS)}")
         if self.critic is not None and not callable(self.critic):
             raise ConfigurationError("critic must be a callable (token_ids, done) -> float")
-        if self.resampling == "optimal" and self.critic is not None:
-            raise ConfigurationError("resampling='optimal' takes no critic=")
+        if self.twist is not None and not callable(self.twist):
+            raise ConfigurationError("twist must be a callable token_ids -> float (an AsapTrie is one)")
+        if self.resampling == "optimal" and (self.critic is not None or self.twist is not None):
+            raise ConfigurationError("resampling='optimal' takes no critic= or twist=")
 
     @property
     def n_particles(self) -> int:
@@ -157,26 +184,85 @@ class SMCOptions:
 
 
 @dataclass(frozen=True)
+class ASAPOptions:
+    """ASAp (``method='asap'``): how many samples, and the trie they learn in."""
+
+    samples: int | None = _opt(
+        None, "Samples drawn one after another, each learning in the trie (default 1); ``Result.text`` is the "
+        "last, ``Result.stats['samples']`` lists them all.", metavar="K",
+        help="ASAp samples drawn in one trie (1)", cli=int)
+    trie: Any = _opt(
+        None, "The :class:`~corral.samplers.asap_trie.AsapTrie` to learn in, updated in place so that later calls "
+        "continue (one per prompt, constraint, max_tokens and temperature); ``None``: a fresh one, dropped after "
+        "the call.", metavar="MODULE:NAME", help="an AsapTrie to learn in, imported from MODULE",
+        cli=_imported("trie"))
+
+    def __post_init__(self) -> None:
+        if self.samples is not None and (not _is_int(self.samples) or self.samples < 1):
+            raise ConfigurationError(f"samples must be an integer >= 1, got {self.samples!r}")
+        if self.trie is not None:
+            from corral.samplers.asap_trie import AsapTrie
+
+            if not isinstance(self.trie, AsapTrie):
+                raise ConfigurationError(f"trie must be an AsapTrie, got {type(self.trie).__name__}")
+
+    @property
+    def n_samples(self) -> int:
+        """``samples``, or the default (1)."""
+        return 1 if self.samples is None else int(self.samples)
+
+
+@dataclass(frozen=True)
 class SpeculationOptions:
     """Speculative decoding: what drafts, and how long a draft is."""
 
     draft: Any = _opt(
-        None, "``None``: no speculation. ``'auto'``: grammar fast-forward, an online n-gram drafter and the embedded "
-        "draft model when the target is the embedded model. ``'ngram'``, ``'forced'``: one of those alone. A model "
+        None, "``None``: no speculation. ``'auto'``: at each position, grammar fast-forward, an online n-gram drafter, "
+        "the embedded draft model (when the target is the embedded model) or none, whichever is expected to give the "
+        "most tokens per second. ``'ngram'``, ``'forced'``: one of those alone. A model "
         "(HFModel or a local folder) sharing the target's vocabulary: that draft model. Same output law; "
         "``Result.stats`` gets acceptance figures.", metavar="D",
-        help="speculative decoding: auto (fast-forward + n-gram + embedded draft model), ngram, forced, model, or a "
+        help="speculative decoding: auto (cost-aware choice of fast-forward, n-gram, embedded draft model or none), "
+             "ngram, forced, model, or a "
              "draft model folder sharing the target's vocabulary; same output law")
     draft_length: Any = _opt(
         "adaptive", "Tokens drafted per round: ``'adaptive'`` (stop drafting when a rejection becomes likely, "
         "learned online) or a fixed integer >= 1.", metavar="K",
         help="tokens drafted per round: adaptive (default) or an integer", cli=_int_or_name)
+    draft_tree: Any = _opt(
+        None, "Multi-draft (tree) speculation: ``k`` candidate tokens at the root (distinct: drawn without "
+        "replacement from the draft, its top ``k`` when greedy), each continued as a chain; or a tuple of children "
+        "per node at each depth, e.g. ``(2, 2)``. One target pass scores the whole tree; verification keeps the "
+        "exact law (D1: recursive rejection sampling per node; ``method='awrs'``: the same tokens as plain AWRS). "
+        "``None``: single drafts. Needs ``draft=``; methods ``'lcd'`` and ``'awrs'``.", metavar="K",
+        help="multi-draft speculation: K candidates at the root then chains, or K1,K2,... children per node by "
+             "depth; same output law", cli=_tree_arg)
+    switching: str | None = _opt(
+        None, "``'entropy'``: entropy-adaptive decoding, **lossy** (the output law is not the target's): the small "
+        "model of ``draft=`` writes while the rolling mean entropy of its masked next-token law is at most "
+        "``switch_threshold``, the target above it (:mod:`corral.samplers.entropy_switch`); ``method='lcd'`` only; "
+        "``Result.stats['switching']`` gives each model's share of the tokens.", choices=("entropy",),
+        help="entropy: lossy entropy-adaptive decoding (the draft model writes while it is sure, the target when "
+             "not); method lcd only")
+    switch_threshold: float = _opt(1.0, "Nats: the target writes when the mean entropy is above it (``±inf``).",
+                                   metavar="H", help="with --switching: entropy threshold in nats (1.0)", cli=float)
+    switch_window: int = _opt(4, "Positions whose entropies are averaged (``>= 1``).", metavar="W",
+                              help="with --switching: entropies averaged (4)", cli=int)
 
     def __post_init__(self) -> None:
+        from corral.samplers.switching_options import validate_switching
+
+        validate_switching(self.switching, self.switch_threshold, self.switch_window)
         if self.draft is not None:
             from corral.drafters.policy import make_policy
 
             make_policy(self.draft_length)  # ConfigurationError now, not after the model is loaded
+        if self.draft_tree is not None:
+            from corral.samplers.speculative_tree import parse_tree_shape
+
+            parse_tree_shape(self.draft_tree)
+            if self.draft is None:
+                raise ConfigurationError("draft_tree= needs draft= (what drafts the tree)")
 
 
 @dataclass(frozen=True)
@@ -269,8 +355,8 @@ class CompileOptions:
 
 
 #: Group name -> option class, in the order of GenerateOptions' fields.
-OPTION_GROUPS = {"sampling": SamplingOptions, "smc": SMCOptions, "speculation": SpeculationOptions,
-                 "schema": SchemaOptions, "compile": CompileOptions}
+OPTION_GROUPS = {"sampling": SamplingOptions, "smc": SMCOptions, "asap": ASAPOptions,
+                 "speculation": SpeculationOptions, "schema": SchemaOptions, "compile": CompileOptions}
 
 
 def option_names() -> list[str]:
@@ -284,21 +370,31 @@ class GenerateOptions:
 
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     smc: SMCOptions = field(default_factory=SMCOptions)
+    asap: ASAPOptions = field(default_factory=ASAPOptions)
     speculation: SpeculationOptions = field(default_factory=SpeculationOptions)
     schema: SchemaOptions = field(default_factory=SchemaOptions)
     compile: CompileOptions = field(default_factory=CompileOptions)
 
     def __post_init__(self) -> None:
         method, smc, s = self.sampling.method, self.smc, self.sampling
+        from corral.samplers.switching_options import check_switching
+
+        check_switching(self)
         if method != "smc":
-            for name, default in (("particles", None), ("critic", None)):
+            for name, default in (("particles", None), ("critic", None), ("twist", None)):
                 if getattr(smc, name) is not default:
                     raise ConfigurationError(f"{name}= is for method='smc' (got method={method!r})")
+        if method != "asap" and self.asap != ASAPOptions():
+            raise ConfigurationError(f"samples= and trie= are for method='asap' (got method={method!r})")
+        if method == "asap" and (not s.temperature or self.speculation.draft is not None):
+            raise ConfigurationError("method='asap' needs temperature > 0 and takes no draft=")
         if method != "lcd" and (s.top_k is not None or s.top_p is not None):
             raise ConfigurationError(f"top_k/top_p are not supported with method={method!r} (a truncated law has no "
                                      "faithful target); use method='lcd' or drop them")
         if method == "smc" and not s.temperature:
             raise ConfigurationError("method='smc' needs temperature > 0")
+        if self.speculation.draft_tree is not None and (method not in ("lcd", "awrs") or self.speculation.switching):
+            raise ConfigurationError("draft_tree= is for speculative decoding with method='lcd' or 'awrs'")
         if method == "smc" and smc.resampling == "optimal" and self.speculation.draft is not None:
             raise ConfigurationError("resampling='optimal' expands every token itself: it takes no draft=")
 

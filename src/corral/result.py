@@ -41,7 +41,8 @@ class TokenStep:
         ``"draft"`` (an accepted drafted token, forced or EOS ones included, so that the ``"draft"`` steps are
         the speculative run's accepted drafts), else ``"eos"`` (the EOS token), else ``"forced"`` (the only
         allowed token), else ``"sampled"`` (sampled by the target: AWRS, masked decoding, or a speculative round's
-        corrected or bonus token).
+        corrected or bonus token). With ``switching="entropy"``, ``"draft"`` marks the small model's (unverified)
+        tokens, with ``draft_kind == "small"``; the others are the target's.
     n_rejected_drafts : int
         Speculation: drafted tokens rejected at this position (0 or 1; the drafts after a rejected one are
         discarded unverified). 0 otherwise.
@@ -104,7 +105,11 @@ class Result:
         ``Σ_t log Ẑ_t`` (the same estimate with one particle).
     stats : dict
         ``method="awrs"``/``"smc"``: ``checks_per_token``, ``n_checks``, ``n_rejects``, ``n_fallbacks``,
-        ``n_tokens`` and, for SMC, ``ess_trace``, ``n_resamples``, ``n_steps``, ``n_forward``. Empty for ``"lcd"``.
+        ``n_tokens`` and, for SMC, ``ess_trace``, ``n_resamples``, ``n_steps``, ``n_forward``. Empty for ``"lcd"``
+        (but ``{"switching": {"small_tokens", "large_tokens", "share_large", ...}}`` with ``switching="entropy"``).
+        ``method="asap"``: ``samples`` (every draw, ``[text, token_ids, status]``, in order; the output is the
+        last), ``n_tokens`` and the trie's ``root_theta`` (an upper bound on ``Z`` that falls to it),
+        ``trie_samples``, ``trie_nodes``, ``trie_children``, ``trie_dead_ends``.
     steps : list of TokenStep
         One :class:`TokenStep` per token of ``token_ids``: its text, the model's probability, whether it was
         forced, sampled or an accepted draft, AWRS checks and rejected drafts. For SMC, the chosen particle's

@@ -1,12 +1,13 @@
 """The samplers behind ``method=``, chosen from a table, each turning a :class:`Job` into one :class:`Outcome`.
 
-:data:`SAMPLERS` maps ``"lcd"``, ``"awrs"`` and ``"smc"`` to a function ``run(job) -> Outcome``. A new sampler is one
-function and one entry here (and its name in :data:`corral.options.METHODS`). With ``draft=``, ``"lcd"`` and
-``"awrs"`` verify drafts (D1 and D2) and ``"smc"`` extends its particles with them.
+:data:`SAMPLERS` maps ``"lcd"``, ``"awrs"``, ``"smc"`` and ``"asap"`` to a function ``run(job) -> Outcome``. A new
+sampler is one function and one entry here (and its name in :data:`corral.options.METHODS`). With ``draft=``,
+``"lcd"`` and ``"awrs"`` verify drafts (D1 and D2) and ``"smc"`` extends its particles with them.
 
 Streaming (:mod:`corral.streaming`): ``Job.on_tokens`` is called with the tokens each sampler that builds one
 sequence emits, as they come (masked decoding and AWRS: one token at a time; D1 and D2: each verified round). SMC has
-no single sequence until the end: it does not call it (the stream then gives the whole output in one piece).
+no single sequence until the end: it does not call it (the stream then gives the whole output in one piece); nor
+does ASAp, whose output is the last of its samples.
 """
 
 from __future__ import annotations
@@ -144,9 +145,12 @@ def seed_stream(seed: int | None) -> int:
 
 
 def run_lcd(job: Job) -> Outcome:
-    """``method="lcd"``: masked decoding (law ℓ); with a drafter, D1 speculative decoding (same law)."""
+    """``method="lcd"``: masked decoding (law ℓ); with a drafter, D1 speculative decoding (same law); with
+    ``switching="entropy"``, lossy entropy-adaptive decoding (:mod:`corral.samplers.entropy_switch`)."""
     from corral.samplers.masking import sample_sequence
 
+    if job.options.speculation.switching is not None:
+        return _run_switching(job)
     if job.make_drafter is not None:
         return _run_speculative(job, "d1")
     s = job.options.sampling
@@ -155,6 +159,26 @@ def run_lcd(job: Job) -> Outcome:
                           on_tokens=job.on_tokens)
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
                    model_logprob=out.model_logprob, first_token_s=out.first_token_s, n_generated=len(out.tokens),
+                   steps=token_steps(job.lm, out.steps))
+
+
+def _run_switching(job: Job) -> Outcome:
+    """``method="lcd"`` with ``switching="entropy"`` (:mod:`corral.samplers.entropy_switch`); ``Result.stats`` gets
+    ``{"switching": {...}}``."""
+    from corral.drafters.model import ModelDrafter
+    from corral.errors import ConfigurationError
+    from corral.samplers.entropy_switch import switching_sample_sequence
+
+    s, spec = job.options.sampling, job.options.speculation
+    drafter = job.make_drafter()
+    if not isinstance(drafter, ModelDrafter):
+        raise ConfigurationError(f"switching='entropy' needs a small model as draft=, got {drafter!r}")
+    out = switching_sample_sequence(
+        job.seq, drafter.model.start(list(job.seq.tokens)), job.matcher(), threshold=spec.switch_threshold,
+        window=spec.switch_window, max_tokens=s.max_tokens, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+        generator=job.generator, eos_token_ids=job.lm.eos_token_ids, on_tokens=job.on_tokens)
+    return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob, model_logprob=out.model_logprob,
+                   first_token_s=out.first_token_s, n_generated=len(out.tokens), stats={"switching": out.stats},
                    steps=token_steps(job.lm, out.steps))
 
 
@@ -168,7 +192,7 @@ def _run_speculative(job: Job, verify: str) -> Outcome:
         verify=verify, draft_length=spec.draft_length, max_tokens=s.max_tokens, temperature=s.temperature,
         top_k=s.top_k, top_p=s.top_p, generator=job.generator,
         stream=seed_stream(s.seed) if verify == "d2" else None, eos_token_ids=job.lm.eos_token_ids,
-        on_tokens=job.on_tokens,
+        on_tokens=job.on_tokens, draft_tree=spec.draft_tree,
     )
     # D2 rounds report the tempered model's log-probability as model_logprob; Result wants the raw model's
     return Outcome(tokens=list(out.tokens), status=out.status, logprob=out.logprob,
@@ -209,7 +233,7 @@ def run_smc(job: Job) -> Outcome:
     base = seed_stream(s.seed)
     res = smc(job.lm, job.prompt_ids, job.matcher(), particles=o.n_particles, max_tokens=s.max_tokens,
               temperature=float(s.temperature), ess_threshold=float(o.ess_threshold), resampling=o.resampling,
-              critic=o.critic, seed=base, proposal=_smc_proposal(job))
+              critic=o.critic, twist=o.twist, seed=base, proposal=_smc_proposal(job))
     eos = job.lm.eos_token_ids
     texts = [job.decode([t for t in p.tokens if t not in eos] if p.status == "complete" else p.tokens,
                         p.status == "complete") for p in res.particles]
@@ -244,5 +268,26 @@ def _smc_proposal(job: Job):
                                temperature=float(s.temperature), seed=s.seed, eos_token_ids=job.lm.eos_token_ids)
 
 
+def run_asap(job: Job) -> Outcome:
+    """``method="asap"``: ``samples`` ASAp draws in the trie (``trie=`` or a fresh one); the output is the last.
+
+    ``stats["samples"]`` lists every draw as ``[text, token_ids, status]``, beside the trie's statistics
+    (:meth:`~corral.samplers.asap_trie.AsapTrie.stats`: ``root_theta``, an upper bound on ``Z`` that falls to it).
+    """
+    from corral.samplers.asap import AsapTrie, asap_samples
+
+    s, a = job.options.sampling, job.options.asap
+    trie = a.trie if a.trie is not None else AsapTrie()
+    outs = asap_samples(job.seq, job.matcher(), trie, samples=a.n_samples, max_tokens=s.max_tokens,
+                        temperature=float(s.temperature), generator=job.generator, eos_token_ids=job.lm.eos_token_ids)
+    last = outs[-1]
+    samples = [[job.decode(o.tokens, o.status == "complete"), list(o.tokens), o.status] for o in outs]
+    stats = {**trie.stats(), "samples": samples, "n_tokens": sum(len(o.tokens) for o in outs)}
+    return Outcome(tokens=list(last.tokens), status=last.status, logprob=last.logprob,
+                   model_logprob=last.model_logprob, first_token_s=outs[0].first_token_s,
+                   n_generated=stats["n_tokens"], stats=stats, steps=token_steps(job.lm, last.steps))
+
+
 #: method -> sampler. Every sampler takes a :class:`Job` and returns an :class:`Outcome`.
-SAMPLERS: dict[str, Callable[[Job], Outcome]] = {"lcd": run_lcd, "awrs": run_awrs, "smc": run_smc}
+SAMPLERS: dict[str, Callable[[Job], Outcome]] = {"lcd": run_lcd, "awrs": run_awrs, "smc": run_smc,
+                                                 "asap": run_asap}
