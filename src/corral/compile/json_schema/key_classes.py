@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 from corral.compile.json_schema import regexes as rx
 from corral.compile.json_schema.dnf import Sub
 from corral.compile.json_schema.scalars import content_dfa, content_of, key_complement_content_dfa, lookaround_content
 from corral.errors import SchemaError
 
-__all__ = ["MAX_KEY_CLASSES", "conj", "key_languages", "spelled_key_class"]
+__all__ = ["MAX_KEY_CLASSES", "conj", "key_languages", "key_language_errors", "spelled_key_class", "split_classes"]
 
 MAX_KEY_CLASSES = 64
 
@@ -39,12 +40,40 @@ def spelled_key_class(names, patterns, pn, sel: tuple) -> str:
     return lookaround_content(musts, nots)
 
 
+def split_classes(classes: list, dfa, tag, where: str, keyword: str) -> list:
+    """Each ``(key, lang)`` of ``classes`` split into ``(tag(key, True), lang ∩ dfa)`` and ``(tag(key, False),
+    lang − dfa)``, empty parts dropped; unsupported past :data:`MAX_KEY_CLASSES` classes."""
+    from corral.automata.operations import dfa_difference, dfa_intersection
+
+    out = []
+    for key, lang in classes:
+        for inside, part in ((True, dfa_intersection(lang, dfa)), (False, dfa_difference(lang, dfa))):
+            if not part.is_empty:
+                out.append((tag(key, inside), part))
+    if len(out) > MAX_KEY_CLASSES:
+        raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
+                          kind="unsupported")
+    return out
+
+
+@contextmanager
+def key_language_errors(where: str, keyword: str):
+    """Automaton size limits met while computing key languages, as an unsupported SchemaError at ``where``."""
+    try:
+        yield
+    except SchemaError:
+        raise
+    except (MemoryError, ValueError) as exc:
+        raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
+                          kind="unsupported") from None
+
+
 def key_languages(names, patterns, pn, where: str, keyword: str, kp) -> list[tuple[tuple, object]]:
     """The keys outside ``names`` that ``pn`` allows, split into disjoint DFAs by the patterns they match:
     ``[(patterns matched, DFA)]``."""
-    from corral.automata.operations import dfa_difference, dfa_intersection
+    from corral.automata.operations import dfa_intersection
 
-    try:
+    with key_language_errors(where, keyword):
         base = content_dfa(rx.UNIT + "*")
         if names:
             base = key_complement_content_dfa(names)
@@ -58,21 +87,6 @@ def key_languages(names, patterns, pn, where: str, keyword: str, kp) -> list[tup
                 raise SchemaError(f"pattern {q!r} cannot be compiled exactly: {exc}",
                                   pointer=kp("patternProperties", q), keyword="patternProperties",
                                   kind="unsupported") from None
-            pdfa = content_dfa(regex)
-            new = []
-            for sel, lang in classes:
-                inside, outside = dfa_intersection(lang, pdfa), dfa_difference(lang, pdfa)
-                if not inside.is_empty:
-                    new.append((sel + (q,), inside))
-                if not outside.is_empty:
-                    new.append((sel, outside))
-            classes = new
-            if len(classes) > MAX_KEY_CLASSES:
-                raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
-                                  kind="unsupported")
-    except SchemaError:
-        raise
-    except (MemoryError, ValueError) as exc:
-        raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
-                          kind="unsupported") from None
+            classes = split_classes(classes, content_dfa(regex), lambda sel, inside: sel + (q,) if inside else sel,
+                                    where, keyword)
     return classes

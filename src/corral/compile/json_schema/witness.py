@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from corral.compile.json_schema.key_classes import MAX_KEY_CLASSES, conj, key_languages
+from corral.compile.json_schema.key_classes import conj, key_language_errors, key_languages, split_classes
 from corral.compile.json_schema.scalars import content_dfa, content_of, regex_of_dfa
 from corral.compile.json_schema.strings import string_content
 from corral.compile.json_schema.vocab import SOME_KEY
@@ -34,8 +34,6 @@ def witness_members(b, node, pointer: str, names: list, patterns: dict, extra, p
     :func:`~corral.compile.json_schema.objects._key_classes` builds them, ``pn`` being the ``propertyNames``
     content regex, None for all, ``False`` for none), split by the requirements, ``class_masks`` their masks.
     """
-    from corral.automata.operations import dfa_difference, dfa_intersection
-
     reqs = node[SOME_KEY]
     if len(reqs) > MAX_WITNESSES:
         raise SchemaError(f"more than {MAX_WITNESSES} negated propertyNames/patternProperties/additionalProperties "
@@ -50,25 +48,13 @@ def witness_members(b, node, pointer: str, names: list, patterns: dict, extra, p
         return need, name_masks, [], []
     where = kp("patternProperties") if patterns else pointer
     keyword = "patternProperties" if patterns else "not"
-    try:
-        classes = [(sel, lang, 0) for sel, lang in key_languages(names, patterns, pn, where, keyword, kp)]
+    with key_language_errors(where, keyword):
+        classes = [((sel, 0), lang) for sel, lang in key_languages(names, patterns, pn, where, keyword, kp)]
         for i, c in enumerate(contents):
-            wdfa = content_dfa(f"(?:{c})")
-            split = []
-            for sel, lang, mask in classes:
-                inside, outside = dfa_intersection(lang, wdfa), dfa_difference(lang, wdfa)
-                split += [(sel, d, m) for d, m in ((inside, mask | 1 << i), (outside, mask)) if not d.is_empty]
-            classes = split
-            if len(classes) > MAX_KEY_CLASSES:
-                raise SchemaError(f"more than {MAX_KEY_CLASSES} key classes", pointer=where, keyword=keyword,
-                                  kind="unsupported")
-    except SchemaError:
-        raise
-    except (MemoryError, ValueError) as exc:
-        raise SchemaError(f"the key languages cannot be computed: {exc}", pointer=where, keyword=keyword,
-                          kind="unsupported") from None
+            classes = split_classes(classes, content_dfa(f"(?:{c})"),
+                                    lambda key, inside: (key[0], key[1] | 1 << i) if inside else key, where, keyword)
     out, masks = [], []
-    for sel, lang, mask in classes:
+    for (sel, mask), lang in classes:
         parts = [(patterns[q], kp("patternProperties", q)) for q in sel] if sel else \
             [(extra, kp("additionalProperties"))]
         c = conj(parts)
