@@ -17,7 +17,9 @@ from corral.tokens.vocabulary import Vocabulary
 VOCAB = Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], [256])
 SCHEMAS = [{"not": {"const": {"a": 1}}}, {"not": {"enum": [[1, 2], {"a": 1}, "x", 3]}},
            {"type": "object", "not": {"const": {"a": 1}}}, {"not": {"const": []}}, {"not": {"const": {}}},
-           {"not": {"const": {"a": [1, {"b": None}]}}}, {"type": "array", "not": {"const": [1, 2]}}]
+           {"not": {"const": {"a": [1, {"b": None}]}}}, {"type": "array", "not": {"const": [1, 2]}},
+           {"allOf": [{"enum": [[1], [1, 2], {"a": 1}, {"a": 2}]}, {"not": {"const": [1, 2]}},
+                      {"not": {"const": {"a": 1}}}]}]  # an enum beside the negations: filtered by the oracle
 VALUES = [{"a": 1}, {"a": 2}, {"a": 1, "b": 1}, {"b": 1, "a": 1}, {}, [], [1, 2], [1], [1, 1], [2, 1], "x", 3, 3.0,
           None, True, {"a": [1, {"b": None}]}, {"a": [1, {"b": 1}]}, {"a": [1]}, {"a": 1.0}, [1.0, 2]]
 

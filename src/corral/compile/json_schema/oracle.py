@@ -51,7 +51,13 @@ def _plain(node):
     if isinstance(node, Sub) and getattr(node, "original", None) is not None:  # negations.Negated
         inner = _plain(node.original[0])
         return None if inner is None else {"not": inner}
-    if isinstance(node, Sub) or not isinstance(node, dict):
+    if isinstance(node, Sub) and node.kind in ("all", "any", "not"):  # a synthetic conjunction, union, negation
+        parts = [_plain(s) for s, _ in node.parts]
+        if any(p is None for p in parts):
+            return None
+        return {"not": parts[0]} if node.kind == "not" and len(parts) == 1 else \
+            {"allOf": parts} if node.kind == "all" else {"anyOf": parts} if node.kind == "any" else None
+    if not isinstance(node, dict):
         return None
     out: dict = {}
     extra = []
