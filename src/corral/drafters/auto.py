@@ -106,9 +106,11 @@ class AutoDrafter(CompositeDrafter):
     def length_policy(self, timed: bool = False) -> AutoLengthPolicy:
         """The draft length policy for the next request: this drafter decides the length (see :func:`make_policy`).
 
-        ``timed``: the drafts cannot change the output (D2, greedy D1), so measured times may steer the choice.
+        ``timed``: the drafts cannot change the output (D2, greedy D1), so measured times may steer the choice;
+        honoured only with ``profile="measure"`` (by default the fixed profile decides everywhere, so the drafts, and
+        the speed statistics a result reports, are the same for a seed in every run).
         """
-        self._mode = (bool(timed), True)
+        self._mode = (bool(timed) and self.profile == "measure", True)
         return AutoLengthPolicy(self)
 
     def begin(self, prompt_ids: Sequence[int]) -> None:
