@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import weakref
 
-from corral.compile.json_schema.dnf import COMBINATORS, EVERY_KIND, RESTRICTS, Sub, disjoint_ranges
+from corral.compile.json_schema.dnf import COMBINATORS, EVERY_KIND, RESTRICTS, Sub, disjoint_ranges, number_range
 from corral.compile.json_schema.scalars import content_dfa
 from corral.compile.json_schema.strings import key_matches, string_content
 from corral.compile.json_schema.vocab import NOT_ENUM, NOT_PATTERN, PATTERNS, is_annotation, ptr, type_of
@@ -235,18 +235,7 @@ def _count(parts, lo_key: str, hi_key: str, floor: int = 0):
 
 def _number_range(parts):
     """The interval of the numbers the bounds of the parts allow (for :func:`disjoint_ranges`)."""
-    lo = hi = None
-    for node, _ in parts:
-        for key, excl, lower in (("minimum", False, True), ("exclusiveMinimum", True, True),
-                                 ("maximum", False, False), ("exclusiveMaximum", True, False)):
-            v = node.get(key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            if lower and (lo is None or v > lo[0] or (v == lo[0] and excl)):
-                lo = (v, excl)
-            if not lower and (hi is None or v < hi[0] or (v == hi[0] and excl)):
-                hi = (v, excl)
-    return lo, hi
+    return number_range(*(node for node, _ in parts))
 
 
 def required_names(b, parts, depth: int = 0) -> set[str]:

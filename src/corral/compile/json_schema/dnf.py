@@ -122,19 +122,20 @@ def count_range(node, lo_key: str, hi_key: str, floor=0):
     return (max(lo, floor), False), ((hi, False) if hi is not None else None)
 
 
-def number_range(node):
-    """The interval of the numbers ``node`` allows by its bounds, as
+def number_range(*nodes):
+    """The interval of the numbers the bounds of ``nodes`` (all together) allow, as
     ``((lo, exclusive) | None, (hi, exclusive) | None)`` for :func:`disjoint_ranges`."""
     lo = hi = None
-    for key, excl, lower in (("minimum", False, True), ("exclusiveMinimum", True, True),
-                             ("maximum", False, False), ("exclusiveMaximum", True, False)):
-        v = node.get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        if lower and (lo is None or v > lo[0] or (v == lo[0] and excl)):
-            lo = (v, excl)
-        if not lower and (hi is None or v < hi[0] or (v == hi[0] and excl)):
-            hi = (v, excl)
+    for node in nodes:
+        for key, excl, lower in (("minimum", False, True), ("exclusiveMinimum", True, True),
+                                 ("maximum", False, False), ("exclusiveMaximum", True, False)):
+            v = node.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if lower and (lo is None or v > lo[0] or (v == lo[0] and excl)):
+                lo = (v, excl)
+            if not lower and (hi is None or v < hi[0] or (v == hi[0] and excl)):
+                hi = (v, excl)
     return lo, hi
 
 
