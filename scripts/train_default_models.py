@@ -27,6 +27,13 @@ The committed weights were made in two stages on a shared 2-core CPU (see src/co
     nice -n 5 python scripts/train_default_models.py --init-from src/corral/data/default \
         --seed 1 --budget-minutes 18 --threads 1 --target-lr 1.5e-3 --draft-lr 3e-3    # stage 2 (continue)
 
+A larger target for the GPU benchmark of speculative decoding (``benchmarks/speculative.py --target``): fresh weights
+of another shape, the embedded pair's tokenizer, so the embedded draft can draft for it::
+
+    python scripts/train_default_models.py --device cuda --only target --target-size 12x768x12 \
+        --tokenizer-from src/corral/data/default --out-dir /tmp/larger --budget-minutes 3 --batch-size 64 \
+        --target-lr 6e-4
+
 On a CPU shared with other processes, ``--threads 1`` can be faster than 2 (OpenMP threads wait on each other).
 ``--init-from`` continues from an earlier output (reusing its tokenizer byte for byte) with a fresh schedule.
 
@@ -83,6 +90,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init-from", type=Path, default=None,
                    help="continue training from an earlier output folder (its tokenizer and both models) instead "
                         "of starting from scratch; the schedule (warmup + cosine) restarts")
+    p.add_argument("--tokenizer-from", type=Path, default=None,
+                   help="reuse the tokenizer of an earlier output folder (byte for byte) but train fresh weights, "
+                        "e.g. a larger target that the embedded draft can still draft for")
+    p.add_argument("--only", choices=("both", "target", "draft"), default="both", help="which models to train")
+    p.add_argument("--target-size", default="4x256x4", metavar="LAYERSxEMBDxHEADS",
+                   help="the target's shape (default 4x256x4, the embedded target; 12x768x12 is GPT-2 small)")
+    p.add_argument("--device", default="cpu", help="where to train: cpu or cuda (bf16 autocast on cuda)")
     return p.parse_args(argv)
 
 
@@ -181,21 +195,41 @@ def encode_examples(tok, pairs: list[tuple[str, str]], eos_id: int) -> list[list
 # models
 
 
-def make_config(kind: str, vocab_size: int, eos_id: int):
+def parse_size(text: str) -> dict:
+    """``"12x768x12"`` -> GPT-2 ``n_layer``, ``n_embd``, ``n_head``."""
+    layers, embd, heads = (int(x) for x in text.lower().split("x"))
+    if embd % heads:
+        raise SystemExit(f"--target-size {text}: n_embd must be a multiple of the heads")
+    return dict(n_layer=layers, n_embd=embd, n_head=heads)
+
+
+def make_config(kind: str, vocab_size: int, eos_id: int, target_size: str = "4x256x4"):
     from transformers import GPT2Config
 
-    sizes = {"target": dict(n_layer=4, n_embd=256, n_head=4), "draft": dict(n_layer=2, n_embd=128, n_head=2)}[kind]
+    sizes = {"target": parse_size(target_size), "draft": dict(n_layer=2, n_embd=128, n_head=2)}[kind]
     return GPT2Config(vocab_size=vocab_size, n_positions=512, bos_token_id=eos_id, eos_token_id=eos_id,
                       pad_token_id=eos_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                       tie_word_embeddings=True, **sizes)
+
+
+def _autocast(device: torch.device):
+    """bf16 autocast on a GPU, nothing on the CPU (the committed models train in float32)."""
+    import contextlib
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def evaluate(model, batches: list[torch.Tensor]) -> float:
     model.eval()
     total, n = 0.0, 0
+    device = next(model.parameters()).device
     for b in batches:
-        out = model(input_ids=b[:, :-1])
+        b = b.to(device)
+        with _autocast(device):
+            out = model(input_ids=b[:, :-1])
         loss = torch.nn.functional.cross_entropy(out.logits.reshape(-1, out.logits.size(-1)).float(),
                                                  b[:, 1:].reshape(-1), reduction="sum")
         total += loss.item()
@@ -207,6 +241,7 @@ def evaluate(model, batches: list[torch.Tensor]) -> float:
 def train_model(name: str, model, data: PackedData, eval_batches, *, lr: float, max_steps: int, budget_s: float,
                 batch_size: int, seed: int, log_every: int) -> dict:
     gen = np.random.default_rng(seed)
+    device = next(model.parameters()).device
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
@@ -228,9 +263,11 @@ def train_model(name: str, model, data: PackedData, eval_batches, *, lr: float, 
             cur = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (progress - warmup) / (1 - warmup))))
         for g in opt.param_groups:
             g["lr"] = cur
-        b = data.batch(gen, batch_size)
-        out = model(input_ids=b[:, :-1])
-        loss = torch.nn.functional.cross_entropy(out.logits.reshape(-1, out.logits.size(-1)), b[:, 1:].reshape(-1))
+        b = data.batch(gen, batch_size).to(device)
+        with _autocast(device):
+            out = model(input_ids=b[:, :-1])
+        loss = torch.nn.functional.cross_entropy(out.logits.reshape(-1, out.logits.size(-1)).float(),
+                                                 b[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -360,11 +397,12 @@ def main(argv=None) -> None:
     print(f"generating {args.train_examples:,} training and {args.eval_examples:,} held-out examples", flush=True)
     train_pairs = list(corpus.examples(args.seed, args.train_examples))
     heldout_pairs = list(corpus.examples(args.seed + 10_000, args.eval_examples))
-    if args.init_from is not None:
+    if args.init_from is not None or args.tokenizer_from is not None:
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(str(args.init_from / "target" / "tokenizer.json"))
-        print(f"continuing from {args.init_from}", flush=True)
+        source = args.init_from if args.init_from is not None else args.tokenizer_from
+        tok = Tokenizer.from_file(str(source / "target" / "tokenizer.json"))
+        print(f"tokenizer of {source}" + (" (continuing its models)" if args.init_from else ""), flush=True)
     else:
         tok = train_tokenizer([p + t for p, t in train_pairs[:40_000]], args.vocab_size)
     eos_id = tok.token_to_id(EOS)
@@ -380,23 +418,28 @@ def main(argv=None) -> None:
     budget_s = args.budget_minutes * 60
     stats = {}
     trained = {}
-    for i, (name, share, lr, steps) in enumerate([("target", args.target_share, args.target_lr, args.target_steps),
-                                                  ("draft", 1 - args.target_share, args.draft_lr, args.draft_steps)]):
+    shares = {"both": (args.target_share, 1 - args.target_share), "target": (1.0, 0.0), "draft": (0.0, 1.0)}[args.only]
+    plan = [("target", shares[0], args.target_lr, args.target_steps),
+            ("draft", shares[1], args.draft_lr, args.draft_steps)]
+    for i, (name, share, lr, steps) in enumerate(plan):
+        if share == 0.0:
+            continue
         torch.manual_seed(args.seed + i)
         if args.init_from is not None:
             model = GPT2LMHeadModel.from_pretrained(str(args.init_from / name)).float()
             assert model.config.vocab_size == vocab_size
         else:
-            model = GPT2LMHeadModel(make_config(name, vocab_size, eos_id))
+            model = GPT2LMHeadModel(make_config(name, vocab_size, eos_id, args.target_size))
+        model.to(torch.device(args.device))
         stats[name] = train_model(name, model, train, eval_batches, lr=lr, max_steps=steps, budget_s=budget_s * share,
                                   batch_size=args.batch_size, seed=args.seed + 100 + i, log_every=args.log_every)
         save_model(model, tok, args.out_dir / name, eos_id, 512)
         trained[name] = model
         stats[name]["size_bytes"] = folder_size(args.out_dir / name)
-    stats["total_size_bytes"] = stats["target"]["size_bytes"] + stats["draft"]["size_bytes"]
+    stats["total_size_bytes"] = sum(stats[n]["size_bytes"] for n in ("target", "draft") if n in stats)
     stats["wall_minutes"] = round((time.time() - t_start) / 60, 2)
     print(json.dumps(stats, indent=2))
-    if not args.skip_report:
+    if not args.skip_report and args.only == "both":
         stats["report"] = report(args.out_dir, heldout_pairs, args.seed)
     print(f"total wall time {(time.time() - t_start) / 60:.1f} min")
     (Path("/tmp") / "corral_train_stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False))

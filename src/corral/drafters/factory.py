@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     #: What the ``draft=`` argument may be (a list combines several).
     DraftSpec = Union[str, os.PathLike, LanguageModel, Drafter, Sequence["DraftSpec"], None]
 
-__all__ = ["make_drafter", "vocab_compatible"]
+__all__ = ["auto_drafter", "make_drafter", "vocab_compatible"]
 
 
 _draft_lock = threading.Lock()
@@ -62,18 +62,42 @@ def vocab_compatible(a: Vocabulary, b: Vocabulary) -> bool:
     return a.token_bytes[:n] == b.token_bytes[:n] and set(a.eos_token_ids) == set(b.eos_token_ids)
 
 
-def _auto(target_model: LanguageModel, ngram_order: int) -> AutoDrafter:
-    """``draft="auto"``: fast-forward, n-gram and (for the embedded target) the embedded draft model, chosen per
-    position by their measured costs and acceptance."""
+def auto_drafter(target_model: LanguageModel, draft_model: LanguageModel | None = None, *, ngram_order: int = 4,
+                 profile: CostProfile | str | None = None) -> AutoDrafter:
+    """``draft="auto"``: fast-forward, n-gram and a draft model, chosen per position by their costs and acceptance.
+
+    Parameters
+    ----------
+    target_model : LanguageModel
+        The target (its vocabulary, its clock, and its size for the draft model's cost).
+    draft_model : LanguageModel, optional
+        The draft model arm. Default: the embedded draft model when the target is the embedded target (no model arm
+        otherwise). A model whose vocabulary differs from the target's is left out.
+    ngram_order : int
+        Longest context the n-gram arm matches.
+    profile : CostProfile, "measure" or None
+        The costs (:class:`~corral.drafters.auto.AutoDrafter`); default: the fixed profile, the draft model's cost
+        its FLOP ratio to the target.
+
+    Returns
+    -------
+    AutoDrafter
+    """
     vocab = target_model.vocab
     arms: list[tuple[str, Drafter]] = [("ff", FastForwardDrafter(vocab, getattr(target_model, "tokenizer", None))),
                                        ("ngram", NGramDrafter(vocab, order=ngram_order))]
-    dm = _embedded_draft_model() if _is_embedded_target(target_model) else None
+    dm = draft_model
+    if dm is None and _is_embedded_target(target_model):
+        dm = _embedded_draft_model()
     draft = {}
     if dm is not None and vocab_compatible(dm.vocab, vocab):
         arms.append(("model", ModelDrafter(dm)))
         draft["model"] = flop_ratio(target_model, dm) or CostProfile().draft["model"]
-    return AutoDrafter(arms, target=target_model, profile=CostProfile(draft=draft), profile_key=dm)
+    else:
+        dm = None
+    if profile is None:
+        profile = CostProfile(draft=draft)
+    return AutoDrafter(arms, target=target_model, profile=profile, profile_key=dm)
 
 
 def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: int = 4) -> Drafter | None:
@@ -120,7 +144,7 @@ def make_drafter(draft: DraftSpec, target_model: LanguageModel, *, ngram_order: 
         if draft in ("forced", "fastforward"):
             return FastForwardDrafter(vocab, getattr(target_model, "tokenizer", None))
         if draft == "auto":
-            return _auto(target_model, ngram_order)
+            return auto_drafter(target_model, ngram_order=ngram_order)
         dm = _embedded_draft_model()
         if not vocab_compatible(dm.vocab, vocab):
             raise ConfigurationError("the embedded draft model does not share the target's vocabulary")
