@@ -1,8 +1,11 @@
 """Speculative constrained decoding on the embedded target/draft pair: every drafter against no drafting.
 
 Rows: for each task and each decoding mode, no drafting and every drafter (``ngram``, ``forced`` = grammar
-fast-forward, ``model`` = the embedded draft model, ``auto`` = the cost-aware choice among them,
-:class:`corral.drafters.auto.AutoDrafter`), all with ``draft_length="adaptive"``. Modes:
+fast-forward, ``model`` = the embedded draft model, ``model-treeK`` = the draft model proposing K candidates at the
+root then chains (``draft_tree=K``; ``model-tree2x2``: 2 at the root and at depth 1), ``auto`` = the cost-aware
+choice among them, :class:`corral.drafters.auto.AutoDrafter`), all with ``draft_length="adaptive"``.
+``benchmarks/speculative_tree.py`` studies the trees further (fixed depths, single rounds from fixed contexts, the
+cost of a tree pass). Modes:
 
 | mode | what | no drafting |
 |---|---|---|
@@ -22,7 +25,13 @@ per run, as ``corral.generate`` does). Timings use one torch thread; the first r
 Usage::
 
     python benchmarks/speculative.py [--seeds 3] [--max-tokens 160] [--tasks json] [--modes greedy,sample,awrs]
-                                     [--drafts none,ngram,forced,model,auto] [--fresh-drafters] [--json OUT]
+                                     [--drafts none,ngram,forced,model,model-tree2,model-tree4,auto
+                                              [,auto-measure,model-tree2x2,auto-tree2]] [--fresh-drafters]
+                                     [--target FOLDER --draft-model FOLDER --device cuda] [--json OUT]
+
+On a GPU (the target there, the draft model on the CPU through its lean runner), with a larger target trained by
+``scripts/train_default_models.py --device cuda --only target --target-size 12x768x12 --tokenizer-from
+src/corral/data/default``: ``--target /tmp/larger/target --device cuda``.
 """
 
 from __future__ import annotations
@@ -53,7 +62,26 @@ TASKS = {
                    "prompts": ["Write an arithmetic expression:\n", "Compute:\n", "Expression:\n"]},
 }
 MODES = {"greedy": (0.0, "d1"), "sample": (1.0, "d1"), "awrs": (1.0, "d2")}
-DRAFTS = ["none", "ngram", "forced", "model", "auto"]
+DRAFTS = ["none", "ngram", "forced", "model", "model-tree2", "model-tree4", "auto"]
+#: Rows run only when asked for: ``auto`` with costs measured on this machine (``profile="measure"``), other trees.
+EXTRA_DRAFTS = ["auto-measure", "model-tree2x2", "auto-tree2"]
+
+
+def tree_of(draft: str) -> tuple[str, int | tuple[int, ...] | None]:
+    """``"model-tree2x2"`` -> ``("model", (2, 2))``; ``"model-tree4"`` -> ``("model", 4)``; no tree -> ``None``."""
+    if "-tree" not in draft:
+        return draft, None
+    base, shape = draft.split("-tree")
+    widths = tuple(int(w) for w in shape.split("x"))
+    return base, widths[0] if len(widths) == 1 else widths
+
+
+def _sync(model) -> None:
+    """Wait for an accelerator's queued work (times then cover it); nothing on the CPU."""
+    import torch
+
+    if str(getattr(model, "device", "cpu")).startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
@@ -71,12 +99,14 @@ def cost_profile(target, draft_model, k: int = 4, reps: int = 40) -> dict:
         seq.logprobs()
         for i in range(reps):
             toks = [filler[(i * block + j) % len(filler)] for j in range(block)]
+            _sync(model)
             t0 = time.perf_counter()
             if scored:
                 seq.extend_scored(toks)
             else:
                 seq.extend(toks)
                 seq.logprobs()
+            _sync(model)
             times.append(time.perf_counter() - t0)
             if len(seq.tokens) > 400:
                 seq = model.start(ids)
@@ -104,15 +134,26 @@ def _compile(spec, vocab):
 class Runner:
     """Runs one (task, mode, draft) row on one prompt and seed."""
 
-    def __init__(self, target, compiled, max_tokens: int, fresh: bool) -> None:
-        self.target, self.compiled, self.max_tokens, self.fresh = target, compiled, max_tokens, fresh
+    def __init__(self, target, draft_model, compiled, max_tokens: int, fresh: bool) -> None:
+        self.target, self.draft_model, self.compiled = target, draft_model, compiled
+        self.max_tokens, self.fresh = max_tokens, fresh
         self.drafters: dict = {}  # (task, mode, draft) -> drafter, kept across runs unless fresh
 
-    def _drafter(self, key, draft):
+    def _make(self, draft):
+        """A new drafter for a row (the draft model arm is ``self.draft_model``)."""
         from corral.drafters import make_drafter
+        from corral.drafters.factory import auto_drafter
+        from corral.drafters.model import ModelDrafter
 
+        if draft == "model":
+            return ModelDrafter(self.draft_model)
+        if draft in ("auto", "auto-measure"):
+            return auto_drafter(self.target, self.draft_model, profile="measure" if draft == "auto-measure" else None)
+        return make_drafter(draft, self.target)
+
+    def _drafter(self, key, draft):
         if self.fresh or key not in self.drafters:
-            self.drafters[key] = make_drafter(draft, self.target)
+            self.drafters[key] = self._make(draft)
         return self.drafters[key]
 
     def __call__(self, task, mode, draft, prompt, seed) -> dict:
@@ -127,7 +168,8 @@ class Runner:
         seq = self.target.start(self.target.encode(prompt))
         matcher = self.compiled[task].matcher()
         gen = torch.Generator().manual_seed(seed)
-        drafter = None if draft == "none" else self._drafter((task, mode, draft), draft)
+        base, tree = tree_of(draft)
+        drafter = None if draft == "none" else self._drafter((task, mode, draft), base)
         t0, c0 = time.perf_counter(), time.process_time()
         if drafter is None and verify == "d2":
             out = awrs_sample_sequence(seq, matcher, max_tokens=self.max_tokens, temperature=temperature, stream=seed)
@@ -135,7 +177,7 @@ class Runner:
             out = sample_sequence(seq, matcher, max_tokens=self.max_tokens, temperature=temperature, generator=gen)
         else:
             out = speculative_sample_sequence(seq, matcher, drafter=drafter, verify=verify, max_tokens=self.max_tokens,
-                                              temperature=temperature, generator=gen, stream=seed)
+                                              temperature=temperature, generator=gen, stream=seed, draft_tree=tree)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         n = len(out.tokens)
         st = getattr(out, "stats", None)
@@ -189,34 +231,40 @@ def _verdicts(summary, tasks, modes) -> list[str]:
     for task in tasks:
         for mode in modes:
             get = lambda d: summary.get(f"{task}/{mode}/{d}")  # noqa: E731
-            auto = get("auto")
-            singles = {d: get(d) for d in ("ngram", "forced", "model") if get(d)}
-            if not auto or not singles:
-                continue
-            for clock, name in (("paired", "wall"), ("paired_cpu", "cpu")):
-                best = max(singles, key=lambda d: singles[d][clock])
-                err = lambda r: f"±{(r[clock + '_err'] - 1) * 100:.0f}%"  # noqa: E731
-                lines.append(f"{task}/{mode} ({name}): auto {auto[clock]:.2f}x ({err(auto)}) of no drafting; best "
-                             f"single drafter {best} {singles[best][clock]:.2f}x ({err(singles[best])})")
+            singles = {d: get(d) for d in ("ngram", "forced", "model", "model-tree2", "model-tree4") if get(d)}
+            for which in ("auto", "auto-measure", "auto-tree2"):
+                auto = get(which)
+                if auto and singles:
+                    lines += _verdict(f"{task}/{mode}", which, auto, singles)
     return lines
 
 
-def _report(results, tasks, modes, args, target) -> dict:
-    """Print the table, the verdict lines and (unless ``--no-profile``) the cost profile; the JSON summary."""
-    from corral.models.hf import HFModel, default_model_path
+def _verdict(where: str, which: str, auto: dict, singles: dict) -> list[str]:
+    """Wall and CPU lines: one ``auto`` row against no drafting and the best single drafter."""
+    lines = []
+    for clock, name in (("paired", "wall"), ("paired_cpu", "cpu")):
+        best = max(singles, key=lambda d: singles[d][clock])
+        err = lambda r: f"±{(r[clock + '_err'] - 1) * 100:.0f}%"  # noqa: E731
+        lines.append(f"{where} ({name}): {which} {auto[clock]:.2f}x ({err(auto)}) of no drafting; best single "
+                     f"drafter {best} {singles[best][clock]:.2f}x ({err(singles[best])})")
+    return lines
 
+
+def _report(results, tasks, modes, args, target, draft_model) -> dict:
+    """Print the table, the verdict lines and (unless ``--no-profile``) the cost profile; the JSON summary."""
     header = ["task", "mode", "draft", "tok/s", "x none", "paired x none", "cpu x none", "tok/target fwd", "accept",
               "accepted/drafted", "complete"]
     rows, summary = [], {}
     for (task, mode, draft), rs in results.items():
         cells, summary[f"{task}/{mode}/{draft}"] = _row(task, mode, draft, rs, results.get((task, mode, "none")))
         rows.append(cells)
-    print(f"embedded target/draft pair, CPU, 1 torch thread, max_tokens {args.max_tokens}, {args.seeds} seed(s) x "
+    pair = "embedded target/draft pair" if not args.target else f"target {args.target}, draft {draft_model!r}"
+    print(f"{pair}, target on {target.device}, 1 torch thread, max_tokens {args.max_tokens}, {args.seeds} seed(s) x "
           f"{args.prompts} prompt(s) per task, drafters {'fresh per run' if args.fresh_drafters else 'kept per row'}")
     print_table(header, rows)
     print("\n".join([""] + _verdicts(summary, tasks, modes)))
     if not args.no_profile:
-        prof = cost_profile(target, HFModel.load(str(default_model_path("draft"))))
+        prof = cost_profile(target, draft_model)
         summary["cost_profile"] = prof
         print(f"\ncost profile (median of {prof['reps']} passes): target 1 token {prof['target_1_ms']:.2f} ms, target "
               f"{prof['k'] + 1} tokens {prof['target_block_ms']:.2f} ms = {prof['block_over_one']:.2f}x, draft 1 token "
@@ -235,19 +283,24 @@ def main(argv=None) -> int:
     ap.add_argument("--prompts", type=int, default=3, help="prompts per task (at most 3)")
     ap.add_argument("--fresh-drafters", action="store_true", help="a new drafter per run, as corral.generate does")
     ap.add_argument("--no-profile", action="store_true", help="skip the cost profile at the end")
+    ap.add_argument("--target", default=None, help="target model folder (default: the embedded target)")
+    ap.add_argument("--draft-model", default=None, help="draft model folder (default: the embedded draft), run on "
+                    "the CPU; it must share the target's tokenizer")
+    ap.add_argument("--device", default="cpu", help="where the target runs (cpu, cuda)")
     ap.add_argument("--json", dest="json_out")
     args = ap.parse_args(argv)
 
     import torch
 
-    from corral.models.hf import HFModel
+    from corral.models.hf import HFModel, default_model_path
 
     torch.set_num_threads(1)
-    target = HFModel.load(None)
+    target = HFModel.load(args.target, device=args.device)
+    draft_model = HFModel.load(args.draft_model or str(default_model_path("draft")))
     tasks = {k: TASKS[k] for k in args.tasks.split(",")}
     modes = [m for m in args.modes.split(",") if m in MODES]
-    drafts = [d for d in args.drafts.split(",") if d in DRAFTS]
-    run = Runner(target, {k: _compile(v, target.vocab) for k, v in tasks.items()}, args.max_tokens,
+    drafts = [d for d in args.drafts.split(",") if d in DRAFTS + EXTRA_DRAFTS or tree_of(d)[1]]
+    run = Runner(target, draft_model, {k: _compile(v, target.vocab) for k, v in tasks.items()}, args.max_tokens,
                  args.fresh_drafters)
     for task, spec in tasks.items():  # warm-up, not counted
         for mode in modes:
@@ -264,7 +317,7 @@ def main(argv=None) -> int:
                         results[(task, mode, draft)].append(r)
             print(f"# {task}: prompt {prompt!r} done", file=sys.stderr, flush=True)
 
-    summary = _report(results, tasks, modes, args, target)
+    summary = _report(results, tasks, modes, args, target, draft_model)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "settings": vars(args), "summary": summary,
