@@ -231,11 +231,25 @@ def _verdicts(summary, tasks, modes) -> list[str]:
     for task in tasks:
         for mode in modes:
             get = lambda d: summary.get(f"{task}/{mode}/{d}")  # noqa: E731
-            singles = {d: get(d) for d in ("ngram", "forced", "model", "model-tree2", "model-tree4") if get(d)}
+            singles = {d: get(d) for d in ("ngram", "forced", "model") if get(d)}
             for which in ("auto", "auto-measure", "auto-tree2"):
                 auto = get(which)
                 if auto and singles:
                     lines += _verdict(f"{task}/{mode}", which, auto, singles)
+            lines += _tree_verdicts(f"{task}/{mode}", get, summary, f"{task}/{mode}/")
+    return lines
+
+
+def _tree_verdicts(where: str, get, summary: dict, prefix: str) -> list[str]:
+    """One line per tree row: its speed over the single-draft chain of the same drafter (where the tree pays)."""
+    lines = []
+    for key in sorted(k for k in summary if k.startswith(prefix) and "-tree" in k):
+        draft = key[len(prefix):]
+        chain, tree = get(draft.split("-tree")[0]), summary[key]
+        if chain:
+            lines.append(f"{where}: {draft} {tree['paired_cpu'] / chain['paired_cpu']:.2f}x the speed of its chain "
+                         f"(cpu), {tree['tokens_per_target_forward']:.2f} vs "
+                         f"{chain['tokens_per_target_forward']:.2f} tokens per target forward")
     return lines
 
 
