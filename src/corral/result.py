@@ -44,8 +44,10 @@ class TokenStep:
         corrected or bonus token). With ``switching="entropy"``, ``"draft"`` marks the small model's (unverified)
         tokens, with ``draft_kind == "small"``; the others are the target's.
     n_rejected_drafts : int
-        Speculation: drafted tokens rejected at this position (0 or 1; the drafts after a rejected one are
-        discarded unverified). 0 otherwise.
+        Speculation: drafted tokens rejected at this position. Single drafts: 0 or 1 (the drafts after a rejected
+        one are discarded unverified). ``draft_tree=``: up to the number of candidates at that node, also on an
+        accepted draft (D1: the candidates tested and rejected before the outcome; D2: every candidate that is not
+        the emitted token). 0 otherwise.
     draft_kind : str or None
         The drafter's kind (``"forced"``, ``"ff"``, ``"ngram"``, ``"model"``) when the token is an accepted draft,
         whatever its ``source``.

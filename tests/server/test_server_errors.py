@@ -51,6 +51,13 @@ def _check_error(status, body, expected_status, param=None):
     (CHAT, {"messages": MSG, "response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, 400,
      "response_format.json_schema.schema"),
     (CHAT, {"messages": MSG, "method": "awrs", "top_p": 0.5}, 400, "top_p"),
+    (CHAT, {"messages": MSG, "method": "asap", "top_p": 0.5}, 400, "top_p"),
+    (CHAT, {"messages": MSG, "method": "asap", "samples": 4}, 400, "samples"),
+    (CHAT, {"messages": MSG, "draft": "ngram", "draft_tree": [8, 16]}, 400, "draft_tree"),  # 128 leaves > 64
+    (CHAT, {"messages": MSG, "draft": "ngram", "draft_tree": 2, "method": "smc"}, 400, "draft_tree"),
+    (CHAT, {"messages": MSG, "draft": "ngram", "switching": "entropy"}, 400, "switching"),
+    (CHAT, {"messages": MSG, "draft": "model", "switching": {"type": "entropy", "window": -1}}, 400,
+     "switching.window"),
     (CHAT, {"messages": []}, 400, "messages"),
     (CHAT, {"messages": [{"role": "robot", "content": "x"}]}, 400, "messages[0].role"),
     (CHAT, {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, 400, "messages[0].content"),

@@ -172,3 +172,51 @@ def test_awrs_smc_and_draft_go_through_the_serial_path(client, server):
                                          stream=True, extra_body={"regex": "[0-9]{4}", "method": "smc"})
     assert "".join(c.choices[0].text for c in streamed if c.choices) == response.choices[0].text
     assert raw(server, "GET", "/health")[1]["stats"]["serial"]["finished"] == before + 4
+
+
+def test_asap_choices_are_successive_samples_in_one_trie_per_prompt(client):
+    kwargs = dict(model="corral-default", prompt=["Value: ", "Code: "], max_tokens=10, seed=2, n=3,
+                  extra_body={"regex": "[0-9]{4}", "method": "asap"})
+    response = client.completions.create(**kwargs)
+    assert len(response.choices) == 6
+    for choice in response.choices:
+        assert choice.finish_reason == "stop" and len(choice.text) == 4 and choice.text.isdigit(), choice.text
+    tries = [c.model_extra["corral"]["asap"] for c in response.choices]
+    assert [t["trie_samples"] for t in tries] == [1, 2, 3, 1, 2, 3]  # each prompt's choices: draws 1..n of its trie
+    for first, later in ((tries[0], tries[1:3]), (tries[3], tries[4:])):
+        assert all(t["root_theta"] <= first["root_theta"] + 1e-12 for t in later)  # θ(root) only falls
+    again = client.completions.create(**kwargs)
+    assert [c.text for c in again.choices] == [c.text for c in response.choices]  # a fresh trie per request
+
+
+def test_draft_tree_output_is_generates(client, generator):
+    extra = {"regex": "[0-9]{4}", "draft": "model", "draft_tree": [2, 2]}
+    response = client.completions.create(model="corral-default", prompt="Value: ", max_tokens=10, seed=3,
+                                         extra_body=extra)
+    expected = generator.generate("Value: ", regex="[0-9]{4}", draft="model", draft_tree=(2, 2), max_tokens=10,
+                                  seed=3)
+    assert expected.stats["drafted"] > 0
+    assert response.choices[0].text == expected.text and response.choices[0].finish_reason == "stop"
+    assert "corral" not in (response.choices[0].model_extra or {})  # exact: nothing to report
+
+
+def test_switching_reports_each_models_share(client, generator):
+    switching = {"type": "entropy", "threshold": 2.5, "window": 2}
+    kwargs = dict(model="corral-default", messages=MESSAGES, max_tokens=12, seed=5,
+                  extra_body={"draft": "model", "switching": switching})
+    whole = client.chat.completions.create(**kwargs)
+    shares = whole.choices[0].model_extra["corral"]["switching"]
+    assert shares["small_tokens"] + shares["large_tokens"] == whole.usage.completion_tokens
+    assert shares["lossy"] is True and shares["share_small"] + shares["share_large"] == pytest.approx(1.0)
+    assert (shares["threshold"], shares["window"]) == (2.5, 2)
+    expected = generator.generate(messages=MESSAGES, draft="model", switching="entropy", switch_threshold=2.5,
+                                  switch_window=2, max_tokens=12, seed=5)
+    assert whole.choices[0].message.content == expected.text
+    assert shares["small_tokens"] == expected.stats["switching"]["small_tokens"]
+    pieces, last = [], None
+    for chunk in client.chat.completions.create(stream=True, **kwargs):
+        for c in chunk.choices:
+            pieces.append(c.delta.content or "")
+            last = c
+    assert "".join(pieces) == whole.choices[0].message.content
+    assert last.finish_reason is not None and last.model_extra["corral"]["switching"] == shares

@@ -77,6 +77,70 @@ def test_refusals_name_the_field(body, param):
     assert info.value.status == 400 and info.value.param == param
 
 
+@pytest.mark.parametrize("extra, options", [
+    ({"method": "asap", "n": 3}, {"method": "asap"}),
+    ({"draft": "model", "draft_tree": 3}, {"draft": "model", "draft_tree": 3}),
+    ({"draft": "ngram", "draft_tree": [2, 2], "method": "awrs"}, {"draft": "ngram", "draft_tree": (2, 2),
+                                                                 "method": "awrs"}),
+    ({"draft": "model", "switching": "entropy"}, {"draft": "model", "switching": "entropy"}),
+    ({"draft": "model", "switching": {"type": "entropy", "threshold": 0.5, "window": 2}},
+     {"draft": "model", "switching": "entropy", "switch_threshold": 0.5, "switch_window": 2}),
+    ({"draft": "model", "switching": {"type": "entropy", "threshold": float("inf")}},
+     {"draft": "model", "switching": "entropy", "switch_threshold": float("inf")}),
+])
+def test_speculation_and_asap_fields_become_options(extra, options):
+    for body, endpoint in (({"prompt": "a", **extra}, "completion"),
+                           ({"messages": [{"role": "user", "content": "a"}], **extra}, "chat")):
+        assert parse_request(body, endpoint).options == options
+
+
+@pytest.mark.parametrize("extra, param, words", [
+    ({"method": "asap", "samples": 3}, "samples", "n choices"),
+    ({"method": "asap", "trie": {}}, "trie", "trie"),
+    ({"method": "asap", "draft": "ngram"}, "draft", "asap"),
+    ({"method": "asap", "temperature": 0}, "temperature", "temperature > 0"),
+    ({"draft_tree": 2}, "draft_tree", "needs a draft"),
+    ({"draft": "ngram", "draft_tree": 0}, "draft_tree", ">= 1"),
+    ({"draft": "ngram", "draft_tree": True}, "draft_tree", ">= 1"),
+    ({"draft": "ngram", "draft_tree": []}, "draft_tree", "non-empty list"),
+    ({"draft": "ngram", "draft_tree": [2, "2"]}, "draft_tree", "non-empty list"),
+    ({"draft": "ngram", "draft_tree": 2, "method": "smc"}, "draft_tree", "'lcd' or 'awrs'"),
+    ({"draft": "model", "draft_tree": 2, "switching": "entropy"}, "draft_tree", "without switching"),
+    ({"switching": "entropy"}, "switching", "draft: 'model'"),
+    ({"switching": "entropy", "draft": "ngram"}, "switching", "draft: 'model'"),
+    ({"switching": "entropy", "draft": "model", "method": "awrs"}, "switching", "lossy"),
+    ({"switching": "always", "draft": "model"}, "switching", "'entropy'"),
+    ({"switching": True, "draft": "model"}, "switching", "'entropy'"),
+    ({"switching": {"threshold": 1.0}, "draft": "model"}, "switching.type", "'entropy'"),
+    ({"switching": {"type": "entropy", "threshold": "high"}, "draft": "model"}, "switching.threshold", "nats"),
+    ({"switching": {"type": "entropy", "threshold": float("nan")}, "draft": "model"}, "switching.threshold", "nats"),
+    ({"switching": {"type": "entropy", "window": 0}, "draft": "model"}, "switching.window", ">= 1"),
+    ({"switching": {"type": "entropy", "window": 1.5}, "draft": "model"}, "switching.window", ">= 1"),
+    ({"switching": {"type": "entropy", "size": 3}, "draft": "model"}, "switching.size", "type, threshold, window"),
+])
+def test_speculation_and_asap_refusals_name_the_field(extra, param, words):
+    for body, endpoint in (({"prompt": "a", **extra}, "completion"),
+                           ({"messages": [{"role": "user", "content": "a"}], **extra}, "chat")):
+        with pytest.raises(APIError) as info:
+            parse_request(body, endpoint)
+        assert info.value.status == 400 and info.value.param == param and words in info.value.message, \
+            info.value.message
+
+
+def test_corral_stats_report_switching_shares_and_the_asap_trie():
+    from types import SimpleNamespace
+
+    from corral.server.service import corral_stats
+
+    switched = SimpleNamespace(stats={"switching": {"small_tokens": 3, "large_tokens": 1, "share_large": 0.25}})
+    assert corral_stats(switched, lossy=True) == {"switching": {"lossy": True, "small_tokens": 3, "large_tokens": 1,
+                                                                "share_large": 0.25, "share_small": 0.75}}
+    assert corral_stats(SimpleNamespace(stats={}), lossy=True) == {"switching": {"lossy": True}}  # cut at a stop
+    asap = SimpleNamespace(stats={"root_theta": 0.5, "trie_samples": 2, "samples": [], "n_tokens": 4})
+    assert corral_stats(asap) == {"asap": {"root_theta": 0.5, "trie_samples": 2}}
+    assert corral_stats(SimpleNamespace(stats={"n_checks": 3})) is None and corral_stats(object()) is None
+
+
 def _stream(pieces, stop):
     token_bytes = [p.encode() for p in pieces] + [b""]
     return TextStream(token_bytes, {len(pieces)}, stop), len(pieces)

@@ -113,7 +113,10 @@ class RoundResult:
         Log-probability under the raw (untempered) model.
     steps : list of Step
         One :class:`~corral.samplers.steps.Step` per emitted token: the accepted drafts (``draft`` = their kind),
-        then the corrected or bonus token (``rejected_drafts = 1`` when it replaces a rejected draft).
+        then the corrected or bonus token. ``rejected_drafts``: single drafts, 1 on the corrected token that
+        replaces a rejected draft, else 0; tree rounds (``draft_tree=``), the candidates rejected at that node, which
+        may be several and may sit on an accepted draft too (D1: those tested before the outcome; D2: every child
+        that is not the emitted token).
     """
 
     tokens: list[int]

@@ -31,7 +31,8 @@ class Step(NamedTuple):
     draft : str or None
         The drafter's kind (``"forced"``, ``"ff"``, ``"ngram"``, ``"model"``) when the token is an accepted draft.
     rejected_drafts : int
-        Drafted tokens rejected at this position (0 or 1: verification stops at the first rejection).
+        Drafted tokens rejected at this position: 0 or 1 with single drafts (verification stops at the first
+        rejection); with a draft tree, the node's rejected candidates (possibly several, also on an accepted draft).
     """
 
     token: int

@@ -17,8 +17,18 @@ What it serves, and the choices made:
 * Constraints, exactly one per request: ``response_format`` ``json_schema`` (compiled exactly; ``strict: false``
   compiles leniently, dropping unsupported keywords), ``json_object`` (the schema ``{"type": "object"}``: an object,
   not just any JSON value), ``text`` (none); or corral's extra body fields ``grammar`` (Lark text or a shipped name;
-  no file is read), ``regex``, ``choices``. Also ``method`` (``lcd``, ``awrs``, ``smc``) and ``draft`` (keywords
-  only). Compiled constraints are cached across requests (the :class:`~corral.generator.Generator`'s cache).
+  no file is read), ``regex``, ``choices``. Compiled constraints are cached across requests (the
+  :class:`~corral.generator.Generator`'s cache).
+* Decoding (extra body fields, as :func:`corral.generate`'s options): ``method`` (``lcd``, ``awrs``, ``smc``,
+  ``asap``), ``draft`` (``auto``, ``ngram``, ``forced``, ``fastforward``, ``model``: keywords only, no folder),
+  ``draft_tree`` (``k`` or ``[k1, k2, ...]``: multi-draft speculation, with a ``draft``, ``method`` ``lcd`` or
+  ``awrs``; same output law) and ``switching`` (``"entropy"`` or ``{"type": "entropy", "threshold": H, "window":
+  W}``, with ``draft: "model"`` and ``method`` ``lcd``). ``switching`` is **lossy** (the output law is not the
+  target's): each choice then carries ``corral.switching`` (``lossy: true``, ``small_tokens``, ``large_tokens``,
+  ``share_small``, ``share_large``...), on the stream's last chunk of the choice too. ``method: "asap"`` takes no ``samples``: the
+  ``n`` choices of a prompt are its ASAp samples, drawn one after another in one trie (choice ``i`` is the
+  ``i``-th draw, ``corral.asap`` the trie after it; neither independent nor exact, later draws approach the model
+  conditioned on the constraint); the trie is dropped with the request.
 * ``n``: one row per choice; with ``seed``, row ``i`` is seeded ``seed + i`` (reproducible, and the choices differ).
 * ``stop``: for unconstrained requests only (a 400 otherwise: a constrained output ends where its constraint says,
   and a cut one would not be valid). The text ends before the first stop string, ``finish_reason`` is ``"stop"``,

@@ -3,7 +3,8 @@
 
 * :class:`SerialBackend` runs rows one at a time in a worker thread through :meth:`Generator.run
   <corral.generator.Generator.run>` (every method and ``draft=``; tokens are passed on as the sampler emits them and a
-  cancelled row stops at its next token).
+  cancelled row stops at its next token; SMC and ASAp emit theirs at the end, so such a row runs to its end). Rows
+  run in the order submitted: the ``method="asap"`` rows of one prompt are its successive samples in a shared trie.
 * :class:`EngineBackend` puts masked-decoding rows (``method="lcd"`` without ``draft=``) on a
   :class:`~corral.batching.engine.BatchEngine` (one forward pass per step for every live row; with continuous
   batching a new row joins at the next step) and hands the others to a :class:`SerialBackend`.
@@ -193,7 +194,7 @@ class SerialBackend(Backend):
         except Exception as exc:  # the row fails, the server goes on
             log.exception("row failed")
             return _ended(handle, "error", f"{type(exc).__name__}: {exc}", tokens=emitted, exc=exc)
-        for token in result.token_ids[len(emitted):]:  # what the sampler did not stream (SMC)
+        for token in result.token_ids[len(emitted):]:  # what the sampler did not stream (SMC, ASAp)
             if row.on_token is not None:
                 row.on_token(int(token))
         fields = {name: getattr(result, name) for name in result.__dataclass_fields__}

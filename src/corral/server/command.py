@@ -30,8 +30,12 @@ def add_serve_parser(sub) -> None:
         "serve",
         help="serve a model over HTTP (OpenAI-compatible; the server extra)",
         description="Serve a model with an OpenAI-compatible API: POST /v1/chat/completions and /v1/completions "
-                    "(response_format json_schema / json_object; extra body fields grammar, regex, choices, method, "
-                    "draft), GET /v1/models and /health. Concurrent requests are batched onto the model. Needs the "
+                    "(response_format json_schema / json_object; extra body fields grammar, regex, choices, method "
+                    "(lcd, awrs, smc, asap: the n choices are successive ASAp samples in one trie), draft (auto, "
+                    "ngram, forced, model), draft_tree (K or [K1, K2, ...], with a draft) and switching ('entropy' or "
+                    "{type, threshold, window}, with draft 'model': lossy, each choice reports the share of tokens "
+                    "each model wrote in its 'corral' field)), GET /v1/models and /health. Concurrent requests are "
+                    "batched onto the model. Needs the "
                     "server extra (pip install 'corral[server]'). Exit status: 0 after an interrupt, 2 bad input "
                     "(bad numbers, missing extra, a model that cannot be loaded, an address that cannot be bound).",
     )

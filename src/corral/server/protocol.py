@@ -4,8 +4,14 @@ Both endpoints take the OpenAI fields ``model``, ``max_tokens`` (``max_completio
 (``[0, 2]``; 0 is greedy), ``top_p``, ``n``, ``seed``, ``stop``, ``stream`` (with ``stream_options.include_usage``)
 and ``response_format``; ``/v1/chat/completions`` takes ``messages``, ``/v1/completions`` takes ``prompt`` (a
 string, token ids, or a list of either). corral's extensions are extra body fields: ``grammar`` (Lark text or a
-shipped grammar name; the server reads no file), ``regex``, ``choices``, ``method`` (``lcd``, ``awrs``, ``smc``) and
-``draft`` (``auto``, ``ngram``, ``forced``, ``fastforward``, ``model``; no folder).
+shipped grammar name; the server reads no file), ``regex``, ``choices``, ``method`` (``lcd``, ``awrs``, ``smc``,
+``asap``), ``draft`` (``auto``, ``ngram``, ``forced``, ``fastforward``, ``model``; no folder), ``draft_tree`` (``k``
+or ``[k1, k2, ...]``, with a ``draft``; ``method`` ``lcd`` or ``awrs``) and ``switching`` (``"entropy"`` or
+``{"type": "entropy", "threshold": H, "window": W}``; needs ``draft: "model"``, ``method`` ``lcd``; lossy).
+
+``method: "asap"`` has no ``samples`` field: the request's ``n`` choices *are* the ASAp samples, drawn one after
+another in one trie per prompt (choice ``i`` is the ``i``-th draw; the trie is dropped with the request). Neither
+independent nor exact: the law of later draws approaches the model conditioned on the constraint.
 
 The constraint is exactly one of ``response_format`` (``json_schema``: its ``schema``, compiled exactly, or
 leniently when ``strict`` is ``false``; ``json_object``: the schema ``{"type": "object"}``; ``text``: none),
@@ -27,14 +33,19 @@ from corral.errors import ConfigurationError
 from corral.options import SchemaOptions
 from corral.server.errors import APIError
 
-__all__ = ["ServeRequest", "parse_request", "MAX_N", "MAX_STOP"]
+__all__ = ["ServeRequest", "parse_request", "MAX_N", "MAX_STOP", "METHODS", "DRAFTS"]
 
 MAX_N = 16  #: Most choices (``n``) one request may ask for.
 MAX_STOP = 4  #: Most stop strings (as OpenAI).
 DRAFTS = ("auto", "ngram", "forced", "fastforward", "model")
-METHODS = ("lcd", "awrs", "smc")
+METHODS = ("lcd", "awrs", "smc", "asap")
+SWITCHING_KEYS = ("type", "threshold", "window")  #: The keys of a ``switching`` object.
 _COMMON = {"model", "max_tokens", "temperature", "top_p", "n", "seed", "stop", "stream", "stream_options",
-           "response_format", "grammar", "regex", "choices", "method", "draft", "user"}
+           "response_format", "grammar", "regex", "choices", "method", "draft", "draft_tree", "switching", "user"}
+#: corral options of ``generate`` that are not request fields: field -> what to send instead.
+_NOT_FIELDS = {"samples": "with method 'asap', ask for n choices: they are the ASAp samples, drawn one after "
+                          "another in one trie",
+               "trie": "the server keeps no ASAp trie between requests (the n choices of one request share one)"}
 #: Fields accepted only at their neutral value: field -> the neutral values.
 _NEUTRAL = {"presence_penalty": (0, 0.0), "frequency_penalty": (0, 0.0), "logprobs": (False, 0),
             "top_logprobs": (0,), "logit_bias": ({},), "tools": ([],), "tool_choice": ("none",),
@@ -66,7 +77,8 @@ class ServeRequest:
         ``lenient=True`` for a ``json_schema`` with ``strict: false``.
     options : dict
         Keyword options of :meth:`GenerateOptions.from_kwargs` except ``seed`` (``max_tokens``, ``temperature``,
-        ``top_p``, ``method``, ``draft``).
+        ``top_p``, ``method``, ``draft``, ``draft_tree``, ``switching``, ``switch_threshold``, ``switch_window``).
+        With ``method="asap"`` the service gives the rows of one prompt one shared ``trie``.
     seed : int or None
         The first row's seed; row ``i`` gets ``seed + i`` (reproducible and distinct choices).
     stop : tuple of str
@@ -138,7 +150,8 @@ def _check_fields(body: dict, allowed: set) -> None:
                 continue
             raise _bad(f"{name}={value!r} is not supported by this server (corral serves constrained sampling "
                        f"without it)", name, "unsupported_parameter")
-        raise _bad(f"unrecognized request argument supplied: {name}", name, "unknown_parameter")
+        hint = f" ({_NOT_FIELDS[name]})" if name in _NOT_FIELDS else ""
+        raise _bad(f"unrecognized request argument supplied: {name}{hint}", name, "unknown_parameter")
 
 
 def _message_text(content, i: int):
@@ -273,6 +286,17 @@ def _stop(body: dict) -> tuple:
 
 
 def _sampling(body: dict, endpoint: str) -> dict:
+    """The generation options of a request: lengths and law, method and speculation (checked together)."""
+    options = _law(body, endpoint)
+    options.update(_method_and_draft(body))
+    options.update(_draft_tree(body.get("draft_tree")))
+    options.update(_switching(body.get("switching")))
+    _check_combination(options)
+    return options
+
+
+def _law(body: dict, endpoint: str) -> dict:
+    """``max_tokens`` (or chat's ``max_completion_tokens``), ``temperature`` and ``top_p``."""
     options = {}
     max_tokens = _integer(body, "max_tokens", 1)
     if endpoint == "chat" and body.get("max_completion_tokens") is not None:
@@ -287,6 +311,12 @@ def _sampling(body: dict, endpoint: str) -> dict:
     top_p = _number(body, "top_p", 0.0, 1.0, low_open=True)
     if top_p is not None and top_p < 1.0:
         options["top_p"] = top_p
+    return options
+
+
+def _method_and_draft(body: dict) -> dict:
+    """``method`` and ``draft`` (keywords only: the server loads no draft folder)."""
+    options = {}
     method = body.get("method")
     if method is not None:
         if method not in METHODS:
@@ -299,6 +329,73 @@ def _sampling(body: dict, endpoint: str) -> dict:
                        f"{draft!r}", "draft")
         options["draft"] = draft
     return options
+
+
+def _draft_tree(value) -> dict:
+    """``draft_tree``: ``k >= 1`` or a non-empty list of them (``generate``'s ``draft_tree=``, a tuple)."""
+    if value is None:
+        return {}
+    if _is_int(value) and value >= 1:
+        return {"draft_tree": int(value)}
+    if isinstance(value, list) and value and all(_is_int(b) and b >= 1 for b in value):
+        return {"draft_tree": tuple(int(b) for b in value)}
+    raise _bad(f"draft_tree must be an integer k >= 1 (k candidates at the root, then chains) or a non-empty list "
+               f"of them (children per node at each depth), got {value!r}", "draft_tree")
+
+
+def _switching(value) -> dict:
+    """``switching``: ``"entropy"`` or ``{"type": "entropy", "threshold": H, "window": W}`` -> ``switching``,
+    ``switch_threshold``, ``switch_window``."""
+    if value is None:
+        return {}
+    if isinstance(value, str) and value == "entropy":
+        return {"switching": "entropy"}
+    if not isinstance(value, dict):
+        raise _bad(f"switching must be 'entropy' or {{'type': 'entropy', 'threshold': H, 'window': W}}, got "
+                   f"{value!r}", "switching")
+    unknown = sorted(set(value) - set(SWITCHING_KEYS))
+    if unknown:
+        raise _bad(f"switching takes the keys {', '.join(SWITCHING_KEYS)}; got {unknown[0]!r}",
+                   f"switching.{unknown[0]}")
+    if value.get("type") != "entropy":
+        raise _bad(f"switching.type must be 'entropy', got {value.get('type')!r}", "switching.type")
+    options = {"switching": "entropy"}
+    threshold, window = value.get("threshold"), value.get("window")
+    if threshold is not None:
+        if not _is_number(threshold) or threshold != threshold:
+            raise _bad(f"switching.threshold must be a number of nats (the target writes while the mean entropy is "
+                       f"above it), got {threshold!r}", "switching.threshold")
+        options["switch_threshold"] = float(threshold)
+    if window is not None:
+        if not _is_int(window) or window < 1:
+            raise _bad(f"switching.window must be an integer >= 1 (entropies averaged), got {window!r}",
+                       "switching.window")
+        options["switch_window"] = int(window)
+    return options
+
+
+def _check_combination(options: dict) -> None:
+    """The rules across ``method``, ``draft``, ``draft_tree``, ``switching`` and ``temperature``, each refusal
+    naming the field to change."""
+    method, draft = options.get("method", "lcd"), options.get("draft")
+    if "draft_tree" in options:
+        if draft is None:
+            raise _bad("draft_tree needs a draft (what drafts the tree), e.g. draft: 'model'", "draft_tree")
+        if method not in ("lcd", "awrs") or "switching" in options:
+            raise _bad(f"draft_tree is for exact speculative decoding with method 'lcd' or 'awrs', without switching "
+                       f"(got method {method!r})", "draft_tree")
+    if "switching" in options:
+        if method != "lcd":
+            raise _bad(f"switching is lossy (its output law is not the target's), so it takes method 'lcd' only; got "
+                       f"method {method!r}", "switching")
+        if draft != "model":
+            raise _bad(f"switching needs draft: 'model' (the small model that writes while it is sure; the server "
+                       f"loads no other draft model), got draft {draft!r}", "switching")
+    if method == "asap":
+        if draft is not None:
+            raise _bad("method 'asap' takes no draft", "draft")
+        if options.get("temperature") == 0:
+            raise _bad("method 'asap' needs temperature > 0", "temperature")
 
 
 def parse_request(body, endpoint: str) -> ServeRequest:

@@ -20,10 +20,14 @@ from corral.server.errors import APIError, from_exception
 from corral.server.protocol import ServeRequest
 from corral.server.text import TextStream
 
-__all__ = ["Service", "Prepared"]
+__all__ = ["Service", "Prepared", "corral_stats"]
 
 _POLL_S = 0.25  # how often a plain request checks that its client is still there
-_OPTION_PARAMS = ("max_tokens", "temperature", "top_p", "method", "draft", "seed")
+#: Request fields an option error may name, the longest names first ("draft_tree" before "draft").
+_OPTION_PARAMS = ("draft_tree", "switch_threshold", "switch_window", "switching", "max_tokens", "temperature",
+                  "top_p", "method", "draft", "seed")
+#: The request field of each option ``switch_threshold`` and ``switch_window`` come from.
+_PARAM_FIELDS = {"switch_threshold": "switching.threshold", "switch_window": "switching.window"}
 
 
 @dataclass
@@ -81,7 +85,8 @@ class Service:
         deadline = time.monotonic() + self.request_timeout
         lm = self.generator.model
         ids = [self._prompt_ids(lm, req, p) for p in req.prompts]
-        options = [self._options(req, i) for i in range(len(ids) * req.n)]
+        tries = _asap_tries(req, len(ids))
+        options = [self._options(req, i, tries[i // req.n]) for i in range(len(ids) * req.n)]
         try:
             compiled = await asyncio.to_thread(self.generator.compile, req.constraint, req.schema_options,
                                                compile_budget=self.compile_budget or options[0].compile.budget)
@@ -116,10 +121,12 @@ class Service:
                                 "output together)", param=req.prompt_param, code="context_length_exceeded")
         return ids
 
-    def _options(self, req: ServeRequest, index: int):
+    def _options(self, req: ServeRequest, index: int, trie=None):
         from corral.options import GenerateOptions
 
         kwargs = dict(req.options)
+        if trie is not None:
+            kwargs["trie"] = trie
         if req.seed is not None:
             kwargs["seed"] = (req.seed + index) % (2**63)
         if req.schema_options.lenient:
@@ -128,7 +135,7 @@ class Service:
             return GenerateOptions.from_kwargs(**kwargs)
         except ConfigurationError as exc:
             param = next((name for name in _OPTION_PARAMS if name in str(exc) and name in req.options), None)
-            raise APIError(400, str(exc), param=param) from None
+            raise APIError(400, str(exc), param=_PARAM_FIELDS.get(param, param)) from None
 
     def submit(self, prepared: Prepared, on_token=None) -> list:
         """Put every row on the backend (all or none); their handles.
@@ -193,7 +200,7 @@ class Service:
         reason = _finish_reason(result, stream)
         text = stream.text if stream.stopped else result.text
         tokens = stream.n_tokens if stream.stopped else len(result.token_ids)
-        choice = sse.choice(req, index, text, reason)
+        choice = sse.choice(req, index, text, reason, corral=corral_stats(result, lossy="switching" in req.options))
         choice["_tokens"] = tokens
         return choice
 
@@ -254,7 +261,7 @@ class Service:
                 piece = stream.finish(None if stream.stopped else result.text)
                 if piece:
                     yield chunk.event(i, text=piece)
-                yield chunk.event(i, finish_reason=reason)
+                yield chunk.event(i, finish_reason=reason, corral=corral_stats(result, lossy="switching" in req.options))
                 completion += stream.n_tokens if stream.stopped else len(result.token_ids)
             if req.include_usage:
                 yield chunk.usage_event(_usage(prepared, completion))
@@ -292,6 +299,43 @@ def _finish_reason(result, stream: TextStream) -> str:
     if exc is not None:
         raise from_exception(exc)
     raise APIError(500, f"generation failed: {result.error}", code="generation_error")
+
+
+def _asap_tries(req: ServeRequest, n_prompts: int) -> list:
+    """One fresh :class:`~corral.samplers.asap_trie.AsapTrie` per prompt with ``method="asap"`` (the prompt's ``n``
+    rows are its samples, drawn one after another in it), else ``None`` per prompt."""
+    if req.options.get("method") != "asap":
+        return [None] * n_prompts
+    from corral.samplers.asap_trie import AsapTrie
+
+    return [AsapTrie() for _ in range(n_prompts)]
+
+
+def corral_stats(result, *, lossy: bool = False) -> dict | None:
+    """The ``corral`` field of a choice: what an OpenAI client should know of how its text was drawn, or ``None``.
+
+    ``{"switching": {"lossy": True, "small_tokens", "large_tokens", "share_small", "share_large", "switches",
+    ...}}`` for ``switching`` (the share of tokens each model wrote; only ``{"lossy": True}`` when the row stopped
+    early, at a stop string, without its counts); ``{"asap": {"root_theta", "trie_samples", "trie_nodes", ...}}``
+    for ``method="asap"`` (the trie after this sample; ``root_theta`` bounds ``Z`` from above).
+
+    Parameters
+    ----------
+    result : Result
+        The row's result.
+    lossy : bool
+        Whether the request asked for ``switching``.
+    """
+    stats = getattr(result, "stats", None) or {}
+    if lossy or "switching" in stats:
+        switching = {"lossy": True, **stats.get("switching", {})}
+        n = switching.get("small_tokens", 0) + switching.get("large_tokens", 0)
+        if n:
+            switching["share_small"] = switching["small_tokens"] / n
+        return {"switching": switching}
+    if "root_theta" in stats:
+        return {"asap": {k: v for k, v in stats.items() if k == "root_theta" or k.startswith("trie_")}}
+    return None
 
 
 def _usage(prepared: Prepared, completion: int) -> dict:

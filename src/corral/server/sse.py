@@ -1,6 +1,11 @@
 """The OpenAI response objects: whole responses (``chat.completion``, ``text_completion``) and server-sent events
 (``chat.completion.chunk`` / ``text_completion`` chunks, ``data: [DONE]``, and an ``{"error": ...}`` event when a
-stream fails after it started)."""
+stream fails after it started).
+
+A choice may carry one field OpenAI does not define, ``corral`` (on a whole response's choice, and on a stream's
+last chunk of that choice, the one with its ``finish_reason``): how the text was drawn where a client should know,
+e.g. the share of tokens each model wrote with the lossy ``switching`` (:func:`corral.server.service.corral_stats`).
+OpenAI clients keep unknown fields (``choice.model_extra["corral"]`` in the Python client)."""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ def _event(data: dict) -> bytes:
     return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n\n"
 
 
-def choice(req, index: int, text: str, finish_reason: str) -> dict:
+def choice(req, index: int, text: str, finish_reason: str, *, corral: dict | None = None) -> dict:
     """One choice of a whole response.
 
     Parameters
@@ -35,11 +40,17 @@ def choice(req, index: int, text: str, finish_reason: str) -> dict:
     text : str
     finish_reason : str
         ``"stop"`` or ``"length"``.
+    corral : dict, optional
+        The choice's ``corral`` field (left out when ``None``).
     """
     if req.endpoint == "chat":
-        return {"index": index, "message": {"role": "assistant", "content": text, "refusal": None},
+        item = {"index": index, "message": {"role": "assistant", "content": text, "refusal": None},
                 "logprobs": None, "finish_reason": finish_reason}
-    return {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    else:
+        item = {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    if corral is not None:
+        item["corral"] = corral
+    return item
 
 
 def response_body(req, model: str, choices: list, usage: dict) -> dict:
@@ -73,14 +84,16 @@ class Chunker:
         return data
 
     def event(self, index: int, *, text: str | None = None, role: bool = False,
-              finish_reason: str | None = None) -> bytes:
+              finish_reason: str | None = None, corral: dict | None = None) -> bytes:
         """One chunk for choice ``index``: the assistant role (chat's first chunk), a piece of text, or the end
-        (``finish_reason``, with an empty delta)."""
+        (``finish_reason``, with an empty delta, and the choice's ``corral`` field when not ``None``)."""
         if self.req.endpoint == "chat":
             delta = {"role": "assistant", "content": ""} if role else ({"content": text} if text is not None else {})
             item = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         else:
             item = {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
+        if corral is not None:
+            item["corral"] = corral
         return _event(self._chunk([item]))
 
     def usage_event(self, usage: dict) -> bytes:
