@@ -1,4 +1,5 @@
-"""Grammar IR: plain BNF rules over named terminals (Python regexes), plus the regex and choices front ends.
+"""Grammar IR: plain BNF rules over named terminals (Python regexes), its constructors (Lark text, a regex, a list of
+choices) and the grammar sources (:func:`grammar_from_source`, :func:`load_lark_file`).
 
 Language semantics
 ------------------
@@ -16,21 +17,32 @@ merged, unused terminals (neither in a kept rule nor ignored) are dropped, and a
 derive anything raises :class:`~corral.errors.GrammarError` ("the language is empty"). A terminal whose regex
 matches the empty string is an error, except in grammars built with ``allow_nullable_terminals=True`` (as
 :meth:`Grammar.from_regex` does), where such a terminal stands for its non-empty matches only.
+
+Where the parts live: the normalization passes in :mod:`corral.compile.normalize`, the terminal checks in
+:mod:`corral.compile.terminal_checks`, the symbols of the regex and choices front ends in
+:mod:`corral.compile.regex_choices`, the Lark front end in :mod:`corral.compile.lark`, and the shipped grammars
+and the lookup of a grammar by name in :mod:`corral.compile.grammar_paths`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from corral.compile.grammar_paths import (grammar_file, list_shipped_grammars, names_a_file, safe_is_file,
+                                          shipped_grammars_dir)
 from corral.compile.indentation import Indentation, resolve_postlex
-from corral.compile.lark import (declare_error, format_lark_text, locate_definition, locate_symbol, locate_terminal,
-                                 parse_lark_grammar)
-from corral.compile.symbols import (REGEX_ERRORS, Rule, Terminal, inline_flags, regex_anchor,
-                                    regex_matches_empty)
-from corral.budget import budget_scope, checkpoint
+from corral.compile.lark import parse_lark_grammar
+from corral.compile.lark_errors import declare_error
+from corral.compile.lark_format import format_lark_text
+from corral.compile.lark_locate import locate_definition, locate_symbol, locate_terminal
+from corral.compile.normalize import normalize
+from corral.compile.normalize import productive_rules  # noqa: F401 - importable here, as before
+from corral.compile.regex_choices import choice_symbols, regex_symbols
+from corral.compile.symbols import Rule, Terminal
+from corral.compile.terminal_checks import compile_terminals, refuse_anchors
+from corral.budget import budget_scope
 from corral.errors import GrammarError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,8 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Terminal", "Rule", "Grammar", "grammar_from_source", "load_lark_file", "shipped_grammars_dir",
            "list_shipped_grammars"]
-
-_FLAG_CHARS = "imsxu"
 
 
 @dataclass
@@ -94,7 +104,7 @@ class Grammar:
                       for r in self.rules]
         self.terminals = dict(self.terminals)
         self.ignore = tuple(dict.fromkeys(self.ignore))
-        self._normalize()
+        normalize(self)  # corral.compile.normalize
 
     def __repr__(self) -> str:
         """A one-line summary (start, rule and terminal counts, ignored terminals, source)."""
@@ -160,7 +170,7 @@ class Grammar:
             if missing:
                 raise declare_error(text, missing, source_name)
             grammar = cls(rules, terminals, start, ignore, text, source_name, postlex=indentation)
-            grammar._refuse_anchors()
+            refuse_anchors(grammar)
             if check_regex:
                 grammar.check_terminals()
         return grammar
@@ -189,23 +199,8 @@ class Grammar:
             The regex is invalid, uses a construct that cannot be compiled exactly, or matches no string; the error
             names the pattern and the position.
         """
-        from corral.automata.regex import compile_regex
-        from corral.errors import RegexError
-
-        flags = frozenset(flags)
-        try:
-            compiled = re.compile(inline_flags(pattern, flags))
-        except re.error as exc:
-            raise RegexError(f"invalid regex: {exc.msg}", pattern=pattern, position=exc.pos) from None
-        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-            raise RegexError(f"invalid regex: {exc}", pattern=pattern) from None
-        if compile_regex(pattern, flags).is_empty:
-            raise RegexError("the regex matches no string", pattern=pattern)
-        rules = [Rule("start", ("REGEX",))]
-        if compiled.fullmatch("") is not None:
-            rules.append(Rule("start", ()))
-        term = Terminal("REGEX", pattern, flags, None)
-        return cls(rules, {"REGEX": term}, "start", (), None, None, allow_nullable_terminals=True)
+        rules, terminals = regex_symbols(pattern, flags)  # corral.compile.regex_choices
+        return cls(rules, terminals, "start", (), None, None, allow_nullable_terminals=True)
 
     @classmethod
     def from_choices(cls, choices: Sequence[str]) -> "Grammar":
@@ -225,21 +220,7 @@ class Grammar:
         GrammarError
             If ``choices`` is empty.
         """
-        if isinstance(choices, str):
-            raise GrammarError("choices must be a list of strings, not a single string")
-        choices = list(dict.fromkeys(choices))
-        if not choices:
-            raise GrammarError("choices is empty: the language is empty", kind="empty_language")
-        rules, terminals = [], {}
-        for i, text in enumerate(choices):
-            if not isinstance(text, str):
-                raise GrammarError(f"choice {i} is not a string: {text!r}")
-            if text == "":
-                rules.append(Rule("start", ()))
-                continue
-            name = f"CHOICE_{i}"
-            terminals[name] = Terminal(name, re.escape(text), frozenset(), text)
-            rules.append(Rule("start", (name,)))
+        rules, terminals = choice_symbols(choices)  # corral.compile.regex_choices
         return cls(rules, terminals, "start", (), None, None)
 
     # ------------------------------------------------------------------ queries
@@ -294,36 +275,7 @@ class Grammar:
         GrammarError
             A terminal uses an unsupported regex construct, has an empty language, or matches the empty string.
         """
-        try:
-            from corral.automata.regex import compile_regex
-        except ImportError as exc:  # the regex compiler is optional for this check
-            if getattr(exc, "name", None) not in (None, "corral.automata.regex", "corral.automata"):
-                raise
-            return None
-        from corral.budget import BudgetExceeded
-        from corral.errors import RegexError
-
-        out = {}
-        for name, term in self.terminals.items():
-            dfa = self._dfa_cache.get(term)
-            if dfa is None:
-                checkpoint()
-                try:
-                    dfa = compile_regex(term.pattern, term.flags)
-                except BudgetExceeded as exc:
-                    raise self.too_complex(name, exc.what) from None
-                except RegexError as exc:
-                    if exc.construct == "size":
-                        raise self.too_complex(name, str(exc)) from None
-                    raise self._error(f"terminal {name!r} uses an unsupported regex: {exc}", terminal=name) from exc
-                if dfa.is_empty:
-                    raise self._error(f"terminal {name!r} matches nothing (its language is empty)", terminal=name,
-                                      kind="empty_language")
-                if bool(dfa.accepting[0]) and not self.allow_nullable_terminals:
-                    raise self._error(f"terminal {name!r} matches the empty string", terminal=name)
-                self._dfa_cache[term] = dfa
-            out[name] = dfa
-        return out
+        return compile_terminals(self)  # corral.compile.terminal_checks
 
     # ------------------------------------------------------------------ output
 
@@ -341,16 +293,6 @@ class Grammar:
         declared = self.postlex.declared if self.postlex is not None else ()
         return format_lark_text(self.start, self.rules, self.terminals, self.ignore, declared)
 
-    def _refuse_anchors(self) -> None:
-        """GrammarError for a terminal with a position anchor: lark matches terminals against the whole input, so
-        ``/..$/`` only matches at the end of the text, a meaning a token-level terminal cannot carry."""
-        for name, term in self.terminals.items():
-            anchor = regex_anchor(term.pattern, term.flags) if term.literal is None else None
-            if anchor is not None:
-                raise self._error(f"terminal {name!r} uses the anchor {anchor}, which in Lark refers to the whole "
-                                  "input rather than the lexeme: not supported (a terminal always matches whole "
-                                  "lexemes, so an anchor at its ends can be dropped)", terminal=name)
-
     def too_complex(self, terminal: str, what: str) -> "GrammarError | SchemaError":
         """The error for a terminal past the compile budget: a SchemaError (kind ``too_complex``) at the schema
         pointer and keyword it came from (:attr:`origins`), else a GrammarError (kind ``too_complex``) at its line."""
@@ -365,6 +307,8 @@ class Grammar:
 
     def _error(self, message: str, *, terminal: str | None = None, rule: str | None = None,
                symbol: str | None = None, kind: str | None = None) -> GrammarError:
+        """A GrammarError at the line and column (in :attr:`source`, when there is one) of ``terminal``, of the
+        definition of ``rule``, or of the first use of ``symbol``."""
         line = column = None
         if self.source is not None:
             if terminal is not None:
@@ -379,157 +323,13 @@ class Grammar:
                 line, column = loc
         return GrammarError(message, line=line, column=column, source_name=self.source_name, kind=kind)
 
-    def _normalize(self) -> None:
-        terms = self.terminals
-        for key, term in terms.items():
-            checkpoint()
-            if not isinstance(term, Terminal) or term.name != key:
-                raise GrammarError(f"terminals[{key!r}] must be a Terminal named {key!r}")
-            bad = set(term.flags) - set(_FLAG_CHARS)
-            if bad:
-                raise self._error(f"terminal {key!r} has unsupported regex flags {sorted(bad)}", terminal=key)
-            try:
-                nullable = regex_matches_empty(term.pattern, term.flags)
-            except REGEX_ERRORS as exc:
-                raise self._error(f"terminal {key!r} has an invalid regex {term.pattern!r}: {exc}",
-                                  terminal=key) from exc
-            if nullable and not self.allow_nullable_terminals:
-                raise self._error(f"terminal {key!r} matches the empty string", terminal=key)
-        lhs_set = {r.lhs for r in self.rules}
-        both = lhs_set & set(terms)
-        if both:
-            name = sorted(both)[0]
-            raise self._error(f"{name!r} is both a terminal and a rule", rule=name)
-        if self.start in terms:
-            raise GrammarError(f"the start symbol {self.start!r} must be a rule, not a terminal")
-        for name in self.ignore:
-            if name not in terms:
-                raise self._error(f"ignored terminal {name!r} is not defined", symbol=name)
-        declared = self._check_postlex()
-        terms = {**terms, **dict.fromkeys(declared)}  # declared terminals are symbols, with no pattern
-        if self.start not in lhs_set:
-            known = ", ".join(list(dict.fromkeys(r.lhs for r in self.rules if not r.lhs.startswith("_")))[:8])
-            raise GrammarError(f"the start rule {self.start!r} is not defined (rules: {known or 'none'})",
-                               source_name=self.source_name)
-        for r in self.rules:
-            for s in r.rhs:
-                if s not in terms and s not in lhs_set:
-                    kind = "terminal" if s[:1].isupper() or s.lstrip("_")[:1].isupper() else "rule"
-                    raise self._error(f"{kind} {s!r} used but not defined (in rule {r.lhs!r})", symbol=s)
-
-        productive, pending = productive_rules(self.rules, terms)
-        if self.start not in productive:
-            raise self._error(
-                f"the language is empty: the start rule {self.start!r} cannot derive any string "
-                "(every derivation needs infinitely many steps)", rule=self.start, kind="empty_language")
-        rules = [r for r, p in zip(self.rules, pending) if not p]
-
-        # reachable from start
-        by_lhs: dict[str, list[Rule]] = {}
-        for r in rules:
-            by_lhs.setdefault(r.lhs, []).append(r)
-        reachable = {self.start}
-        stack = [self.start]
-        while stack:
-            for r in by_lhs.get(stack.pop(), ()):
-                for s in r.rhs:
-                    if s not in reachable and s not in terms:
-                        reachable.add(s)
-                        stack.append(s)
-        rules = list(dict.fromkeys(r for r in rules if r.lhs in reachable))
-        used = {s for r in rules for s in r.rhs if s in terms} | set(self.ignore)
-        self.rules = rules
-        self.terminals = {k: v for k, v in terms.items() if k in used and k not in declared}
-        if declared and self.postlex.newline not in self.terminals:
-            raise self._error(f"the newline terminal {self.postlex.newline!r} of the indentation post-lexer is not "
-                              "used by any rule", terminal=self.postlex.newline)
-        self._normal = (rules, len(rules))  # what normalisation left (CompiledGrammar skips re-checking it)
-
-    def _check_postlex(self) -> tuple[str, ...]:
-        """The declared terminals of :attr:`postlex` (none without one); GrammarError if its names do not fit."""
-        post = self.postlex
-        if post is None:
-            return ()
-        if not isinstance(post, Indentation):
-            raise GrammarError(f"postlex must be an Indentation, not {type(post).__name__}")
-        for name in post.declared:
-            if name in self.terminals or name in {r.lhs for r in self.rules}:
-                raise self._error(f"{name!r} is produced by the indentation post-lexer, so it must be declared "
-                                  "(%declare), not defined", symbol=name)
-        if post.newline not in self.terminals or post.newline in self.ignore:
-            raise GrammarError(f"the indentation post-lexer's newline terminal {post.newline!r} is not a terminal "
-                               "of the grammar (or is ignored)", source_name=self.source_name)
-        return post.declared
-
     def is_normal(self) -> bool:
         """Whether :attr:`rules` are still the list normalisation produced (every rule productive and reachable)."""
         normal = getattr(self, "_normal", None)
         return normal is not None and normal[0] is self.rules and normal[1] == len(self.rules)
 
 
-def productive_rules(rules, terminals) -> tuple[set, list[int]]:
-    """The nonterminals that derive some terminal string (the least fixpoint), and per rule how many distinct
-    nonterminals of its right-hand side do not (0: the rule is productive).
-
-    A worklist: each rule is looked at once per nonterminal of its right-hand side. ``rules`` are ``(lhs, rhs)``
-    pairs or :class:`Rule` objects; ``terminals`` is the container of terminal symbols, or an ``int`` ``n`` when the
-    symbols are integers and the terminals are those below ``n``.
-    """
-    pending: list[int] = []
-    users: dict = {}
-    productive: set = set()
-    work = []
-    pairs = [(r[0], r[1]) if isinstance(r, tuple) else (r.lhs, r.rhs) for r in rules]
-    numbered = isinstance(terminals, int)
-    for i, (lhs, rhs) in enumerate(pairs):
-        nts = {s for s in rhs if s >= terminals} if numbered else {s for s in rhs if s not in terminals}
-        pending.append(len(nts))
-        for s in nts:
-            users.setdefault(s, []).append(i)
-        if not nts and lhs not in productive:
-            productive.add(lhs)
-            work.append(lhs)
-    while work:
-        for i in users.get(work.pop(), ()):
-            pending[i] -= 1
-            lhs = pairs[i][0]
-            if not pending[i] and lhs not in productive:
-                productive.add(lhs)
-                work.append(lhs)
-    return productive, pending
-
-
 # ---------------------------------------------------------------------- sources
-
-
-def shipped_grammars_dir() -> Path | None:
-    """The folder of the grammars shipped inside the package (``corral/grammars``), or ``None`` if it is missing.
-
-    Read through :mod:`importlib.resources`, so it is found in an installed wheel as in a source checkout.
-
-    Returns
-    -------
-    Path or None
-    """
-    from importlib import resources
-
-    try:
-        folder = resources.files("corral") / "grammars"
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - corral is always importable here
-        return None
-    path = Path(str(folder))
-    return path if path.is_dir() else None
-
-
-def list_shipped_grammars() -> list[str]:
-    """Names of the shipped grammars (``"json"``, ``"sql"``, ...).
-
-    Returns
-    -------
-    list of str
-    """
-    folder = shipped_grammars_dir()
-    return sorted(p.stem for p in folder.glob("*.lark")) if folder else []
 
 
 def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: bool = True,
@@ -566,14 +366,6 @@ def load_lark_file(path: str | Path, start: str | None = None, *, check_regex: b
                              check_regex=check_regex, postlex=postlex)
 
 
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, ``False`` for a name no file can have (a NUL byte, an over-long name)."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
 def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = None) -> Grammar:
     """Turn any grammar source into a :class:`Grammar`.
 
@@ -597,24 +389,12 @@ def grammar_from_source(grammar: "str | Path | Grammar", *, start: str | None = 
     if isinstance(grammar, Grammar):
         return grammar
     if isinstance(grammar, Path):
-        if not _is_file(grammar):
+        if not safe_is_file(grammar):
             raise GrammarError(f"grammar file not found: {grammar}")
         return load_lark_file(grammar, start=start)
     if not isinstance(grammar, str):
         raise GrammarError(f"cannot make a grammar from {type(grammar).__name__}")
     text = grammar.strip()
-    if "\n" not in text and ":" not in text.replace("\\", "/").split("/")[-1]:
-        tried = []
-        if re.fullmatch(r"[A-Za-z0-9_\-]+", text):
-            folder = shipped_grammars_dir()
-            if folder is not None and (folder / f"{text}.lark").is_file():
-                return load_lark_file(folder / f"{text}.lark", start=start)
-            tried.append(f"shipped grammar {text!r}")
-        path = Path(text).expanduser()
-        if _is_file(path):
-            return load_lark_file(path, start=start)
-        tried.append("no file (the text holds a NUL byte)" if "\0" in text else f"file {path.resolve()}")
-        names = ", ".join(list_shipped_grammars()) or "none found"
-        raise GrammarError(f"cannot find grammar {text!r}; tried {'; '.join(tried)} (shipped grammars: {names})")
+    if names_a_file(text):  # a shipped grammar's name or a path (corral.compile.grammar_paths)
+        return load_lark_file(grammar_file(text), start=start)
     return Grammar.from_lark(grammar, start=start or "start")
-

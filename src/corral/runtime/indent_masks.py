@@ -1,5 +1,6 @@
-"""Masks of :class:`~corral.runtime.indented.IndentedGrammar` states: :meth:`CompiledGrammar._fill_mask` with
-configs for columns and maximal lexemes (:mod:`corral.runtime.indent_lexemes`).
+"""Masks of :class:`~corral.runtime.indented.IndentedGrammar` states: :mod:`corral.runtime.masks` with configs for
+columns and maximal lexemes (:mod:`corral.runtime.indent_lexemes`), sharing its steps for remainders that are
+whole tokens (:func:`~corral.runtime.masks.allow_remainders`) and the fixpoint (:func:`~corral.runtime.masks.settle`).
 
 For each lexeme thread, the tokens that keep it alive to their last byte are allowed (the table's ``inside``); the
 tokens that end it inside them are allowed when their remainder is, after the configs the end leads to. An ordinary
@@ -18,6 +19,7 @@ import numpy as np
 
 from corral.runtime.indent_explore import explore
 from corral.runtime.indent_lexemes import maximal_ends, resolve_widths
+from corral.runtime.masks import allow_remainders, settle
 from corral.runtime.packed import unpack_mask
 
 __all__ = ["fill_mask"]
@@ -36,16 +38,7 @@ def fill_mask(g, state, m: np.ndarray, depth: int) -> None:
             if nxt:
                 big = depth == 0 and tab.end_ids.size >= g._REUSE_MIN_ENDS
                 _remainders(g, state, m, tab.end_ids, tab.end_offsets, nxt, depth, deferred, reuse=big)
-    changed = bool(deferred)
-    while changed:  # the state is its own boundary: the least fixpoint, as in CompiledGrammar._fill_mask
-        changed = False
-        for ids, rem in deferred:
-            add = ids[m[rem] & ~m[ids]]
-            if add.size:
-                m[add] = True
-                changed = True
-    if state.complete and g.eos_ids.size:
-        m[g.eos_ids] = True
+    settle(g, state, m, deferred)
 
 
 def _own_threads(g, state, m: np.ndarray, depth: int) -> dict:
@@ -100,14 +93,7 @@ def _remainders(g, state, m, ids, offs, nxt: frozenset, depth, deferred, *, reus
     if reuse:
         sfx, starts = g.index._va.suffix()
         rem = sfx[starts[ids] + offs].astype(np.int64)
-        has = rem >= 0
-        boundary = g._boundary(nxt)
-        if boundary.key == state.key:
-            deferred.append((ids[has], rem[has]))
-        else:
-            words = g._packed(boundary, depth + 1)
-            r = rem[has]
-            m[ids[has][((words[r >> 5] >> (r & 31)) & 1).astype(bool)]] = True
+        has = allow_remainders(g, state, m, ids, rem, g._boundary(nxt), depth, deferred)
         ids, offs = ids[~has], offs[~has]
     sel = ~m[ids]
     if sel.any():

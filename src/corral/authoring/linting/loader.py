@@ -9,9 +9,12 @@ import re
 from pathlib import Path
 
 from corral.authoring.linting.report import Finding, LintReport, sort_findings
-from corral.compile.grammar import Grammar, shipped_grammars_dir
-from corral.compile.lark import (_locate_import, _refuse_backslash_runs, _translate, lark_terminal_body,
-                                 locate_definition, locate_symbol, locate_terminal, rewrite_lark_idioms)
+from corral.compile.grammar import Grammar
+from corral.compile.grammar_paths import safe_is_file, shipped_grammars_dir
+from corral.compile.lark import terminal_from_lark
+from corral.compile.lark_errors import refuse_backslash_runs, translate_lark_error
+from corral.compile.lark_format import lark_terminal_body
+from corral.compile.lark_locate import locate_definition, locate_import, locate_symbol, locate_terminal
 from corral.compile.symbols import Terminal
 from corral.errors import GrammarError
 
@@ -46,7 +49,7 @@ def _looks_like_path(text: str) -> bool:
 def _find_file(text: str) -> Path:
     """The file a one-line source names: a path, else a shipped grammar; GrammarError if neither exists."""
     path = Path(text).expanduser()
-    if _is_file(path):
+    if safe_is_file(path):
         return path
     folder = shipped_grammars_dir()
     if folder is not None and re.fullmatch(r"[A-Za-z0-9_\-]+", text) and (folder / f"{text}.lark").is_file():
@@ -54,17 +57,9 @@ def _find_file(text: str) -> Path:
     raise GrammarError(f"grammar file not found: {text}")
 
 
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, False for names no file can have."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
 def _read_file(path: Path) -> str:
     """The text of a grammar file; GrammarError when it is missing, unreadable or not UTF-8."""
-    if not _is_file(path):
+    if not safe_is_file(path):
         raise GrammarError(f"grammar file not found: {path}")
     try:
         return path.read_text(encoding="utf-8")
@@ -74,7 +69,7 @@ def _read_file(path: Path) -> str:
 
 def _folder_of(source_name: str | None) -> list[str]:
     """The folder of an existing grammar file, for relative imports."""
-    if source_name and _is_file(Path(source_name)):
+    if source_name and safe_is_file(Path(source_name)):
         return [str(Path(source_name).parent)]
     return []
 
@@ -83,7 +78,7 @@ def _load_lark(text, start: str, source_name: str | None, import_paths) -> "Mode
     """Load Lark text with lark's loader, keeping every rule (reachable or not); lark errors become GrammarError."""
     if not isinstance(text, str):
         raise GrammarError(f"a Lark grammar must be a str, not {type(text).__name__}")
-    _refuse_backslash_runs(text, source_name)
+    refuse_backslash_runs(text, source_name)
     try:
         return _build(text, start, source_name, import_paths)
     except GrammarError:
@@ -91,7 +86,7 @@ def _load_lark(text, start: str, source_name: str | None, import_paths) -> "Mode
     except RecursionError as exc:
         raise GrammarError("grammar is too deeply nested for lark's loader", source_name=source_name) from exc
     except Exception as exc:  # every lark failure becomes a GrammarError (or an undefined-name finding)
-        error = _translate(exc, text, source_name)
+        error = translate_lark_error(exc, text, source_name)
         if "used but not defined" in error.message or "marked to ignore but were not defined" in error.message:
             finding = Finding("undefined", "error", error.message, error.line, error.column, (),
                               source_name=source_name)
@@ -117,22 +112,11 @@ def _build(text: str, start: str, source_name: str | None, import_paths) -> "Mod
     defined = {str(n) for n, (tree, _p) in lark_grammar.term_defs if tree is not None}
     declared = frozenset(str(n) for n, (tree, _p) in lark_grammar.term_defs if tree is None)
     terms, rules, ignore = lark_grammar.compile(rule_names, defined)
-    terminals = {str(t.name): _to_terminal(t) for t in terms}
+    terminals = {str(t.name): terminal_from_lark(t) for t in terms}
     ir_rules = [(str(r.origin.name), tuple(str(s.name) for s in r.expansion)) for r in rules]
     return Model(start, ir_rules, terminals, tuple(str(n) for n in ignore), declared=declared,
                   user_rules=tuple(rule_names), named_terminals=frozenset(n for n in defined if not n.startswith("__")),
                   text=text, source_name=source_name)
-
-
-def _to_terminal(t) -> Terminal:
-    """A lark TerminalDef as a corral Terminal (as :func:`corral.compile.lark.parse_lark_text` converts it)."""
-    from lark.lexer import PatternStr
-
-    pat, name = t.pattern, str(t.name)
-    flags = frozenset(str(f) for f in pat.flags)
-    if isinstance(pat, PatternStr):
-        return Terminal(name, re.escape(str(pat.value)), flags, str(pat.value), int(t.priority))
-    return Terminal(name, rewrite_lark_idioms(str(pat.value), flags), flags, None, int(t.priority))
 
 
 def _undefined_names(builder) -> list[str]:
@@ -223,7 +207,7 @@ class Model:
         head = name.lstrip("_")
         if "__" not in head:
             return None
-        return _locate_import(self.text, head.split("__", 1)[0])
+        return locate_import(self.text, head.split("__", 1)[0])
 
     def finding(self, kind: str, message: str, where, names, *, severity: str = "warning",
                 witness: str | None = None) -> Finding:
