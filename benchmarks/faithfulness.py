@@ -10,19 +10,25 @@ conditioned law ``π(y) ∝ p(y) 1[y ∈ L]`` and locally constrained law ``ℓ`
 and KL(q̂‖π) of: masked decoding (``ℓ``), AWRS sequences (``ℓ``, with weights), SMC with N = 4, 16, 64 (AWRS
 proposals; the law of one draw from the posterior, estimated by the run-averaged posterior) and SMC with optimal
 resampling (``resampling="optimal"``: every allowed token listed, Fearnhead-Clifford resampling; masks per kept
-token instead of checks, and mean Ẑ/Z), ASAp (one trie, the outputs drawn one after another: TV of each quarter
-of them, so TV against samples drawn; ``θ(root)/Z`` at the end) and SMC twisted by that trie (N = 4, 16; time
-without the trie's learning), with wall time per output and constraint checks per token. ``TV(ℓ, π)`` exact and the noise floor (mean TV of the same number of exact draws from π) are
-printed beside them.
+token instead of checks, and mean Ẑ/Z), ASAp (one trie, the outputs drawn one after another: TV of all of them and
+of each quarter; ``θ(root)/Z`` at the end) and SMC twisted by that trie (N = 4, 16; time without the trie's
+learning), with wall time per output and constraint checks per token. ``TV(ℓ, π)`` exact and the noise floor (mean
+TV of the same number of exact draws from π) are printed beside them. A second table gives, for every row, TV to π
+against outputs drawn (the estimate from its first 25, 100, 400, 1600 outputs, beside the iid noise floor at each n)
+and against wall time (the estimate from the outputs it had finished after 0.1, 1 and 10 s): :class:`Trace`,
+:func:`curve`.
 
 Part 2 (embedded model). Constraint checks per token of AWRS (max_rejects 8 and 32) and of AWRS-SMC (N = 8) on the
 embedded model (``HFModel.load()``) with JSON schemas (``schemas/person.json`` and two inline schemas), each with its
 task prompt and with a generic one, in the three exact layouts (compact, spaced = ``json.dumps`` defaults, pretty),
 with rejections and full-mask fallbacks per token (``--embedded-only`` runs just this part).
 
-genlm-control's AWRS-SMC (``benchmarks/genlm_baseline.py``: the same ToyModel wrapped as a genlm-backend LM, the
-same languages) is compared when it is importable, or through ``--genlm-python`` (a separate venv); otherwise the
-reason is printed.
+genlm-control's AWRS-SMC (``benchmarks/genlm_baseline.py``: genlm-control's own ``SMC`` with its ``AWRS`` token
+sampler, on the same ToyModel wrapped as a genlm-backend LM, the same languages (checked equal), the same N, runs,
+ESS threshold 0.5, stratified resampling and max_tokens as the ``SMC N=n`` rows) is compared when it is importable,
+or through ``--genlm-python`` (a separate venv, e.g. ``python -m venv /work/genlm-venv &&
+/work/genlm-venv/bin/pip install -c constraints.txt torch==2.13.0 genlm-control``); otherwise the reason is
+printed. Its rows carry the same curves (``seq_row``).
 """
 
 from __future__ import annotations
@@ -135,6 +141,59 @@ def noise_floor(pi, m, rng, reps=20):
                           for _ in range(reps)]))
 
 
+CURVE_OUTPUTS = (25, 100, 400, 1600)  # TV to π of the first n outputs of a row (against samples drawn)
+CURVE_SECONDS = (0.1, 1.0, 10.0)  # TV to π of the outputs a row had finished after t seconds (against wall time)
+
+
+class Trace:
+    """The outputs of one row in the order drawn, each with the wall time since the row started.
+
+    An item is a key (one output: mass 1) or a law (an SMC run's normalised posterior; ``{}`` for a run whose
+    particles all died: no mass). The estimate after ``n`` items is their mass-weighted average, the same estimate as
+    the row's (the empirical law, or the run-averaged posterior)."""
+
+    def __init__(self):
+        self.items, self.times, self.cpu_times = [], [], []
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def add(self, item):
+        self.items.append(item)
+        self.times.append(time.perf_counter() - self.t0)
+        self.cpu_times.append(time.process_time() - self.c0)
+
+
+def curve(items, times, pi, outputs=CURVE_OUTPUTS, seconds=CURVE_SECONDS) -> dict:
+    """TV to π against outputs drawn and against wall time (see :class:`Trace`).
+
+    ``tv_at_outputs``: ``[[n, TV of the first n items]]`` for the ``n`` of ``outputs`` the row reached, then the
+    row's total. ``tv_at_seconds``: ``[[t, TV, n, ended]]``: the ``n`` items finished within ``t`` seconds (TV
+    ``None`` when not even one); ``ended`` when the row stopped before ``t`` (then it is the row's final TV, reached
+    at ``total_s``)."""
+    marks = sorted({n for n in outputs if n < len(items)} | {len(items)}
+                   | {sum(1 for x in times if x <= t) for t in seconds} - {0})
+    acc, mass, at, j = {}, 0.0, {}, 0
+    for i, item in enumerate(items, 1):
+        law = item if isinstance(item, dict) else {item: 1.0}
+        for k, w in law.items():
+            acc[k] = acc.get(k, 0.0) + w
+        mass += sum(law.values())
+        while j < len(marks) and marks[j] == i:
+            at[i] = tv({k: v / mass for k, v in acc.items()}, pi) if mass > 0 else None
+            j += 1
+    total = times[-1] if times else 0.0
+    by_n = [[n, at[n]] for n in marks if n in set(outputs) | {len(items)}]
+    by_t = []
+    for t in seconds:
+        n = sum(1 for x in times if x <= t)
+        by_t.append([t, at.get(n), n, total <= t])
+    return {"tv_at_outputs": by_n, "tv_at_seconds": by_t, "total_s": total}
+
+
+def floor_curve(pi, outputs=CURVE_OUTPUTS, reps: int = 20) -> list:
+    """Mean TV to π of ``n`` exact iid draws from π, for the ``n`` of ``outputs`` (the noise floor against samples)."""
+    return [[n, noise_floor(pi, n, np.random.default_rng(0), reps)] for n in outputs]
+
+
 def run_exact(quick: bool):
     m_seq = 600 if quick else 3000
     particle_budget = 1600 if quick else 12800
@@ -145,60 +204,49 @@ def run_exact(quick: bool):
         exact_tv = tv(ell, pi)
         floor = noise_floor(pi, m_seq, np.random.default_rng(0))
         base = {"constraint": name, "kind": kind, "support": len(pi), "tv_ell_pi": exact_tv, "Z": math.exp(log_z)}
+        rows.append({**base, "sampler": "exact iid draws from π (noise floor)", "floor_curve": floor_curve(pi)})
 
         gen = torch.Generator().manual_seed(0)
-        t0 = time.perf_counter()
-        samples = [tuple(sample_sequence(model.start(), compiled.matcher(), max_tokens=64, generator=gen).tokens)
-                   for _ in range(m_seq)]
-        wall = (time.perf_counter() - t0) / m_seq
-        q = empirical(samples)
-        rows.append({**base, "sampler": "masked (LCD)", "outputs": m_seq, "tv": tv(q, pi), "kl": kl(q, pi),
-                     "ms_per_output": 1e3 * wall, "checks_per_token": None, "floor": floor})
+        trace = Trace()
+        for _ in range(m_seq):
+            trace.add(tuple(sample_sequence(model.start(), compiled.matcher(), max_tokens=64, generator=gen).tokens))
+        rows.append({**base, "sampler": "masked (LCD)", **seq_row(trace, pi), "checks_per_token": None,
+                     "floor": floor})
 
         rng = np.random.default_rng(1)
-        t0 = time.perf_counter()
         checks = ntok = 0
-        samples = []
+        trace = Trace()
         for _ in range(m_seq):
             out = awrs_sample_sequence(model.start(), compiled.matcher(), max_tokens=64, rng=rng)
-            samples.append(tuple(out.tokens))
             checks += out.n_checks
             ntok += len(out.tokens)
-        wall = (time.perf_counter() - t0) / m_seq
-        q = empirical(samples)
-        rows.append({**base, "sampler": "AWRS", "outputs": m_seq, "tv": tv(q, pi), "kl": kl(q, pi),
-                     "ms_per_output": 1e3 * wall, "checks_per_token": checks / ntok, "floor": floor})
+            trace.add(tuple(out.tokens))
+        rows.append({**base, "sampler": "AWRS", **seq_row(trace, pi), "checks_per_token": checks / ntok,
+                     "floor": floor})
 
         for n in (4, 16, 64):
             runs = max(25, particle_budget // n)
-            avg = {}
             checks = ntok = 0
-            t0 = time.perf_counter()
+            trace = Trace()
             for r in range(runs):
                 res = smc(model, [], compiled.matcher(), particles=n, max_tokens=64, seed=r)
                 checks += res.n_checks
                 ntok += res.n_tokens
-                for k, w in res.posterior().items():
-                    avg[k] = avg.get(k, 0.0) + w / runs
-            wall = (time.perf_counter() - t0) / runs
-            rows.append({**base, "sampler": f"SMC N={n}", "outputs": runs, "tv": tv(avg, pi), "kl": kl(avg, pi),
-                         "ms_per_output": 1e3 * wall, "checks_per_token": checks / ntok, "floor": None})
+                trace.add(res.posterior())
+            rows.append({**base, "sampler": f"SMC N={n}", **seq_row(trace, pi), "checks_per_token": checks / ntok,
+                         "floor": None})
         for n in (4, 16, 64):
             runs = max(25, particle_budget // (4 * n))
-            avg = {}
             masks = ntok = 0
             zs = []
-            t0 = time.perf_counter()
+            trace = Trace()
             for r in range(runs):
                 res = smc(model, [], compiled.matcher(), particles=n, max_tokens=64, seed=r, resampling="optimal")
                 masks += res.n_checks
                 ntok += res.n_tokens
                 zs.append(math.exp(res.log_z - log_z))
-                for k, w in res.posterior().items():
-                    avg[k] = avg.get(k, 0.0) + w / runs
-            wall = (time.perf_counter() - t0) / runs
-            rows.append({**base, "sampler": f"SMC-optimal N={n}", "outputs": runs, "tv": tv(avg, pi),
-                         "kl": kl(avg, pi), "ms_per_output": 1e3 * wall, "checks_per_token": None,
+                trace.add(res.posterior())
+            rows.append({**base, "sampler": f"SMC-optimal N={n}", **seq_row(trace, pi), "checks_per_token": None,
                          "masks_per_token": masks / ntok, "z_ratio": float(np.mean(zs)), "floor": None})
         trie = AsapTrie()
         rows += asap_rows(model, compiled, pi, base, m_seq, trie)
@@ -207,20 +255,43 @@ def run_exact(quick: bool):
     return rows
 
 
+def seq_row(trace: Trace, pi) -> dict:
+    """The common fields of a row from its trace: outputs, TV and KL of the whole estimate, ms/output, the curve."""
+    c = curve(trace.items, trace.times, pi)
+    cpu = curve(trace.items, trace.cpu_times, pi)
+    c.update(tv_at_cpu_seconds=cpu["tv_at_seconds"], cpu_s=cpu["total_s"])
+    acc, mass = {}, 0.0
+    for item in trace.items:
+        law = item if isinstance(item, dict) else {item: 1.0}
+        for k, w in law.items():
+            acc[k] = acc.get(k, 0.0) + w
+        mass += sum(law.values())
+    q = {k: v / mass for k, v in acc.items()}
+    return {"outputs": len(trace.items), "tv": tv(q, pi), "kl": kl(q, pi) if all(k in pi for k in q) else math.inf,
+            "ms_per_output": 1e3 * c["total_s"] / len(trace.items),
+            "cpu_ms_per_output": 1e3 * c["cpu_s"] / len(trace.items), **c}
+
+
 def asap_rows(model, compiled, pi, base, m, trie):
-    """ASAp: ``m`` outputs drawn one after another in ``trie``; one row per quarter of them (TV of that quarter)."""
-    t0 = time.perf_counter()
-    outs = asap_samples(model.start(), compiled.matcher(), trie, samples=m, max_tokens=64,
-                        generator=torch.Generator().manual_seed(0))
-    wall = (time.perf_counter() - t0) / m
-    keys = [tuple(o.tokens) if o.status == "complete" else "length" for o in outs]
-    rows, q = [], m // 4
+    """ASAp: ``m`` outputs drawn one after another in ``trie`` (one ``asap_samples`` call each, so that each has its
+    time; the trie is kept); a row with the curve of all of them, then one row per quarter (TV of that quarter)."""
+    gen = torch.Generator().manual_seed(0)
+    trace = Trace()
+    for _ in range(m):
+        o = asap_samples(model.start(), compiled.matcher(), trie, samples=1, max_tokens=64, generator=gen)[0]
+        trace.add(tuple(o.tokens) if o.status == "complete" else "length")
+    keys = trace.items
+    wall = trace.times[-1] / m
+    theta = trie.theta / base["Z"]
+    rows = [{**base, "sampler": "ASAp (all, cumulative)", **seq_row(trace, pi), "checks_per_token": None,
+             "floor": noise_floor(pi, m, np.random.default_rng(0)), "theta_ratio": theta}]
+    q = m // 4
     for i in range(4):
         law = empirical(keys[i * q:(i + 1) * q])
         rows.append({**base, "sampler": f"ASAp samples {i * q + 1}-{(i + 1) * q}", "outputs": q, "tv": tv(law, pi),
                      "kl": kl(law, pi) if "length" not in law else math.inf, "ms_per_output": 1e3 * wall,
                      "checks_per_token": None, "floor": noise_floor(pi, q, np.random.default_rng(0)),
-                     "theta_ratio": trie.theta / base["Z"]})
+                     "theta_ratio": theta, "quarter": True})
     return rows
 
 
@@ -229,18 +300,15 @@ def twisted_rows(model, compiled, pi, base, particle_budget, trie):
     rows = []
     for n in (4, 16):
         runs = max(25, particle_budget // n)
-        avg, zs, checks, ntok = {}, [], 0, 0
-        t0 = time.perf_counter()
+        zs, checks, ntok = [], 0, 0
+        trace = Trace()
         for r in range(runs):
             res = smc(model, [], compiled.matcher(), particles=n, max_tokens=64, seed=r, twist=trie)
             checks, ntok = checks + res.n_checks, ntok + res.n_tokens
             zs.append(math.exp(res.log_z) / base["Z"])
-            for k, w in res.posterior().items():
-                avg[k] = avg.get(k, 0.0) + w / runs
-        wall = (time.perf_counter() - t0) / runs
-        rows.append({**base, "sampler": f"SMC N={n} + ASAp twist", "outputs": runs, "tv": tv(avg, pi),
-                     "kl": kl(avg, pi), "ms_per_output": 1e3 * wall, "checks_per_token": checks / ntok,
-                     "floor": None, "z_ratio": float(np.mean(zs))})
+            trace.add(res.posterior())
+        rows.append({**base, "sampler": f"SMC N={n} + ASAp twist", **seq_row(trace, pi),
+                     "checks_per_token": checks / ntok, "floor": None, "z_ratio": float(np.mean(zs))})
     return rows
 
 
@@ -338,37 +406,85 @@ def genlm_rows(quick: bool, python: str | None) -> tuple[list, str]:
     return rows, f"genlm-control rows: run with {python}."
 
 
-def markdown(exact_rows, emb_rows, note) -> str:
-    out = ["## Faithfulness on a tiny enumerable model (TV and KL to π)", "",
-           "| constraint | TV(ℓ,π) exact | sampler | outputs | TV to π | KL(q̂‖π) | noise floor | ms/output | "
-           "checks/token |", "|---|---|---|---|---|---|---|---|---|"]
+def curve_markdown(exact_rows) -> list:
+    """The second table: TV to π of each row's estimate after n outputs and after t seconds of wall time."""
+    ns = "".join(f" TV @{n} |" for n in CURVE_OUTPUTS)
+    ts = "".join(f" TV @{t:g} s (outputs) |" for t in CURVE_SECONDS)
+    out = ["## TV to π against outputs drawn and against wall time", "",
+           f"| constraint | sampler |{ns} TV @all (outputs) |{ts} total s (CPU s) |",
+           "|---|---|" + "---|" * (len(CURVE_OUTPUTS) + 1 + len(CURVE_SECONDS) + 1)]
     for r in exact_rows:
-        cpt = "mask" if r["checks_per_token"] is None else f"{r['checks_per_token']:.2f}"
-        if r["sampler"].startswith("genlm"):
-            cpt = "n/a"
-        if "masks_per_token" in r:
-            cpt = f"{r['masks_per_token']:.2f} masks (E Ẑ/Z {r['z_ratio']:.3f})"
-        elif "z_ratio" in r:
-            cpt += f" (E Ẑ/Z {r['z_ratio']:.3f})"
-        if "theta_ratio" in r:
-            cpt = f"mask (θ/Z {r['theta_ratio']:.4f})"
-        floor = "" if r["floor"] is None else f"{r['floor']:.3f}"
-        out.append(f"| {r['constraint']} | {r['tv_ell_pi']:.3f} | {r['sampler']} | {r['outputs']} | {r['tv']:.3f} | "
-                   f"{r['kl']:.4f} | {floor} | {r['ms_per_output']:.2f} | {cpt} |")
-    out += ["", "SMC rows: `outputs` = runs; TV/KL of the run-averaged posterior (the law of one draw from the "
-            "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS rows. "
-            "ASAp rows: the outputs of one trie in order, a quarter per row (dependent draws: their floor is the iid "
-            "one), θ/Z = θ(root)/Z after all of them; its ms/output includes learning. Twisted SMC rows use that "
-            "trie (time without learning it).",
-            "", "## AWRS constraint checks per token on the embedded model (JSON schemas)", "",
-            "| schema | layout | prompt | sampler | max_rejects | sequences (complete) | tokens | checks/token | "
-            "rejects/token | fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in emb_rows:
-        out.append(f"| {r['schema']} | {r['layout']} | {r['prompt']} | {r['sampler']} | {r['max_rejects']} | "
-                   f"{r['sequences']} ({r['complete']}) | "
-                   f"{r['tokens']} | {r['checks_per_token']:.2f} | {r['rejects_per_token']:.2f} | "
-                   f"{r['fallbacks_per_token']:.3f} | {r['tokens_per_s']:.1f} |")
-    out += ["", note]
+        if "floor_curve" in r:
+            cells = [f"{v:.3f}" for _, v in r["floor_curve"]]
+            out.append(f"| {r['constraint']} | *{r['sampler']}* | " + " | ".join(cells) + " | |"
+                       + " |" * len(CURVE_SECONDS) + " |")
+            continue
+        if "tv_at_outputs" not in r:
+            continue
+        by_n = {n: v for n, v in r["tv_at_outputs"]}
+        cells = ["" if by_n.get(n) is None else f"{by_n[n]:.3f}" for n in CURVE_OUTPUTS]
+        cells.append(f"{r['tv']:.3f} ({r['outputs']})")
+        for _, v, n, ended in r["tv_at_seconds"]:
+            cells.append("–" if v is None else f"{v:.3f} ({n}{'†' if ended else ''})")
+        cells.append(f"{r['total_s']:.2f} ({r['cpu_s']:.2f})")
+        out.append(f"| {r['constraint']} | {r['sampler']} | " + " | ".join(cells) + " |")
+    out += ["", "TV @n: the row's estimate from its first n outputs (empty: the row drew fewer). TV @t s: from the "
+            "outputs it had finished after t seconds of wall time, their number in brackets (–: not one yet; †: the "
+            "row ended before t, at `total s`, so this is its final TV). `CPU s`: the process's CPU time for the "
+            "same outputs (the box is shared: wall time also counts waiting for a core; the JSON has the curves in CPU "
+            "time too, `tv_at_cpu_seconds`). SMC outputs are runs (each one the run's "
+            "posterior, averaged). The noise-floor row is the mean TV of n exact iid draws from π. ASAp (all, "
+            "cumulative): the outputs of one trie, learning included in the time; twisted SMC's time leaves out that "
+            "learning. genlm-control rows ran in their own process after the corral rows, on the same machine."]
+    return out
+
+
+def markdown(exact_rows, emb_rows, note, skipped=()) -> str:
+    out = []
+    if "exact" not in skipped:
+        out += ["## Faithfulness on a tiny enumerable model (TV and KL to π)", "",
+                "| constraint | TV(ℓ,π) exact | sampler | outputs | TV to π | KL(q̂‖π) | noise floor | ms/output | "
+                "checks/token |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in exact_rows:
+            if "floor_curve" in r:
+                continue
+            cpt = "mask" if r["checks_per_token"] is None else f"{r['checks_per_token']:.2f}"
+            if r["sampler"].startswith("genlm"):
+                cpt = "n/a"
+            if "masks_per_token" in r:
+                cpt = f"{r['masks_per_token']:.2f} masks (E Ẑ/Z {r['z_ratio']:.3f})"
+            elif "z_ratio" in r:
+                cpt += f" (E Ẑ/Z {r['z_ratio']:.3f})"
+            if "theta_ratio" in r:
+                cpt = f"mask (θ/Z {r['theta_ratio']:.4f})"
+            floor = "" if r["floor"] is None else f"{r['floor']:.3f}"
+            out.append(f"| {r['constraint']} | {r['tv_ell_pi']:.3f} | {r['sampler']} | {r['outputs']} | "
+                       f"{r['tv']:.3f} | {r['kl']:.4f} | {floor} | {r['ms_per_output']:.2f} | {cpt} |")
+        out += ["", "SMC rows: `outputs` = runs; TV/KL of the run-averaged posterior (the law of one draw from the "
+                "posterior). Noise floor: mean TV to π of the same number of exact draws from π as the masked/AWRS "
+                "rows. ASAp rows: the outputs of one trie in order (all of them, then a quarter per row; dependent "
+                "draws: their floor is the iid one), θ/Z = θ(root)/Z after all of them; its ms/output includes "
+                "learning. Twisted SMC rows use that trie (time without learning it). genlm-control rows: "
+                "genlm-control's own SMC (`AWRS(llm, condition).smc`) with the same N, runs, ESS threshold, "
+                "resampling scheme and max_tokens as the corral `SMC N=n` rows.", ""]
+        out += curve_markdown(exact_rows) + [""]
+    else:
+        out += ["(exact part skipped: --embedded-only)", ""]
+    if "embedded" not in skipped:
+        out += ["## AWRS constraint checks per token on the embedded model (JSON schemas)", "",
+                "| schema | layout | prompt | sampler | max_rejects | sequences (complete) | tokens | checks/token | "
+                "rejects/token | fallbacks/token | tokens/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in emb_rows:
+            out.append(f"| {r['schema']} | {r['layout']} | {r['prompt']} | {r['sampler']} | {r['max_rejects']} | "
+                       f"{r['sequences']} ({r['complete']}) | "
+                       f"{r['tokens']} | {r['checks_per_token']:.2f} | {r['rejects_per_token']:.2f} | "
+                       f"{r['fallbacks_per_token']:.3f} | {r['tokens_per_s']:.1f} |")
+        if not emb_rows:
+            out.append("(no rows: the embedded part produced none)")
+    else:
+        out += ["(embedded part skipped: --skip-embedded)"]
+    if "exact" not in skipped:
+        out += ["", note]
     return "\n".join(out)
 
 
@@ -382,6 +498,9 @@ def main(argv=None) -> int:
                         help="an interpreter where genlm-control is installed (default: $CORRAL_GENLM_PYTHON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.skip_embedded and args.embedded_only:
+        parser.error("--skip-embedded and --embedded-only exclude each other")
+    skipped = ("exact",) if args.embedded_only else ("embedded",) if args.skip_embedded else ()
     exact_rows, note = [], "(exact part skipped)"
     if not args.embedded_only:
         exact_rows = run_exact(args.quick)
@@ -389,7 +508,7 @@ def main(argv=None) -> int:
         order = {r["constraint"]: i for i, r in enumerate(exact_rows)}
         exact_rows = sorted(exact_rows + extra, key=lambda r: order.get(r["constraint"], len(order)))
     emb_rows = [] if args.skip_embedded else run_embedded(args.quick)
-    print(markdown(exact_rows, emb_rows, note))
+    print(markdown(exact_rows, emb_rows, note, skipped))
     if args.json:
         Path(args.json).write_text(json.dumps({"exact": exact_rows, "embedded": emb_rows, "genlm_control": note},
                                               indent=1))

@@ -24,8 +24,17 @@ Before sampling, :func:`language_check` enumerates the token sequences the genlm
 with the coerced potential's ``prefix``/``complete``) and asserts they equal ``supp(π)``, so the target of genlm's
 SMC, ``p(y) 1[y ∈ L]`` truncated at ``max_tokens``, is exactly our ``π``.
 
+The sampler is genlm-control's ``SMC`` (``genlm.control.sampler.sequence``) over its ``AWRS`` token sampler
+(adaptive weighted rejection sampling, ``max_accepts=2``, no reject limit) with the settings of faithfulness.py's
+``SMC N=n`` rows: the same N and number of runs, ESS threshold 0.5, stratified resampling (corral ``smc()``'s
+default; genlm-control's own default is multinomial, ``--resampling``), max_tokens 64 (genlm forces EOS at the
+budget; the enumeration bound is the same).
+
 Reported per constraint and N: TV and KL(q̂‖π) of the run-averaged posterior (the law of one draw from the
-posterior, as the "SMC N=n" rows of faithfulness.py), TV(ℓ, π) exact, and ms per SMC run.
+posterior, as the "SMC N=n" rows of faithfulness.py), TV(ℓ, π) exact, ms per SMC run, and the curves of
+:func:`faithfulness.curve` (TV against runs drawn and against wall time).
+
+Tested with genlm-control 0.4.1 (genlm-backend 0.3.1, torch 2.13.0+cpu).
 """
 
 from __future__ import annotations
@@ -212,30 +221,31 @@ def json_schema_check(model, llm, pi: dict) -> dict:
 
 
 async def _smc_runs(llm, cond, n: int, runs: int, eos_id: int, ess_threshold: float, resampling: str):
-    avg = {}
+    """``runs`` SMC runs; a :class:`faithfulness.Trace` of their normalised posteriors (``{}`` for a run whose
+    particles all ended at weight 0: no mass) and the number of such dead runs."""
     n_dead = 0
-    t0 = time.perf_counter()
+    trace = F.Trace()
     for r in range(runs):
         np.random.seed(r)  # genlm's resampling draws from numpy's global RNG
         sampler = AWRS(llm, cond, seed=r)
         seqs = await sampler.smc(n_particles=n, ess_threshold=ess_threshold, max_tokens=MAX_TOKENS,
                                  resampling_method=resampling)
-        if not np.isfinite(seqs.log_total):
+        post = {}
+        if np.isfinite(seqs.log_total):
+            for ctx, w in zip(seqs.contexts, seqs.normalized_weights):
+                if w > 0:
+                    k = key_of(ctx, eos_id)
+                    post[k] = post.get(k, 0.0) + float(w)
+        else:
             n_dead += 1  # every particle has weight 0: this run contributes nothing (counted, reported)
-            continue
-        for ctx, w in zip(seqs.contexts, seqs.normalized_weights):
-            if w > 0:
-                k = key_of(ctx, eos_id)
-                avg[k] = avg.get(k, 0.0) + float(w)
-    wall = (time.perf_counter() - t0) / runs
-    total = sum(avg.values())
-    if total <= 0:
+        trace.add(post)
+    if not any(trace.items):
         raise RuntimeError(f"N={n}: all {runs} SMC runs ended with every particle at weight 0")
-    return {k: v / total for k, v in avg.items()}, wall, n_dead
+    return trace, n_dead
 
 
 def genlm_rows(quick: bool = False, runs: int | None = None, particles=PARTICLES, ess_threshold: float = 0.5,
-               resampling: str = "multinomial", check_json_schema: bool = False, verbose: bool = True,
+               resampling: str = "stratified", check_json_schema: bool = False, verbose: bool = True,
                float64: bool = True) -> list[dict]:
     """Rows in the format of faithfulness.py's exact rows for genlm-control's AWRS-SMC, N in ``particles``.
 
@@ -265,9 +275,9 @@ def genlm_rows(quick: bool = False, runs: int | None = None, particles=PARTICLES
                 "floor": None, "checks_per_token": None, "genlm_condition": note}
         for n in particles:
             n_runs = runs if runs is not None else max(25, budget // n)
-            q, wall, n_dead = asyncio.run(_smc_runs(llm, cond, n, n_runs, eos_id, ess_threshold, resampling))
-            rows.append({**base, "sampler": f"genlm-control AWRS-SMC N={n}", "outputs": n_runs, "tv": tv(q, pi),
-                         "kl": F.kl(q, pi), "ms_per_output": 1e3 * wall, "dead_runs": n_dead,
+            trace, n_dead = asyncio.run(_smc_runs(llm, cond, n, n_runs, eos_id, ess_threshold, resampling))
+            rows.append({**base, "sampler": f"genlm-control AWRS-SMC N={n}", **F.seq_row(trace, pi),
+                         "dead_runs": n_dead,
                          "ess_threshold": ess_threshold, "resampling": resampling,
                          "weights_dtype": "float64" if float64 else "float32"})
             if verbose:
@@ -282,7 +292,7 @@ def markdown(rows) -> str:
     for r in rows:
         out.append(f"| {r['constraint']} | {r['tv_ell_pi']:.3f} | {r['sampler']} | {r['outputs']} | {r['tv']:.3f} | "
                    f"{r['kl']:.4f} | {r['ms_per_output']:.2f} |")
-    return "\n".join(out)
+    return "\n".join(out + [""] + F.curve_markdown(rows)[:-2])  # the curve table, without its faithfulness.py note
 
 
 def main(argv=None) -> int:
@@ -293,9 +303,10 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs (smoke run)")
     parser.add_argument("--particles", type=int, nargs="+", default=list(PARTICLES))
     parser.add_argument("--ess-threshold", type=float, default=0.5)
-    parser.add_argument("--resampling", default="multinomial",
+    parser.add_argument("--resampling", default="stratified",
                         choices=["multinomial", "stratified", "systematic", "residual"],
-                        help="genlm-control's resampling method (its default: multinomial)")
+                        help="genlm-control's resampling method (default: stratified, corral smc()'s default, as in "
+                             "faithfulness.py's SMC rows; genlm-control's own default is multinomial)")
     parser.add_argument("--check-json-schema", action="store_true",
                         help="also show that genlm's JsonSchema potential accepts more than our language here")
     parser.add_argument("--float32", action="store_true",
