@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from corral.tokens.vocabulary import Vocabulary
 
-__all__ = ["Drafter", "CompositeDrafter"]
+__all__ = ["Drafter", "CompositeDrafter", "propose_batch"]
 
 
 class Drafter:
@@ -59,6 +59,21 @@ class Drafter:
         """
         return None
 
+    def propose_many(self, ctxs: Sequence[list[int]], matchers: Sequence[ConstraintState | None],
+                     masks: Sequence[np.ndarray | None]) -> list[Proposal | None]:
+        """Propose the token after each of several contexts (the frontier of a draft tree), in one call.
+
+        Same arguments as :meth:`propose`, one entry per context; a drafter that can evaluate the contexts together
+        (a draft model: one batched forward over branches that share a prefix) overrides this. The default asks
+        :meth:`propose` once per context, in order.
+
+        Returns
+        -------
+        list of Proposal or None
+            One entry per context.
+        """
+        return [self.propose(c, m, k) for c, m, k in zip(ctxs, matchers, masks)]
+
     def observe(self, ctx: list[int]) -> None:
         """Called after each round with the committed context (prompt and committed tokens, EOS excluded)."""
 
@@ -90,6 +105,23 @@ class CompositeDrafter(Drafter):
                 return p
         return None
 
+    def propose_many(self, ctxs: Sequence[list[int]], matchers: Sequence[ConstraintState | None],
+                     masks: Sequence[np.ndarray | None]) -> list[Proposal | None]:
+        """Each context's first member proposal that is not ``None``; each member answers the contexts still open in
+        one :meth:`Drafter.propose_many` call. A subclass that overrides :meth:`propose` (e.g.
+        :class:`~corral.drafters.auto.AutoDrafter`) is asked one context at a time."""
+        if type(self).propose is not CompositeDrafter.propose:
+            return Drafter.propose_many(self, ctxs, matchers, masks)
+        out: list[Proposal | None] = [None] * len(ctxs)
+        for d in self.drafters:
+            todo = [i for i, p in enumerate(out) if p is None]
+            if not todo:
+                break
+            got = propose_batch(d, [ctxs[i] for i in todo], [matchers[i] for i in todo], [masks[i] for i in todo])
+            for i, p in zip(todo, got):
+                out[i] = p
+        return out
+
     def observe(self, ctx: list[int]) -> None:
         """Forward to every member."""
         for d in self.drafters:
@@ -97,6 +129,16 @@ class CompositeDrafter(Drafter):
 
     def __repr__(self) -> str:
         return f"CompositeDrafter({self.drafters!r})"
+
+
+def propose_batch(drafter, ctxs: Sequence[list[int]], matchers: Sequence[ConstraintState | None],
+                  masks: Sequence[np.ndarray | None]) -> list[Proposal | None]:
+    """``drafter.propose_many(ctxs, matchers, masks)``, or one :meth:`~Drafter.propose` per context for a drafter
+    that only implements the :class:`corral.protocols.Drafter` protocol."""
+    many = getattr(drafter, "propose_many", None)
+    if many is not None:
+        return list(many(ctxs, matchers, masks))
+    return [drafter.propose(c, m, k) for c, m, k in zip(ctxs, matchers, masks)]
 
 
 def allowed_first_bytes(vocab: Vocabulary, mask: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corral.drafters.base import Drafter
+from corral.drafters.lean_batch import LeanSequence, LeanTree, common_prefix
 from corral.protocols import Proposal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -24,7 +25,9 @@ class ModelDrafter(Drafter):
 
     The draft model keeps its own sequence (KV cache). Before each proposal the sequence is synchronised with the
     context: tokens that the verifier rejected are cropped, committed and drafted tokens are appended (computed
-    lazily in one forward pass).
+    lazily in one forward pass). With the lean runner, :meth:`propose_many` evaluates the branches of a draft tree
+    together (:class:`~corral.drafters.lean_batch.LeanTree`: one forward per depth), and the next proposal keeps the
+    accepted branch's keys and values instead of recomputing them.
 
     Parameters
     ----------
@@ -34,17 +37,27 @@ class ModelDrafter(Drafter):
         Rough cost of one draft forward relative to one target forward (for the adaptive length policy).
     lean : bool
         Run a plain CPU GPT-2 through :class:`LeanGPT2` (same arithmetic, far less per-call overhead).
+
+    Attributes
+    ----------
+    n_forward : int
+        Draft-model passes so far (a batched pass over several branches counts once).
+    n_proposed : int
+        Proposals so far (one per context).
     """
 
     def __init__(self, model: LanguageModel, *, cost: float = 0.15, lean: bool = True) -> None:
         self.model = LeanGPT2(model) if lean and LeanGPT2.supports(model) else model
         self.cost = float(cost)
         self.seq = None
+        self.tree: LeanTree | None = None
         self.n_forward = 0
+        self.n_proposed = 0
 
     def begin(self, prompt_ids: Sequence[int]) -> None:
         """Open the draft sequence on the same context as the target."""
         self.seq = self.model.start(list(prompt_ids))
+        self.tree = None
 
     def _sync(self, ctx: list[int]) -> None:
         """Make the draft sequence hold ``ctx``: crop what differs, append what is new (computed lazily)."""
@@ -72,10 +85,56 @@ class ModelDrafter(Drafter):
         limit = self.model.max_length
         if limit is not None and len(ctx) > limit:
             return None
+        self._settle(ctx)
         self._sync(ctx)
         self.n_forward += 1
+        self.n_proposed += 1
         lp = self.seq.logprobs()
         return Proposal("model", logprobs=lp)
+
+    def propose_many(self, ctxs: Sequence[list[int]], matchers: Sequence[ConstraintState | None],
+                     masks: Sequence[np.ndarray | None]) -> list[Proposal | None]:
+        """The draft model's log-probabilities after each context: with the lean runner, branches that share a
+        prefix in one batched forward (their prefix's cache is shared); otherwise one :meth:`propose` each."""
+        tree = self._tree_for(ctxs)
+        if tree is None:
+            return super().propose_many(ctxs, matchers, masks)
+        before = tree.n_forward
+        lps = tree.logprobs(ctxs)
+        self.n_forward += tree.n_forward - before
+        self.n_proposed += len(ctxs)
+        return [Proposal("model", logprobs=lp) for lp in lps]
+
+    def _tree_for(self, ctxs: Sequence[list[int]]) -> LeanTree | None:
+        """The tree that evaluates ``ctxs`` together (the current one when it holds their common prefix, else a new
+        one on it), or ``None``: one at a time (a single context, not the lean runner, no common prefix, too long)."""
+        if len(ctxs) < 2 or not isinstance(self.model, LeanGPT2) or max(map(len, ctxs)) > self.model.max_length:
+            return None
+        tree = self.tree
+        if tree is None or tree.seq is not self.seq or not all(len(c) > tree.base and tree.covers(c) for c in ctxs):
+            base = common_prefix(ctxs)
+            if base == 0 or any(len(c) == base for c in ctxs):
+                return None
+            self._prepare(list(ctxs[0][:base]))
+            tree = self.tree = LeanTree(self.seq)
+        return tree if tree.new_slots(ctxs) <= tree.room else None
+
+    def _prepare(self, ctx: list[int]) -> None:
+        """Make the sequence hold ``ctx`` with every token cached (the base of a new tree)."""
+        if self.seq is None:
+            self.begin(ctx)
+        self._settle(ctx)
+        self._sync(ctx)
+        if not self.seq.ready:
+            self.n_forward += 1
+            self.seq.logprobs()
+
+    def _settle(self, ctx: list[int]) -> None:
+        """Before the sequence changes: keep the tree's nodes that ``ctx`` follows (their keys and values move into
+        the sequence), then drop the tree."""
+        tree, self.tree = self.tree, None
+        if tree is not None and tree.seq is self.seq and tree.covers(ctx):
+            tree.adopt(ctx)
 
     def __repr__(self) -> str:
         return f"ModelDrafter({self.model!r})"
@@ -153,83 +212,52 @@ class LeanGPT2:
     def _forward(self, seq: LeanSequence, ids: list[int]) -> torch.Tensor:
         """Feed ``ids`` after the sequence's cached positions; the log-probabilities after the last one."""
         import torch
-        import torch.nn.functional as F
 
-        p = seq._n
-        n = len(ids)
-        nh, hd = self.n_head, self.head_dim
+        p, n = seq._n, len(ids)
         with torch.inference_mode():
             x = self.wte[ids] + self.wpe[p:p + n]
-            if n > 1:
-                mask = torch.ones(n, p + n, dtype=torch.bool).tril(diagonal=p)
-            for li, (l1w, l1b, aw, ab, pw, pb, l2w, l2b, fw, fb, mw, mb) in enumerate(self.blocks):
-                a = F.layer_norm(x, (self.n_embd,), l1w, l1b, self.eps)
-                qkv = torch.addmm(ab, a, aw)
-                q, k, v = qkv.split(self.n_embd, dim=1)
-                kc, vc = seq._k[li], seq._v[li]
-                kc[:, p:p + n] = k.view(n, nh, hd).transpose(0, 1)
-                vc[:, p:p + n] = v.view(n, nh, hd).transpose(0, 1)
-                qh = q.view(n, nh, hd).transpose(0, 1)
-                att = F.scaled_dot_product_attention(
-                    qh, kc[:, :p + n], vc[:, :p + n], attn_mask=mask if n > 1 else None)
-                o = att.transpose(0, 1).reshape(n, self.n_embd)
-                x = x + torch.addmm(pb, o, pw)
-                m = F.layer_norm(x, (self.n_embd,), l2w, l2b, self.eps)
-                m = F.gelu(torch.addmm(fb, m, fw), approximate="tanh")
-                x = x + torch.addmm(mb, m, mw)
-            h = F.layer_norm(x[-1:], (self.n_embd,), self.ln_f[0], self.ln_f[1], self.eps)
-            logits = (h @ self.lm_head.T)[0]
-            return torch.log_softmax(logits, dim=-1)
+            mask = torch.ones(n, p + n, dtype=torch.bool).tril(diagonal=p) if n > 1 else None
+            return self._head(self._blocks(seq, x, p, mask)[-1:])[0]
+
+    def forward_rows(self, seq: LeanSequence, ids: list[int], positions: list[int], at: int,
+                     mask: torch.Tensor) -> torch.Tensor:
+        """Feed ``ids`` at ``positions`` into cache rows ``at, at + 1, ...`` of ``seq``, row ``i`` attending to the
+        cache rows ``j < at + len(ids)`` with ``mask[i, j]`` (a tree of branches:
+        :class:`~corral.drafters.lean_batch.LeanTree`); float32 ``[len(ids), V]`` log-probabilities after each."""
+        import torch
+
+        with torch.inference_mode():
+            x = self.wte[ids] + self.wpe[positions]
+            return self._head(self._blocks(seq, x, at, mask))
+
+    def _blocks(self, seq: LeanSequence, x: torch.Tensor, at: int, mask: torch.Tensor | None) -> torch.Tensor:
+        """The transformer blocks on input rows ``x`` (their keys and values written to cache rows ``at`` on,
+        attention over the rows before ``at + len(x)``)."""
+        import torch
+        import torch.nn.functional as F
+
+        n = x.shape[0]
+        nh, hd = self.n_head, self.head_dim
+        for li, (l1w, l1b, aw, ab, pw, pb, l2w, l2b, fw, fb, mw, mb) in enumerate(self.blocks):
+            a = F.layer_norm(x, (self.n_embd,), l1w, l1b, self.eps)
+            q, k, v = torch.addmm(ab, a, aw).split(self.n_embd, dim=1)
+            kc, vc = seq._k[li], seq._v[li]
+            kc[:, at:at + n] = k.view(n, nh, hd).transpose(0, 1)
+            vc[:, at:at + n] = v.view(n, nh, hd).transpose(0, 1)
+            qh = q.view(n, nh, hd).transpose(0, 1)
+            att = F.scaled_dot_product_attention(qh, kc[:, :at + n], vc[:, :at + n], attn_mask=mask)
+            x = x + torch.addmm(pb, att.transpose(0, 1).reshape(n, self.n_embd), pw)
+            m = F.layer_norm(x, (self.n_embd,), l2w, l2b, self.eps)
+            x = x + torch.addmm(mb, F.gelu(torch.addmm(fb, m, fw), approximate="tanh"), mw)
+        return x
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        """Final layer norm, tied output embedding and log-softmax of hidden rows ``h``."""
+        import torch
+        import torch.nn.functional as F
+
+        h = F.layer_norm(h, (self.n_embd,), self.ln_f[0], self.ln_f[1], self.eps)
+        return torch.log_softmax(h @ self.lm_head.T, dim=-1)
 
     def __repr__(self) -> str:
         return f"LeanGPT2(layers={len(self.blocks)}, n_embd={self.n_embd})"
-
-
-class LeanSequence:
-    """A token sequence of :class:`LeanGPT2` (``tokens``, ``logprobs``, ``append``, ``extend``, ``crop``)."""
-
-    def __init__(self, model: LeanGPT2, tokens: list[int]) -> None:
-        import torch
-
-        self.model = model
-        self.tokens = list(tokens)
-        self.prompt_length = len(self.tokens)
-        L, nh, hd = model.max_length, model.n_head, model.head_dim
-        self._k = [torch.zeros(nh, L, hd) for _ in model.blocks]
-        self._v = [torch.zeros(nh, L, hd) for _ in model.blocks]
-        self._n = 0
-        self._lp = None
-
-    @property
-    def max_length(self) -> int:
-        """The model's context length."""
-        return self.model.max_length
-
-    def logprobs(self) -> torch.Tensor:
-        """float32 ``[V]`` next-token log-probabilities (one forward over the tokens not yet cached)."""
-        if self._lp is not None and self._n == len(self.tokens):
-            return self._lp
-        if self._n >= len(self.tokens):
-            self._n = len(self.tokens) - 1
-        pending = self.tokens[self._n:]
-        self._lp = self.model._forward(self, pending)
-        self._n = len(self.tokens)
-        return self._lp
-
-    def append(self, token: int) -> None:
-        """Append one token (lazy)."""
-        self.tokens.append(int(token))
-        self._lp = None
-
-    def extend(self, tokens: Sequence[int]) -> None:
-        """Append several tokens (lazy, one forward at the next :meth:`logprobs`)."""
-        for t in tokens:
-            self.append(t)
-
-    def crop(self, n: int) -> None:
-        """Drop the last ``n`` tokens."""
-        if n <= 0:
-            return
-        del self.tokens[len(self.tokens) - n:]
-        self._lp = None
-        self._n = min(self._n, len(self.tokens))

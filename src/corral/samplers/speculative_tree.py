@@ -34,8 +34,10 @@ from typing import Any
 import torch
 
 from corral.errors import ConfigurationError
+from corral.samplers.speculative_round import FREE_KINDS
 
-__all__ = ["DraftNode", "DraftTree", "MAX_TREE_LEAVES", "keep_path", "parse_tree_shape", "score_tree"]
+__all__ = ["DraftNode", "DraftTree", "MAX_TREE_LEAVES", "add_children", "keep_path", "open_frontier",
+           "parse_tree_shape", "score_tree"]
 
 #: Most leaves a tree shape may have (the product of its branching factors).
 MAX_TREE_LEAVES = 64
@@ -165,6 +167,33 @@ class DraftTree:
     def max_depth(self) -> int:
         """Depth of the deepest node plus one (the longest branch, in tokens)."""
         return max((n.depth + 1 for n in self.nodes[1:]), default=0)
+
+
+Frontier = list[tuple[int, float, float]]  # (node, survival, cost of its next draft), one depth of the tree
+
+
+def open_frontier(tree: DraftTree, policy, max_depth: int, eos, frontier: Frontier) -> Frontier:
+    """The nodes of ``frontier`` that get children: below ``max_depth``, not EOS, and the policy's
+    ``keep_going(tokens before the next draft, survival, cost)`` (asked once per node, in order)."""
+    out = []
+    for node, survival, cost in frontier:
+        nd = tree.nodes[node]
+        n_before = nd.depth + 1
+        if n_before < max_depth and not (node and nd.token in eos) and policy.keep_going(n_before, survival, cost):
+            out.append((node, survival, cost))
+    return out
+
+
+def add_children(tree: DraftTree, drafter, policy, frontier: Frontier, cands: list[list[tuple]]) -> Frontier:
+    """Add each frontier node's candidates ``(token, kind, feature[, candidate])`` as its children, in order; the next
+    depth's frontier (a child's survival is its parent's times the policy's ``predict(kind, feature)``)."""
+    cost = getattr(drafter, "cost", 0.0)
+    nxt = []
+    for (node, survival, _), node_cands in zip(frontier, cands):
+        for tok, kind, feature, *rest in node_cands:
+            child = tree.add(node, tok, kind, feature, *rest)
+            nxt.append((child, survival * policy.predict(kind, feature), 0.0 if kind in FREE_KINDS else cost))
+    return nxt
 
 
 def score_tree(seq, tree: DraftTree) -> torch.Tensor:

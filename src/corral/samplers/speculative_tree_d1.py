@@ -1,7 +1,8 @@
 """D1 tree rounds: multi-draft masked speculative sampling (exact law of masked decoding).
 
-A round grows a draft tree (:class:`~corral.samplers.speculative_tree.DraftTree`) depth first: at each node the mask
-is computed once (on the node's matcher fork) and shared by the drafter, the node's candidates and the target's row;
+A round grows a draft tree (:class:`~corral.samplers.speculative_tree.DraftTree`) breadth first (the open nodes of a
+depth are proposed in one :meth:`~corral.drafters.base.Drafter.propose_many` call): at each node the mask is computed
+once (on the node's matcher fork) and shared by the drafter, the node's candidates and the target's row;
 a single allowed token is a free forced child; a point-mass proposal gives one child; a distribution gives the
 node's ``b`` candidates, drawn without replacement from the drafter's constrained law ``q_c`` (same mask,
 temperature, top-k, top-p as the target), or its top ``b`` tokens under greedy decoding (deterministic candidates).
@@ -23,11 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from corral.drafters.base import propose_batch
 from corral.errors import GenerationError
 from corral.samplers.masking import _as_numpy, checked_logprobs, constrained_law, sample_token
 from corral.samplers.speculative_d1 import _log_z, _mask_count_one, _target_law, _uniform
-from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
-from corral.samplers.speculative_tree import DraftTree, keep_path, score_tree
+from corral.samplers.speculative_round import RoundResult, SpecStats, fit_logprobs
+from corral.samplers.speculative_tree import DraftTree, add_children, keep_path, open_frontier, score_tree
 from corral.samplers.speculative_tree_rrs import Candidate, draw_without_replacement, select_child, top_candidates
 from corral.samplers.steps import Step
 
@@ -76,40 +78,49 @@ def d1_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
 
 
 def _grow(tree, drafter, policy, max_depth, size, law, generator, eos, stats):
-    """Draft the tree depth first (a node's candidates come from one proposal at its context)."""
+    """Draft the tree breadth first: the open nodes of a depth get their candidates from one batched proposal."""
     if drafter is None:
         return
-    stack = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
-    while stack:
-        node, survival, cost = stack.pop()
-        nd = tree.nodes[node]
-        n_before = nd.depth + 1
-        if n_before >= max_depth or (node and nd.token in eos) or not policy.keep_going(n_before, survival, cost):
-            continue
+    frontier = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
+    while frontier:
+        frontier = open_frontier(tree, policy, max_depth, eos, frontier)
+        if not frontier:
+            return
         tm = time.perf_counter()
-        nd.mask = nd.matcher.mask()
+        for node, _, _ in frontier:
+            tree.nodes[node].mask = tree.nodes[node].matcher.mask()
         td = time.perf_counter()
         stats.mask_s += td - tm
-        cands = _candidates(drafter, tree.context(node), nd.matcher, nd.mask, tree.branching(node), size, law,
-                            generator)
-        stats.draft_s += time.perf_counter() - td
-        pushed = []
-        for tok, kind, feature, cand in cands:
-            tm = time.perf_counter()
-            child = tree.add(node, tok, kind, feature, cand)
-            stats.mask_s += time.perf_counter() - tm
-            nxt_cost = 0.0 if kind in FREE_KINDS else getattr(drafter, "cost", 0.0)
-            pushed.append((child, survival * policy.predict(kind, feature), nxt_cost))
-        stack.extend(reversed(pushed))  # depth first, candidates in order
+        cands = _candidates(drafter, tree, [f[0] for f in frontier], size, law, generator)
+        tm = time.perf_counter()
+        stats.draft_s += tm - td
+        frontier = add_children(tree, drafter, policy, frontier, cands)
+        stats.mask_s += time.perf_counter() - tm  # forking and advancing the matchers
 
 
-def _candidates(drafter, ctx, matcher, mask, n, size, law, generator):
-    """The node's candidates as ``(token, kind, feature, Candidate)``: a forced token, a point-mass proposal, or
-    ``n`` draws from the drafter's constrained law (its top ``n`` when greedy); ``[]`` to stop drafting here."""
-    forced = _mask_count_one(mask)
-    if forced is not None:
-        return [(forced, "forced", 1.0, Candidate(forced))]
-    prop = drafter.propose(ctx, matcher, mask)
+def _candidates(drafter, tree, nodes, size, law, generator):
+    """Each node's candidates (a list per node, see :func:`_node_candidates`): forced tokens need no drafter, the
+    other nodes are proposed in one :meth:`~corral.drafters.base.Drafter.propose_many` call."""
+    out = [None] * len(nodes)
+    asked = []
+    for i, node in enumerate(nodes):
+        forced = _mask_count_one(tree.nodes[node].mask)
+        if forced is not None:
+            out[i] = [(forced, "forced", 1.0, Candidate(forced))]
+        else:
+            asked.append(i)
+    if asked:
+        nds = [tree.nodes[nodes[i]] for i in asked]
+        props = propose_batch(drafter, [tree.context(nodes[i]) for i in asked], [nd.matcher for nd in nds],
+                              [nd.mask for nd in nds])
+        for i, nd, prop in zip(asked, nds, props):
+            out[i] = _node_candidates(prop, nd.mask, tree.branching(nodes[i]), size, law, generator)
+    return out
+
+
+def _node_candidates(prop, mask, n, size, law, generator):
+    """One node's candidates from its proposal as ``(token, kind, feature, Candidate)``: a point mass, or ``n``
+    draws from the drafter's constrained law (its top ``n`` when greedy); ``[]`` to stop drafting here."""
     if prop is None:
         return []
     if prop.token is not None:

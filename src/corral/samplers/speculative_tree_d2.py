@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corral.drafters.base import propose_batch
 from corral.samplers.awrs import as_float64, awrs_step, logsumexp, matcher_hooks
 from corral.samplers.awrs_visit import visit_order
 from corral.samplers.masking import checked_logprobs
 from corral.samplers.speculative_d2 import _keys
-from corral.samplers.speculative_round import FREE_KINDS, RoundResult, SpecStats, fit_logprobs
-from corral.samplers.speculative_tree import DraftTree, keep_path, score_tree
+from corral.samplers.speculative_round import RoundResult, SpecStats, fit_logprobs
+from corral.samplers.speculative_tree import DraftTree, add_children, keep_path, open_frontier, score_tree
 from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -68,32 +69,28 @@ def d2_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
 
 
 def _grow(tree, drafter, policy, max_depth, position, stream, temperature, eos, stats):
-    """Draft the tree depth first (one proposal per node)."""
+    """Draft the tree breadth first: the open nodes of a depth are proposed in one batched call."""
     if drafter is None:
         return
-    stack = [(0, 1.0, getattr(drafter, "cost", 0.0))]
-    while stack:
-        node, survival, cost = stack.pop()
-        nd = tree.nodes[node]
-        n_before = nd.depth + 1
-        if n_before >= max_depth or (node and nd.token in eos) or not policy.keep_going(n_before, survival, cost):
-            continue
+    frontier = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
+    while frontier:
+        frontier = open_frontier(tree, policy, max_depth, eos, frontier)
+        if not frontier:
+            return
         td = time.perf_counter()
-        cands = _candidates(drafter, tree.context(node), nd.matcher, tree.branching(node), position + n_before,
-                            stream, temperature)
+        nodes = [f[0] for f in frontier]
+        props = propose_batch(drafter, [tree.context(n) for n in nodes], [tree.nodes[n].matcher for n in nodes],
+                              [None] * len(nodes))
+        n_before = tree.nodes[nodes[0]].depth + 1
+        cands = [_candidates(p, tree.nodes[n].matcher, tree.branching(n), position + n_before, stream, temperature)
+                 for n, p in zip(nodes, props)]
         stats.draft_s += time.perf_counter() - td
-        pushed = []
-        for tok, kind, feature in cands:
-            child = tree.add(node, tok, kind, feature)
-            nxt_cost = 0.0 if kind in FREE_KINDS else getattr(drafter, "cost", 0.0)
-            pushed.append((child, survival * policy.predict(kind, feature), nxt_cost))
-        stack.extend(reversed(pushed))
+        frontier = add_children(tree, drafter, policy, frontier, cands)
 
 
-def _candidates(drafter, ctx, matcher, n, position, stream, temperature):
-    """``(token, kind, feature)`` candidates at one node: a valid point-mass proposal, or the draft's first ``n``
-    valid tokens under the shared keys at ``position``."""
-    prop = drafter.propose(ctx, matcher, None)
+def _candidates(prop, matcher, n, position, stream, temperature):
+    """``(token, kind, feature)`` candidates at one node from its proposal: a valid point mass, or the draft's first
+    ``n`` valid tokens under the shared keys at ``position``."""
     if prop is None:
         return []
     if prop.token is not None:

@@ -83,7 +83,7 @@ def draw_without_replacement(ids: np.ndarray, logp: np.ndarray, n: int,
         q_ids, q_logp = law
         tok = int(q_ids[_sample_ids(q_ids, q_logp, generator)])
         out.append(Candidate(tok, q_ids, q_logp))
-        law = without(q_ids, q_logp, tok)
+        law = without(q_ids, q_logp, tok) if len(out) < n else None
     return out
 
 
