@@ -187,12 +187,14 @@ def _node_mask(nd, stats):
 
 
 def _learn(policy, stats, tree, children, n_rej, idx):
-    """Tell the policy and the counters the outcome of every candidate tested at a node (as single-draft D1 counts
-    the drafts it verifies: untested nodes are not counted)."""
+    """Tell the counters the outcome of every candidate tested at a node (as single-draft D1 counts the drafts it
+    verifies: untested nodes are not counted), and the policy that of the first one only: it predicts a node's first
+    draft, the one a chain would have (a sibling is tested against the residual law, other odds)."""
     tested = children[:n_rej] + ([children[idx]] if idx is not None else [])
     for j, child in enumerate(tested):
         c = tree.nodes[child]
-        policy.update(c.kind, c.feature, j == n_rej)
+        if j == 0:
+            policy.update(c.kind, c.feature, j == n_rej)
         stats.count_draft(c.kind, j == n_rej)
 
 

@@ -142,8 +142,9 @@ def _verify(rows, tree, matcher, policy, position, stream, temperature, eos, max
         res.raw_logprob += float(lp[y])
         matcher.advance(y)
         match = next((c for c in nd.children if tree.nodes[c].token == y), None)
-        for c in nd.children:
-            policy.update(tree.nodes[c].kind, tree.nodes[c].feature, c == match)
+        for j, c in enumerate(nd.children):
+            if j == 0:  # the policy predicts a node's first draft, the one a chain would have (siblings: other odds)
+                policy.update(tree.nodes[c].kind, tree.nodes[c].feature, c == match)
             stats.count_draft(tree.nodes[c].kind, c == match)
         n_rej = len(nd.children) - (match is not None)
         kind = tree.nodes[match].kind if match is not None else None
