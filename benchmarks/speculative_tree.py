@@ -82,7 +82,8 @@ def compile_tasks(target, tasks):
 
 
 def model_forwards(drafter) -> int:
-    """Draft-model proposals so far (a ModelDrafter alone or inside a CompositeDrafter)."""
+    """Draft-model forward passes so far (a ModelDrafter alone or inside a CompositeDrafter; a batched pass over a
+    tree's frontier counts once)."""
     members = getattr(drafter, "drafters", [drafter])
     return sum(getattr(d, "n_forward", 0) for d in members)
 
