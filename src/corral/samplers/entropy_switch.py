@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corral.errors import GenerationError
-from corral.samplers.masking import checked_logprobs, constrained_law, sample_token, validate_sampling
+from corral.samplers.masking import (SampleOutput, checked_logprobs, constrained_law, sample_into, stream_token,
+                                     validate_sampling)
 from corral.samplers.steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -77,8 +78,9 @@ class EntropyRule:
 
 
 @dataclass
-class SwitchOutput:
-    """What :func:`switching_sample_sequence` returns.
+class SwitchOutput(SampleOutput):
+    """What :func:`switching_sample_sequence` returns (a :class:`~corral.samplers.masking.SampleOutput` with the
+    entropies and the switching statistics).
 
     Attributes
     ----------
@@ -100,12 +102,6 @@ class SwitchOutput:
         ``target_passes``, ``mean_entropy``, ``threshold`` and ``window``.
     """
 
-    tokens: list[int] = field(default_factory=list)
-    status: str = "length"
-    logprob: float = 0.0
-    model_logprob: float = 0.0
-    first_token_s: float = 0.0
-    steps: list[Step] = field(default_factory=list)
     entropies: list[float] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
 
@@ -197,20 +193,13 @@ def switching_sample_sequence(
         out.entropies.append(masked_entropy(small_lp, mask))
         large = rule.push(out.entropies[-1])
         lp = target.law() if large else small_lp
-        token, law_lp, model_lp = sample_token(lp, mask, temperature=temperature, top_k=top_k, top_p=top_p,
-                                               generator=generator)
-        if not out.tokens:
-            out.first_token_s = time.perf_counter() - t0
-        out.tokens.append(token)
-        out.logprob += law_lp
+        token, model_lp = sample_into(out, lp, mask, t0, temperature=temperature, top_k=top_k, top_p=top_p,
+                                      generator=generator)
         sources.append(large)
         sizes.append(int(np.count_nonzero(mask)))
         matcher.advance(token)
         target.add(token, model_lp if large else None, token in eos)
-        if on_tokens is not None:
-            on_tokens([token])
-        if token in eos:
-            out.status = "complete"
+        if stream_token(out, token, on_tokens, eos):
             break
         small_seq.append(token)
     target.finish()

@@ -283,6 +283,38 @@ class SampleOutput:
     steps: list[Step] = field(default_factory=list)
 
 
+def sample_into(out: SampleOutput, logprobs: torch.Tensor | np.ndarray, mask: np.ndarray | None, t0: float, *,
+                temperature: float | None, top_k: int | None, top_p: float | None,
+                generator: torch.Generator | None) -> tuple[int, float]:
+    """One masked step (:func:`sample_token`) recorded in ``out``: the token appended to ``out.tokens``, its law
+    log-probability added to ``out.logprob``, ``out.first_token_s`` (since ``t0``) set on the first token.
+
+    Returns
+    -------
+    (token, model_logprob)
+        The token and its raw model log-probability (``logprobs[token]``).
+    """
+    token, lp, model_lp = sample_token(logprobs, mask, temperature=temperature, top_k=top_k, top_p=top_p,
+                                       generator=generator)
+    if not out.tokens:
+        out.first_token_s = time.perf_counter() - t0
+    out.tokens.append(token)
+    out.logprob += lp
+    return token, model_lp
+
+
+def stream_token(out: SampleOutput, token: int, on_tokens: Callable[[list[int]], None] | None,
+                 eos: Collection[int]) -> bool:
+    """Pass ``[token]`` to ``on_tokens`` (when given); whether ``token`` is EOS (``out.status`` is then
+    ``"complete"``)."""
+    if on_tokens is not None:
+        on_tokens([token])
+    if token in eos:
+        out.status = "complete"
+        return True
+    return False
+
+
 def sample_sequence(
     seq: ModelSequence,
     matcher: ConstraintState | None,
@@ -334,21 +366,13 @@ def sample_sequence(
             break  # the context is full: the last token cannot be fed
         logprobs = checked_logprobs(seq.logprobs())
         mask = matcher.mask() if matcher is not None else None
-        token, lp, model_lp = sample_token(
-            logprobs, mask, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
-        )
-        if not out.tokens:
-            out.first_token_s = time.perf_counter() - t0
-        out.tokens.append(token)
-        out.logprob += lp
+        token, model_lp = sample_into(out, logprobs, mask, t0, temperature=temperature, top_k=top_k, top_p=top_p,
+                                      generator=generator)
         out.model_logprob += model_lp
         out.steps.append(Step(token, model_lp, None if mask is None else int(np.count_nonzero(mask))))
         if matcher is not None:
             matcher.advance(token)
-        if on_tokens is not None:
-            on_tokens([token])
-        if token in eos:
-            out.status = "complete"
+        if stream_token(out, token, on_tokens, eos):
             break
         seq.append(token)
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.drafters.policy import AdaptivePolicy, FixedPolicy
     from corral.protocols import ConstraintState, Drafter, ModelSequence
 
-__all__ = ["d2_round"]
+__all__ = ["awrs_emitter", "d2_round"]
 
 
 def _first_valid(keys: np.ndarray, check: Callable[[int], bool]) -> int | None:
@@ -145,42 +145,63 @@ def _propose(drafter, ctx, matcher, position, stream, temperature, stats):
     return tok, kind, math.exp(float(lq[tok]) - logsumexp(lq[lq > -np.inf]))
 
 
-def _verify(rows, drafts, meta, matcher, policy, position, stream, temperature, eos, max_rejects, stats):
-    """AWRS at every scored position with the shared keys, until a draft disagrees, EOS, or no valid token.
+def awrs_emitter(matcher, *, stream: int, temperature: float | None,
+                 max_rejects: int | None) -> Callable[[RoundResult, Any, int], Step | None]:
+    """The D2 emit step: ``emit(res, row, position)`` runs AWRS on the target's ``row`` with the shared keys
+    ``G(stream, position)``, adds the token and its weights to ``res`` and advances ``matcher`` over it.
 
-    ``matcher`` (rolled back to the committed context) is advanced over the emitted tokens.
+    ``emit`` returns the token's :class:`~corral.samplers.steps.Step` (no draft recorded: the caller sets ``draft``
+    and ``rejected_drafts``), or ``None`` when no token is valid (``res`` is then dead).
     """
     greedy = not temperature
-    k = len(drafts)
-    res = RoundResult([], n_drafted=k)
     full_mask = getattr(matcher, "mask", None)
     hooks = matcher_hooks(matcher)
-    for i in range(k + 1):
-        lp = as_float64(rows[i])
+
+    def emit(res: RoundResult, row, position: int) -> Step | None:
+        """AWRS on ``row`` with the keys at ``position``; see :func:`awrs_emitter`."""
+        lp = as_float64(row)
         lw = lp if greedy else lp / float(temperature)
-        st = awrs_step(lw, matcher.check, keys=_keys(lw, stream, position + i, greedy),
+        st = awrs_step(lw, matcher.check, keys=_keys(lw, stream, position, greedy),
                        max_rejects=max_rejects if full_mask is not None else None, full_mask=full_mask, **hooks)
         if st.token is None:
             res.dead = True
             res.delta_logw = -math.inf
-            break
+            return None
         y = st.token
         res.tokens.append(y)
         res.delta_logw += st.log_z
         res.model_logprob += float(lw[y]) - logsumexp(lw)
         res.raw_logprob += float(lp[y])
         matcher.advance(y)
+        return Step(y, float(lp[y]), None, st.n_checks, st.n_rejects)
+
+    return emit
+
+
+def _verify(rows, drafts, meta, matcher, policy, position, stream, temperature, eos, max_rejects, stats):
+    """AWRS at every scored position with the shared keys, until a draft disagrees, EOS, or no valid token.
+
+    ``matcher`` (rolled back to the committed context) is advanced over the emitted tokens.
+    """
+    k = len(drafts)
+    res = RoundResult([], n_drafted=k)
+    emit = awrs_emitter(matcher, stream=stream, temperature=temperature, max_rejects=max_rejects)
+    for i in range(k + 1):
+        step = emit(res, rows[i], position + i)
+        if step is None:
+            break
+        y = step.token
         if i < k:
             accepted = y == drafts[i]
             policy.update(meta[i][0], meta[i][1], accepted)
             stats.count_draft(meta[i][0], accepted)
-            res.steps.append(Step(y, float(lp[y]), None, st.n_checks, st.n_rejects, meta[i][0] if accepted else None,
-                                  0 if accepted else 1))
+            res.steps.append(step._replace(draft=meta[i][0] if accepted else None,
+                                           rejected_drafts=0 if accepted else 1))
             if not accepted:
                 break
             res.n_accepted += 1
         else:
-            res.steps.append(Step(y, float(lp[y]), None, st.n_checks, st.n_rejects))
+            res.steps.append(step)
         if y in eos:
             break
     res.logprob = res.model_logprob - res.delta_logw if not res.dead else -math.inf

@@ -27,7 +27,8 @@ so the induction of :mod:`corral.samplers.speculative_tree_rrs` applies node by 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ import torch
 from corral.errors import ConfigurationError
 from corral.samplers.speculative_round import FREE_KINDS
 
-__all__ = ["DraftNode", "DraftTree", "MAX_TREE_LEAVES", "add_children", "keep_path", "open_frontier",
+__all__ = ["DraftNode", "DraftTree", "MAX_TREE_LEAVES", "add_children", "grow_tree", "keep_path", "open_frontier",
            "parse_tree_shape", "score_tree"]
 
 #: Most leaves a tree shape may have (the product of its branching factors).
@@ -194,6 +195,26 @@ def add_children(tree: DraftTree, drafter, policy, frontier: Frontier, cands: li
             child = tree.add(node, tok, kind, feature, *rest)
             nxt.append((child, survival * policy.predict(kind, feature), 0.0 if kind in FREE_KINDS else cost))
     return nxt
+
+
+def grow_tree(tree: DraftTree, drafter, policy, max_depth: int, eos,
+              candidates: Callable[[list[int]], list[list[tuple]]], stats=None) -> None:
+    """Draft ``tree`` breadth first: each depth's open nodes (:func:`open_frontier`) get the children that
+    ``candidates(nodes)`` lists for them (one list of ``(token, kind, feature[, candidate])`` per node, see
+    :func:`add_children`); nothing without a drafter. With ``stats``, forking and advancing the children's matchers
+    counts in ``stats.mask_s``."""
+    if drafter is None:
+        return
+    frontier = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
+    while frontier:
+        frontier = open_frontier(tree, policy, max_depth, eos, frontier)
+        if not frontier:
+            return
+        cands = candidates([f[0] for f in frontier])
+        tm = time.perf_counter()
+        frontier = add_children(tree, drafter, policy, frontier, cands)
+        if stats is not None:
+            stats.mask_s += time.perf_counter() - tm
 
 
 def score_tree(seq, tree: DraftTree) -> torch.Tensor:

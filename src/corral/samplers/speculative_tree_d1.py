@@ -29,7 +29,7 @@ from corral.errors import GenerationError
 from corral.samplers.masking import _as_numpy, checked_logprobs, constrained_law, sample_token
 from corral.samplers.speculative_d1 import _log_z, _mask_count_one, _target_law, _uniform
 from corral.samplers.speculative_round import RoundResult, SpecStats, fit_logprobs
-from corral.samplers.speculative_tree import DraftTree, add_children, keep_path, open_frontier, score_tree
+from corral.samplers.speculative_tree import DraftTree, grow_tree, keep_path, score_tree
 from corral.samplers.speculative_tree_rrs import Candidate, draw_without_replacement, select_child, top_candidates
 from corral.samplers.steps import Step
 
@@ -66,7 +66,8 @@ def d1_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
     size = matcher.vocab_size if hasattr(matcher, "vocab_size") else len(matcher.mask())
     law = (temperature, top_k, top_p)
     tree = DraftTree(list(seq.tokens), matcher, shape)
-    _grow(tree, drafter, policy, max_drafts, size, law, generator, eos, stats)
+    grow_tree(tree, drafter, policy, max_drafts, eos,
+              lambda nodes: _depth_candidates(drafter, tree, nodes, size, law, generator, stats), stats)
     tv = time.perf_counter()
     rows = checked_logprobs(score_tree(seq, tree))
     stats.target_forwards += 1
@@ -77,25 +78,17 @@ def d1_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
     return res
 
 
-def _grow(tree, drafter, policy, max_depth, size, law, generator, eos, stats):
-    """Draft the tree breadth first: the open nodes of a depth get their candidates from one batched proposal."""
-    if drafter is None:
-        return
-    frontier = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
-    while frontier:
-        frontier = open_frontier(tree, policy, max_depth, eos, frontier)
-        if not frontier:
-            return
-        tm = time.perf_counter()
-        for node, _, _ in frontier:
-            tree.nodes[node].mask = tree.nodes[node].matcher.mask()
-        td = time.perf_counter()
-        stats.mask_s += td - tm
-        cands = _candidates(drafter, tree, [f[0] for f in frontier], size, law, generator)
-        tm = time.perf_counter()
-        stats.draft_s += tm - td
-        frontier = add_children(tree, drafter, policy, frontier, cands)
-        stats.mask_s += time.perf_counter() - tm  # forking and advancing the matchers
+def _depth_candidates(drafter, tree, nodes, size, law, generator, stats):
+    """One depth's open ``nodes`` (:func:`~corral.samplers.speculative_tree.grow_tree`): their masks, then their
+    candidates from one batched proposal (:func:`_candidates`)."""
+    tm = time.perf_counter()
+    for node in nodes:
+        tree.nodes[node].mask = tree.nodes[node].matcher.mask()
+    td = time.perf_counter()
+    stats.mask_s += td - tm
+    cands = _candidates(drafter, tree, nodes, size, law, generator)
+    stats.draft_s += time.perf_counter() - td
+    return cands
 
 
 def _candidates(drafter, tree, nodes, size, law, generator):

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corral.drafters.base import propose_batch
-from corral.samplers.awrs import as_float64, awrs_step, logsumexp, matcher_hooks
+from corral.samplers.awrs import as_float64, logsumexp
 from corral.samplers.awrs_visit import visit_order
 from corral.samplers.masking import checked_logprobs
-from corral.samplers.speculative_d2 import _keys
+from corral.samplers.speculative_d2 import _keys, awrs_emitter
 from corral.samplers.speculative_round import RoundResult, SpecStats, fit_logprobs
-from corral.samplers.speculative_tree import DraftTree, add_children, keep_path, open_frontier, score_tree
-from corral.samplers.steps import Step
+from corral.samplers.speculative_tree import DraftTree, grow_tree, keep_path, score_tree
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from corral.drafters.policy import AdaptivePolicy, FixedPolicy
@@ -57,7 +56,8 @@ def d2_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
     """
     stats = SpecStats() if stats is None else stats
     tree = DraftTree(list(seq.tokens), matcher, shape)
-    _grow(tree, drafter, policy, max_drafts, position, stream, temperature, eos, stats)
+    grow_tree(tree, drafter, policy, max_drafts, eos,
+              lambda nodes: _depth_candidates(drafter, tree, nodes, position, stream, temperature, stats))
     tv = time.perf_counter()
     rows = checked_logprobs(score_tree(seq, tree))
     stats.target_forwards += 1
@@ -68,24 +68,17 @@ def d2_tree_round(seq: ModelSequence, matcher: ConstraintState, drafter: Drafter
     return res
 
 
-def _grow(tree, drafter, policy, max_depth, position, stream, temperature, eos, stats):
-    """Draft the tree breadth first: the open nodes of a depth are proposed in one batched call."""
-    if drafter is None:
-        return
-    frontier = [(0, 1.0, getattr(drafter, "cost", 0.0))]  # (node, survival, cost of the next draft)
-    while frontier:
-        frontier = open_frontier(tree, policy, max_depth, eos, frontier)
-        if not frontier:
-            return
-        td = time.perf_counter()
-        nodes = [f[0] for f in frontier]
-        props = propose_batch(drafter, [tree.context(n) for n in nodes], [tree.nodes[n].matcher for n in nodes],
-                              [None] * len(nodes))
-        n_before = tree.nodes[nodes[0]].depth + 1
-        cands = [_candidates(p, tree.nodes[n].matcher, tree.branching(n), position + n_before, stream, temperature)
-                 for n, p in zip(nodes, props)]
-        stats.draft_s += time.perf_counter() - td
-        frontier = add_children(tree, drafter, policy, frontier, cands)
+def _depth_candidates(drafter, tree, nodes, position, stream, temperature, stats):
+    """One depth's open ``nodes`` (:func:`~corral.samplers.speculative_tree.grow_tree`), proposed in one batched
+    call: their candidates (:func:`_candidates`)."""
+    td = time.perf_counter()
+    props = propose_batch(drafter, [tree.context(n) for n in nodes], [tree.nodes[n].matcher for n in nodes],
+                          [None] * len(nodes))
+    n_before = tree.nodes[nodes[0]].depth + 1
+    cands = [_candidates(p, tree.nodes[n].matcher, tree.branching(n), position + n_before, stream, temperature)
+             for n, p in zip(nodes, props)]
+    stats.draft_s += time.perf_counter() - td
+    return cands
 
 
 def _candidates(prop, matcher, n, position, stream, temperature):
@@ -120,27 +113,15 @@ def _top_valid(keys: np.ndarray, check, n: int) -> list[int]:
 def _verify(rows, tree, matcher, policy, position, stream, temperature, eos, max_rejects, stats):
     """AWRS at each node on the path with the shared keys, while the emitted token is a child; ``matcher`` (at the
     committed context) is advanced over the emitted tokens."""
-    greedy = not temperature
     res = RoundResult([], n_drafted=tree.n_drafted)
-    full_mask = getattr(matcher, "mask", None)
-    hooks = matcher_hooks(matcher)
+    emit = awrs_emitter(matcher, stream=stream, temperature=temperature, max_rejects=max_rejects)
     node, path = 0, []
     while True:
         nd = tree.nodes[node]
-        lp = as_float64(rows[node])
-        lw = lp if greedy else lp / float(temperature)
-        st = awrs_step(lw, matcher.check, keys=_keys(lw, stream, position + len(path), greedy),
-                       max_rejects=max_rejects if full_mask is not None else None, full_mask=full_mask, **hooks)
-        if st.token is None:
-            res.dead = True
-            res.delta_logw = -math.inf
+        step = emit(res, rows[node], position + len(path))
+        if step is None:
             break
-        y = st.token
-        res.tokens.append(y)
-        res.delta_logw += st.log_z
-        res.model_logprob += float(lw[y]) - logsumexp(lw)
-        res.raw_logprob += float(lp[y])
-        matcher.advance(y)
+        y = step.token
         match = next((c for c in nd.children if tree.nodes[c].token == y), None)
         for j, c in enumerate(nd.children):
             if j == 0:  # the policy predicts a node's first draft, the one a chain would have (siblings: other odds)
@@ -148,7 +129,7 @@ def _verify(rows, tree, matcher, policy, position, stream, temperature, eos, max
             stats.count_draft(tree.nodes[c].kind, c == match)
         n_rej = len(nd.children) - (match is not None)
         kind = tree.nodes[match].kind if match is not None else None
-        res.steps.append(Step(y, float(lp[y]), None, st.n_checks, st.n_rejects, kind, n_rej))
+        res.steps.append(step._replace(draft=kind, rejected_drafts=n_rej))
         if match is None:
             break
         path.append(match)
