@@ -294,3 +294,62 @@ def test_a_seed_fixes_the_sampled_d1_output_of_a_fresh_auto(compiled):
 
     first = [run(s) for s in range(20)]
     assert [run(s) for s in range(20)] == first
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# what auto learned, shared by requests whose drafts cannot change the output (corral.drafters.memory)
+
+
+CHEAP = CostProfile(target_s=1.0, start=0.05, per_token=0.05, draft={"worst": 0.05})  # drafting looks worth a try
+
+
+def _fresh_worst(model):
+    """A new auto drafter per request (as ``corral.generate`` makes one) whose only arm is mostly rejected."""
+    return AutoDrafter([("worst", WorstToken(model))], target=model, profile=CHEAP, profile_key="worst-arm")
+
+
+def test_greedy_requests_share_what_auto_learned(compiled):
+    """Fresh drafters, greedy: the second request starts from what the first learned (the shared estimates), so a
+    rejected arm is dropped across short requests; the tokens are greedy decoding's every time."""
+    from corral.drafters import memory
+
+    memory.clear()
+    model = target_model()
+    ref = sample_sequence(model.start(()), compiled.matcher(), max_tokens=10, temperature=0).tokens
+    autos, drafted = [], []
+    for _ in range(40):
+        auto = _fresh_worst(model)
+        out = speculative_sample_sequence(model.start(()), compiled.matcher(), drafter=auto, max_tokens=10,
+                                          temperature=0)
+        assert out.tokens == ref
+        autos.append(auto)
+        drafted.append(_kind([out], "worst"))
+    assert autos[0].acceptance is autos[-1].acceptance  # one shared estimate
+    assert autos[-1].acceptance.mean("worst") < 0.4
+    assert sum(drafted[-20:]) < sum(drafted[:20])  # fewer drafts once learned
+    assert sum(drafted[-20:]) <= 20 * 10 / autos[-1].probe_every + 2
+
+
+def test_sampled_d1_requests_do_not_share(compiled):
+    """With sampling (D1), drafts shape which output of the law comes out, so each request learns alone: a seed
+    gives the same tokens and statistics whatever ran before (negative check: in greedy they are shared)."""
+    from corral.drafters import memory
+
+    model = target_model()
+
+    def run(seed):
+        """A fresh drafter's D1 sample for ``seed``: tokens, drafts."""
+        out = speculative_sample_sequence(model.start(()), compiled.matcher(), drafter=_fresh_worst(model),
+                                          max_tokens=10, generator=torch.Generator().manual_seed(seed))
+        return out.tokens, _kind([out], "worst")
+
+    memory.clear()
+    first = [run(s) for s in range(10)]
+    for _ in range(20):  # other requests in between, greedy ones included
+        speculative_sample_sequence(model.start(()), compiled.matcher(), drafter=_fresh_worst(model), max_tokens=10,
+                                    temperature=0)
+    assert [run(s) for s in range(10)] == first
+    auto = _fresh_worst(model)
+    speculative_sample_sequence(model.start(()), compiled.matcher(), drafter=auto, max_tokens=10,
+                                generator=torch.Generator().manual_seed(0))
+    assert auto.acceptance is auto._own.acceptance

@@ -27,6 +27,7 @@ from corral.drafters.base import CompositeDrafter, Drafter
 from corral.drafters.choice import Acceptance, Option, best_option
 from corral.drafters.calibrate import cost_profile
 from corral.drafters.costs import CostProfile, Costs, clock_for
+from corral.drafters.memory import fresh, shared
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
@@ -89,16 +90,18 @@ class AutoDrafter(CompositeDrafter):
             raise ValueError(f"profile must be a CostProfile, 'measure' or None, got {profile!r}")
         self.profile = CostProfile() if profile is None else profile
         self.max_length, self.probe_every = int(max_length), int(probe_every)
-        self.acceptance = Acceptance(PRIORS)
-        self.avail = {name: [1.0, 1.0] if name == "model" else [0.5, 1.0] for name in self.arms}
+        self._own = fresh(self.arms, PRIORS)  # this drafter's estimates (requests whose drafts shape the output)
+        self.acceptance: Acceptance = self._own.acceptance
+        self.avail: dict = self._own.avail
         self.kind_of = {name: name for name in self.arms}  # the kind of each arm's proposals, once seen
         self.last_consult = dict.fromkeys(self.arms, 0)
         self.costs: Costs | None = None
         self._costs_key: tuple | None = None
         self._setup = True
         self.rounds = 0
-        self._mode = (False, False)  # (timed, linked) of the next request, set by length_policy
+        self._mode = (False, False, None)  # (timed, linked, regime) of the next request, set by length_policy
         self.timed = self.linked = False
+        self.regime: str | None = None  # "greedy" / "d2": the drafts cannot change the output (shared estimates)
         self.clock = clock_for(target) if target is not None else time.perf_counter
         self._round = _Round(0, 0.0, timed=False)
 
@@ -106,29 +109,36 @@ class AutoDrafter(CompositeDrafter):
     def length_policy(self, timed: bool = False) -> AutoLengthPolicy:
         """The draft length policy for the next request: this drafter decides the length (see :func:`make_policy`).
 
-        ``timed``: the drafts cannot change the output (D2, greedy D1), so measured times may steer the choice;
-        honoured only with ``profile="measure"`` (by default the fixed profile decides everywhere, so the drafts, and
-        the speed statistics a result reports, are the same for a seed in every run).
+        ``timed``: the drafts cannot change the output (``"d2"``, ``"greedy"``, or any true value), so the acceptance
+        estimates are shared with the earlier requests of the same target, draft model, constraint and regime
+        (:mod:`corral.drafters.memory`), and measured times may steer the choice with ``profile="measure"`` (by
+        default the fixed profile decides everywhere).
         """
-        self._mode = (bool(timed) and self.profile == "measure", True)
+        regime = (timed if isinstance(timed, str) else "free") if timed else None
+        self._mode = (bool(timed) and self.profile == "measure", True, regime)
         return AutoLengthPolicy(self)
 
     def begin(self, prompt_ids: Sequence[int]) -> None:
         """Start a request: the arms begin; the costs are set up at its first proposal (they depend on the
         constraint)."""
         super().begin(prompt_ids)
-        (self.timed, self.linked), self._mode = self._mode, (False, False)
+        (self.timed, self.linked, self.regime), self._mode = self._mode, (False, False, None)
         self._round = _Round(len(prompt_ids), self.clock(), timed=False)
         self._setup = True
 
     def _set_costs(self, ctx: list[int], matcher: ConstraintState | None) -> None:
-        """(Re)build the cost estimates when the mode or the constraint differs from the previous request's."""
+        """(Re)build the cost estimates when the mode or the constraint differs from the previous request's; take the
+        request's acceptance estimates (this drafter's own, or the shared ones where drafts cannot change the
+        output)."""
         self._setup = False
         measured = self.profile == "measure"
         key = (self.timed, id(getattr(matcher, "compiled", None)) if measured else None)
         if self.costs is None or key != self._costs_key:
             self.costs = Costs(self._profile(ctx, matcher), timed=self.timed)
             self._costs_key = key
+        learned = self._own if self.regime is None else shared(
+            self.target, self.profile_key, getattr(matcher, "compiled", None), self.regime, list(self.arms), PRIORS)
+        self.acceptance, self.avail = learned.acceptance, learned.avail
 
     def _profile(self, ctx: list[int], matcher: ConstraintState | None) -> CostProfile:
         """The given profile, or the one measured for this target, draft model and constraint."""
@@ -232,8 +242,12 @@ class AutoDrafter(CompositeDrafter):
         return num / den
 
     def _accept(self, prop: Proposal) -> float:
-        """Predicted acceptance of a proposal (a distribution's feature is known only after the round draws)."""
-        return self.acceptance.of(prop.kind, prop.feature if prop.token is not None else None)
+        """Predicted acceptance of a proposal. A distribution's feature is known only after the round draws, so it
+        gets the estimate the arm was consulted on (:meth:`Acceptance.optimistic`): with a lower one a consulted
+        arm could be dropped at once, its consultation paid for nothing, round after round."""
+        if prop.token is not None:
+            return self.acceptance.of(prop.kind, prop.feature)
+        return self.acceptance.optimistic(prop.kind)
 
     def _offer(self, options: list[Option], name: str, prop: Proposal | None) -> None:
         """Add a proposal in hand to the options (the arm's cost and yield for the positions after it)."""

@@ -81,21 +81,37 @@ def forced_bytes(matcher: ConstraintState, mask: np.ndarray | None = None, *, li
     return bytes(out)
 
 
+_TABLES: dict = {}  # vocabulary fingerprint -> (by_bytes, max_len, prefixes), shared by every drafter of it
+_MAX_TABLES = 8
+
+
+def _byte_tables(vocab: Vocabulary) -> tuple[dict, int, frozenset]:
+    """``(bytes -> first token id, longest token, proper prefixes of tokens)`` of ``vocab``, built once per
+    vocabulary (a drafter is made per request; the tables cost milliseconds)."""
+    key = getattr(vocab, "fingerprint", None)
+    hit = _TABLES.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    by_bytes: dict[bytes, int] = {}
+    for t, b in enumerate(vocab.token_bytes):
+        if b and b not in by_bytes:
+            by_bytes[b] = t
+    prefixes = frozenset(b[:j] for b in by_bytes for j in range(1, len(b)))
+    tables = (by_bytes, max((len(b) for b in by_bytes), default=1), prefixes)
+    if key is not None:
+        if len(_TABLES) >= _MAX_TABLES:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = tables
+    return tables
+
+
 class _Tokenizer:
     """Tokenize bytes with the target's tokenizer when it round-trips, else greedy longest match."""
 
     def __init__(self, vocab: Vocabulary, tokenizer: Any = None) -> None:
         self.vocab = vocab
         self.tokenizer = tokenizer
-        self.by_bytes: dict[bytes, int] = {}
-        for t, b in enumerate(vocab.token_bytes):
-            if b and b not in self.by_bytes:
-                self.by_bytes[b] = t
-        self.max_len = max((len(b) for b in self.by_bytes), default=1)
-        self.prefixes: set[bytes] = set()
-        for b in self.by_bytes:
-            for j in range(1, len(b)):
-                self.prefixes.add(b[:j])
+        self.by_bytes, self.max_len, self.prefixes = _byte_tables(vocab)
 
     def greedy(self, data: bytes) -> list[int]:
         """Greedy longest-match tokenization of ``data`` (stops at an untokenizable byte)."""

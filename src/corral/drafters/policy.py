@@ -117,13 +117,14 @@ class AdaptivePolicy:
 
 
 def make_policy(draft_length: str | int | FixedPolicy | AdaptivePolicy | None, drafter: object = None, *,
-                timed: bool = False) -> FixedPolicy | AdaptivePolicy:
+                timed: bool | str = False) -> FixedPolicy | AdaptivePolicy:
     """The draft length policy of one request.
 
     ``"adaptive"`` (or ``None``) -> the drafter's own policy when it has one (``drafter.length_policy(timed)``, e.g.
     :class:`~corral.drafters.auto.AutoDrafter`, which stops drafting on its cost model), else
     :class:`AdaptivePolicy`; an int -> :class:`FixedPolicy`; a policy object is returned as it is. ``timed``: the
-    drafts cannot change the output of this request (D2, greedy), so the drafter may steer by measured times.
+    drafts cannot change the output of this request (``"d2"``, ``"greedy"``, or ``True``), so the drafter may share
+    what it learned with earlier requests and steer by measured times.
     """
     if draft_length is None or draft_length == "adaptive":
         own = getattr(drafter, "length_policy", None)

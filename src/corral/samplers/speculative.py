@@ -153,7 +153,8 @@ def speculative_sample_sequence(
         max_rejects = DEFAULT_MAX_REJECTS
     if verify == "d2" and stream is None:
         stream = int(torch.randint(0, 2**62, (1,), generator=generator))
-    policy = make_policy(draft_length, drafter if draft_tree is None else None, timed=verify == "d2" or not temperature)
+    regime = "d2" if verify == "d2" else ("greedy" if not temperature else False)  # drafts cannot change the output
+    policy = make_policy(draft_length, drafter if draft_tree is None else None, timed=regime)
     shape = None if draft_tree is None else parse_tree_shape(draft_tree)
     eos = frozenset(seq.model.eos_token_ids if eos_token_ids is None else eos_token_ids)
     if matcher is None:
