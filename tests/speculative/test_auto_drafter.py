@@ -353,3 +353,19 @@ def test_sampled_d1_requests_do_not_share(compiled):
     speculative_sample_sequence(model.start(()), compiled.matcher(), drafter=auto, max_tokens=10,
                                 generator=torch.Generator().manual_seed(0))
     assert auto.acceptance is auto._own.acceptance
+
+
+def test_probes_back_off_while_they_fail():
+    """A probed arm whose draft is rejected waits twice as long for its next probe (up to MAX_PROBE_GAP times
+    probe_every); an accepted probe brings the gap back to probe_every."""
+    from corral.drafters.auto import MAX_PROBE_GAP
+
+    auto = AutoDrafter([("worst", WorstToken(target_model()))], profile=PROFILE)
+    gaps = auto.learned.probe_gap
+    auto._back_off("worst", False)
+    assert gaps["worst"] == 2 * auto.probe_every
+    for _ in range(10):
+        auto._back_off("worst", False)
+    assert gaps["worst"] == MAX_PROBE_GAP * auto.probe_every
+    auto._back_off("worst", True)
+    assert gaps["worst"] == auto.probe_every

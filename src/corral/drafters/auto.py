@@ -7,7 +7,8 @@ how often each arm has a proposal at all), and extends the draft with the option
 tokens per unit of cost the most (consulting an arm first when that is the best option), or stops
 (:func:`~corral.drafters.choice.best_option`; costs from :class:`~corral.drafters.costs.Costs`). Stopping before
 the first draft is plain decoding, so a drafter that costs more than it saves is dropped; an arm left unused is
-consulted again every ``probe_every`` rounds so that its estimates stay fresh.
+consulted again after ``probe_every`` rounds so that its estimates stay fresh (twice as long after each probe
+whose draft was rejected, up to ``MAX_PROBE_GAP`` times).
 
 Exactness is untouched: the choice uses only draft-side information and past verification outcomes, and
 verification (D1: Leviathan's rule per position; D2: shared Gumbel keys) gives the law of decoding without drafts
@@ -38,6 +39,8 @@ __all__ = ["AutoDrafter", "AutoLengthPolicy"]
 
 #: Prior acceptance per kind (before any verification).
 PRIORS = {"ff": 0.9, "ngram": 0.5, "model": 0.6}
+#: Longest wait between probes of an arm whose probed drafts keep being rejected, in units of ``probe_every``.
+MAX_PROBE_GAP = 16
 
 
 @dataclass
@@ -55,6 +58,8 @@ class _Round:
     pos: int = 0  # position being drafted (linked policy)
     n_drafted: int = 0  # drafts the round reported (linked policy)
     asked: bool = False  # the drafter was asked for a proposal this round
+    probe: str | None = None  # the arm probed at the first position, if any
+    first: bool | None = None  # whether the first draft was accepted (once verified)
     timed: bool = True  # its time is a sample of the round cost (not the first round: it includes the prompt)
 
 
@@ -91,6 +96,7 @@ class AutoDrafter(CompositeDrafter):
         self.profile = CostProfile() if profile is None else profile
         self.max_length, self.probe_every = int(max_length), int(probe_every)
         self._own = fresh(self.arms, PRIORS)  # this drafter's estimates (requests whose drafts shape the output)
+        self.learned = self._own  # the estimates this request uses (this drafter's own, or shared ones)
         self.acceptance: Acceptance = self._own.acceptance
         self.avail: dict = self._own.avail
         self.kind_of = {name: name for name in self.arms}  # the kind of each arm's proposals, once seen
@@ -109,13 +115,15 @@ class AutoDrafter(CompositeDrafter):
     def length_policy(self, timed: bool = False) -> AutoLengthPolicy:
         """The draft length policy for the next request: this drafter decides the length (see :func:`make_policy`).
 
-        ``timed``: the drafts cannot change the output (``"d2"``, ``"greedy"``, or any true value), so the acceptance
-        estimates are shared with the earlier requests of the same target, draft model, constraint and regime
-        (:mod:`corral.drafters.memory`), and measured times may steer the choice with ``profile="measure"`` (by
-        default the fixed profile decides everywhere).
+        ``timed``: the drafts cannot change the output (``"d2"``, ``"greedy"``, or any true value), so the estimates
+        (acceptance, and costs timed online from the profile) are shared with the earlier requests of the same
+        target, draft model, constraint and regime (:mod:`corral.drafters.memory`); the tokens never depend on them,
+        the speed statistics do. Otherwise (D1 with sampling) the fixed profile decides and the drafter learns
+        acceptance alone, so a seed gives the same drafts and statistics in every run (``profile="measure"``: this
+        machine's measured profile instead, the same within a process).
         """
         regime = (timed if isinstance(timed, str) else "free") if timed else None
-        self._mode = (bool(timed) and self.profile == "measure", True, regime)
+        self._mode = (bool(timed), True, regime)
         return AutoLengthPolicy(self)
 
     def begin(self, prompt_ids: Sequence[int]) -> None:
@@ -131,14 +139,21 @@ class AutoDrafter(CompositeDrafter):
         request's acceptance estimates (this drafter's own, or the shared ones where drafts cannot change the
         output)."""
         self._setup = False
+        if self.regime is not None:  # shared estimates, costs timed online from the shared profile
+            learned = shared(self.target, self.profile_key, getattr(matcher, "compiled", None), self.regime,
+                             list(self.arms), PRIORS)
+            if learned.costs is None:
+                learned.costs = Costs(self._profile(ctx, matcher), timed=True)
+            self.learned, self.acceptance, self.avail, self.costs = learned, learned.acceptance, learned.avail, \
+                learned.costs
+            self._costs_key = None
+            return
+        self.learned, self.acceptance, self.avail = self._own, self._own.acceptance, self._own.avail
         measured = self.profile == "measure"
         key = (self.timed, id(getattr(matcher, "compiled", None)) if measured else None)
         if self.costs is None or key != self._costs_key:
             self.costs = Costs(self._profile(ctx, matcher), timed=self.timed)
             self._costs_key = key
-        learned = self._own if self.regime is None else shared(
-            self.target, self.profile_key, getattr(matcher, "compiled", None), self.regime, list(self.arms), PRIORS)
-        self.acceptance, self.avail = learned.acceptance, learned.avail
 
     def _profile(self, ctx: list[int], matcher: ConstraintState | None) -> CostProfile:
         """The given profile, or the one measured for this target, draft model and constraint."""
@@ -155,10 +170,20 @@ class AutoDrafter(CompositeDrafter):
         r = self._round
         if not self.linked:
             self._learn(ctx)
+        if r.probe is not None and r.first is not None:
+            self._back_off(r.probe, r.first)
         if self.timed and r.timed and self.costs is not None:
             self.costs.observe_round(r.n_drafted, self.clock() - r.t0 - r.spent_s)
         self.rounds += 1
         self._round = _Round(len(ctx), self.clock())
+
+    def _back_off(self, arm: str, accepted: bool) -> None:
+        """After a probe of ``arm``: probe it again after ``probe_every`` rounds if its draft was accepted, else
+        after twice the last gap (at most ``MAX_PROBE_GAP`` times ``probe_every``), so that an arm that does not pay
+        costs ever less to watch."""
+        gaps = self.learned.probe_gap
+        gap = gaps.get(arm, self.probe_every)
+        gaps[arm] = self.probe_every if accepted else min(2 * gap, MAX_PROBE_GAP * self.probe_every)
 
     def _learn(self, ctx: list[int]) -> None:
         """Acceptance of this round's drafts whose token is known, in order, up to the first rejection."""
@@ -168,6 +193,8 @@ class AutoDrafter(CompositeDrafter):
             if token is None or r.start + p >= len(ctx):
                 return
             accepted = ctx[r.start + p] == token
+            if p == 0:
+                r.first = accepted
             self.acceptance.update(kind, feature, accepted)
             if not accepted:
                 return
@@ -183,11 +210,13 @@ class AutoDrafter(CompositeDrafter):
         if pos >= self.max_length:
             return None
         pending = list(self.arms)
-        probe = next((a for a in pending if self.rounds - self.last_consult[a] >= self.probe_every), None)
+        gaps = self.learned.probe_gap
+        probe = next((a for a in pending if self.rounds - self.last_consult[a] >= gaps.get(a, self.probe_every)), None)
         if first and probe is not None:
             pending.remove(probe)
             prop = self._consult(probe, ctx, matcher, mask)
             if prop is not None:
+                r.probe = probe
                 return self._take(pos, probe, prop, self._accept(prop))
         options: list[Option] = []
         while True:
@@ -298,7 +327,11 @@ class AutoLengthPolicy:
         return self.drafter._drafted(kind, feature)
 
     def update(self, kind: str, feature: float, accepted: bool) -> None:
-        """Record one verified draft in the drafter's acceptance estimates."""
+        """Record one verified draft in the drafter's acceptance estimates (the first of a round also decides when
+        a probed arm is probed again)."""
+        r = self.drafter._round
+        if r.first is None:
+            r.first = accepted
         self.drafter.acceptance.update(kind, None if kind == "forced" else feature, accepted)
 
     def __repr__(self) -> str:

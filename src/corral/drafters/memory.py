@@ -3,8 +3,9 @@
 ``corral.generate`` makes a drafter per call, so an :class:`~corral.drafters.auto.AutoDrafter` would relearn each
 arm's acceptance (and how often it proposes anything) in every request, and a short request ends before it has
 learned that a drafter does not pay. Where the drafts cannot change the output (greedy masked decoding, where every
-drafter gives the same tokens, and AWRS with D2, the same tokens for a seed), the estimates are kept per target,
-draft model, constraint and regime (``"greedy"`` or ``"d2"``) in this process and shared by the requests that match.
+drafter gives the same tokens, and AWRS with D2, the same tokens for a seed), the estimates (acceptance, and the
+costs timed online) are kept per target, draft model, constraint and regime (``"greedy"`` or ``"d2"``) in this
+process and shared by the requests that match.
 Only the speed statistics of a result then depend on the requests before it; its tokens never do. With masked
 decoding at a temperature above 0 the drafts choose among outputs of the same law, so each request learns alone
 (and a seed gives the same text in every process).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from corral.drafters.choice import Acceptance
@@ -38,10 +39,16 @@ class Learned:
         Predicted acceptance per drafter kind.
     avail : dict
         ``arm -> [proposals, consultations]`` (decayed): how often the arm proposes anything.
+    costs : Costs or None
+        The costs timed online (shared entries; ``None`` until the first request sets them up).
+    probe_gap : dict
+        ``arm -> rounds`` between probes of an unused arm (backs off while its probes fail).
     """
 
     acceptance: Acceptance
     avail: dict
+    costs: Any = None
+    probe_gap: dict = field(default_factory=dict)
 
 
 def fresh(arms, priors: dict) -> Learned:
