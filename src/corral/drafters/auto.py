@@ -115,15 +115,15 @@ class AutoDrafter(CompositeDrafter):
     def length_policy(self, timed: bool = False) -> AutoLengthPolicy:
         """The draft length policy for the next request: this drafter decides the length (see :func:`make_policy`).
 
-        ``timed``: the drafts cannot change the output (``"d2"``, ``"greedy"``, or any true value), so the estimates
-        (acceptance, and costs timed online from the profile) are shared with the earlier requests of the same
-        target, draft model, constraint and regime (:mod:`corral.drafters.memory`); the tokens never depend on them,
-        the speed statistics do. Otherwise (D1 with sampling) the fixed profile decides and the drafter learns
-        acceptance alone, so a seed gives the same drafts and statistics in every run (``profile="measure"``: this
-        machine's measured profile instead, the same within a process).
+        ``timed``: the drafts cannot change the output (``"d2"``, ``"greedy"``, or any true value), so the acceptance
+        estimates are shared with the earlier requests of the same target, draft model, constraint and regime
+        (:mod:`corral.drafters.memory`): the tokens never depend on them, the drafts and speed statistics depend on
+        the requests before (the same for the same sequence of requests). With ``profile="measure"`` the costs are
+        also timed online there (then the drafts vary from run to run). Otherwise (D1 with sampling) the drafter
+        learns alone, so a seed gives the same drafts and statistics in every run.
         """
         regime = (timed if isinstance(timed, str) else "free") if timed else None
-        self._mode = (bool(timed), True, regime)
+        self._mode = (bool(timed) and self.profile == "measure", True, regime)
         return AutoLengthPolicy(self)
 
     def begin(self, prompt_ids: Sequence[int]) -> None:
@@ -139,16 +139,16 @@ class AutoDrafter(CompositeDrafter):
         request's acceptance estimates (this drafter's own, or the shared ones where drafts cannot change the
         output)."""
         self._setup = False
-        if self.regime is not None:  # shared estimates, costs timed online from the shared profile
+        learned = self._own
+        if self.regime is not None:  # drafts cannot change the output: estimates shared across requests
             learned = shared(self.target, self.profile_key, getattr(matcher, "compiled", None), self.regime,
                              list(self.arms), PRIORS)
+        self.learned, self.acceptance, self.avail = learned, learned.acceptance, learned.avail
+        if self.timed:  # costs timed online (profile="measure"), shared with the estimates
             if learned.costs is None:
                 learned.costs = Costs(self._profile(ctx, matcher), timed=True)
-            self.learned, self.acceptance, self.avail, self.costs = learned, learned.acceptance, learned.avail, \
-                learned.costs
-            self._costs_key = None
+            self.costs, self._costs_key = learned.costs, None
             return
-        self.learned, self.acceptance, self.avail = self._own, self._own.acceptance, self._own.avail
         measured = self.profile == "measure"
         key = (self.timed, id(getattr(matcher, "compiled", None)) if measured else None)
         if self.costs is None or key != self._costs_key:

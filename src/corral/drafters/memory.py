@@ -3,10 +3,11 @@
 ``corral.generate`` makes a drafter per call, so an :class:`~corral.drafters.auto.AutoDrafter` would relearn each
 arm's acceptance (and how often it proposes anything) in every request, and a short request ends before it has
 learned that a drafter does not pay. Where the drafts cannot change the output (greedy masked decoding, where every
-drafter gives the same tokens, and AWRS with D2, the same tokens for a seed), the estimates (acceptance, and the
-costs timed online) are kept per target, draft model, constraint and regime (``"greedy"`` or ``"d2"``) in this
-process and shared by the requests that match.
-Only the speed statistics of a result then depend on the requests before it; its tokens never do. With masked
+drafter gives the same tokens, and AWRS with D2, the same tokens for a seed), the estimates (acceptance, how often
+each arm proposes, when to probe an unused arm; with ``profile="measure"`` also the costs timed online) are kept per
+target, draft model, constraint and regime (``"greedy"`` or ``"d2"``) in this process and shared by the requests that
+match. Only the drafts and speed statistics of a result then depend on the requests before it (the same for the same
+sequence of requests); its tokens never do. With masked
 decoding at a temperature above 0 the drafts choose among outputs of the same law, so each request learns alone
 (and a seed gives the same text in every process).
 """
@@ -40,7 +41,7 @@ class Learned:
     avail : dict
         ``arm -> [proposals, consultations]`` (decayed): how often the arm proposes anything.
     costs : Costs or None
-        The costs timed online (shared entries; ``None`` until the first request sets them up).
+        The costs timed online (``profile="measure"``; ``None`` until a request sets them up).
     probe_gap : dict
         ``arm -> rounds`` between probes of an unused arm (backs off while its probes fail).
     """
