@@ -28,6 +28,7 @@ from corral.runtime.groups import next_bytes
 from corral.runtime.indent_configs import IndentSpace
 from corral.runtime.indent_lexemes import IGNORED, step_width, without_newline_starts
 from corral.runtime.matcher import CompiledGrammar
+from corral.runtime.stepping import feed
 from corral.runtime.states import _State
 from corral.runtime.terminals import terminal_dfas
 
@@ -156,22 +157,17 @@ class IndentedGrammar(CompiledGrammar):
     def _run(self, state, data: bytes, parent=None, token=None, trace: list | None = None):
         """``(state after data, n)`` as :meth:`CompiledGrammar._run` (``n``: the prefix after which no thread is
         left, ``-1`` if none); with ``trace``, the threads after each byte."""
-        threads, here = state.threads, state.here
-        dead_at = -1
-        for i, b in enumerate(data):
-            ended = self._pending(threads, b)
-            if ended:
-                threads = dict(threads)
-                self._start_into(threads, ended)
-            threads, here = self._step(threads, b)
-            if trace is not None:
-                trace.append(threads)
-            if not threads:
-                if dead_at < 0:
-                    dead_at = i + 1
-                if not here:
-                    break
+        threads, here, dead_at = feed(state.threads, state.here, data, self._byte, trace)
         return self._state(threads, here, parent, token), dead_at
+
+    def _byte(self, threads: dict, b: int) -> tuple[dict, frozenset]:
+        """One byte: the maximal lexemes it cannot extend end first (their configs start new threads), then every
+        thread steps."""
+        ended = self._pending(threads, b)
+        if ended:
+            threads = dict(threads)
+            self._start_into(threads, ended)
+        return self._step(threads, b)
 
     def _step(self, threads: dict, b: int) -> tuple[dict, frozenset]:
         """Feed one byte to every thread: the new threads and the boundary configs after it (ordinary lexemes end

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from corral.runtime.states import _State
 
-__all__ = ["run", "viable"]
+__all__ = ["feed", "run", "viable"]
 
 
-def run(g, state: _State, data: bytes, parent=None, token=None, trace: list | None = None) -> tuple[_State, int]:
-    """``(state after data, n)``: ``n`` is the length of the shortest prefix of ``data`` after which no lexeme
-    thread is left (no byte can follow it), or ``-1`` if threads survive all of ``data``. With ``trace``, the
-    lexeme threads after each byte are appended to it."""
-    threads = state.threads
-    here = state.here
+def feed(threads: dict, here, data: bytes, step, trace: list | None = None) -> tuple[dict, object, int]:
+    """Feed ``data`` byte by byte through ``step(threads, byte) -> (threads, here)``: ``(threads, here, n)`` after
+    it, ``n`` the length of the shortest prefix after which no lexeme thread is left (no byte can follow it), or
+    ``-1`` if threads survive all of ``data`` (it stops early once neither threads nor ended lexemes are left). With
+    ``trace``, the threads after each byte are appended to it. Shared by the plain and the indentation-aware
+    grammars."""
     dead_at = -1
     for i, b in enumerate(data):
-        threads, here = _step(g, threads, b)
+        threads, here = step(threads, b)
         if trace is not None:
             trace.append(threads)
         if not threads:
@@ -30,6 +30,12 @@ def run(g, state: _State, data: bytes, parent=None, token=None, trace: list | No
                 dead_at = i + 1
             if not here:
                 break
+    return threads, here, dead_at
+
+
+def run(g, state: _State, data: bytes, parent=None, token=None, trace: list | None = None) -> tuple[_State, int]:
+    """``(state after data, n)`` (:func:`feed`'s ``n``); with ``trace``, the lexeme threads after each byte."""
+    threads, here, dead_at = feed(state.threads, state.here, data, lambda t, b: _step(g, t, b), trace)
     return _State(threads, here, parent, token), dead_at
 
 
