@@ -78,6 +78,16 @@ def merge(b, parts, pointer: str):
     return m.merged
 
 
+def merge_or_false(b, parts, pointer: str):
+    """:func:`merge`, or ``False`` (the schema no value satisfies) when the parts contradict each other."""
+    try:
+        return merge(b, parts, pointer)
+    except SchemaError as exc:
+        if exc.kind == "unsatisfiable":
+            return False
+        raise
+
+
 # ------------------------------------------------------------------ one merger per keyword
 
 def _first(m: _Merge, key, value) -> bool:
@@ -397,12 +407,7 @@ def _key_schema(m: _Merge, located: list):
         if isinstance(v, dict) and any(k in COMBINATORS for k in v):
             m.refuse("propertyNames of several parts, one with an applicator")
         plain.append((v, vp))
-    try:
-        return merge(m.b, plain, m.pointer)
-    except SchemaError as exc:
-        if exc.kind == "unsatisfiable":
-            return False
-        raise
+    return merge_or_false(m.b, plain, m.pointer)
 
 
 def _finish_contains(m: _Merge) -> None:

@@ -168,13 +168,9 @@ def _neg_property_names(b, key, value, kp, seen, node, pointer):
 
     out = []
     for conj in b.negate(value, kp, seen):
-        try:
-            atom = merge.merge(b, conj, kp)
-        except SchemaError as exc:
-            if exc.kind == "unsatisfiable":
-                continue
-            raise
-        out += _some_key(b, atom, kp)
+        atom = merge.merge_or_false(b, conj, kp)
+        if atom is not False:
+            out += _some_key(b, atom, kp)
     return out
 
 

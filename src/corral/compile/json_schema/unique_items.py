@@ -17,7 +17,6 @@ from __future__ import annotations
 from math import comb
 
 from corral.compile.json_schema.vocab import type_of
-from corral.errors import SchemaError
 
 __all__ = ["MAX_UNIQUE_TRANSITIONS", "finite_values", "group_values", "value_key", "unique_transitions"]
 
@@ -82,13 +81,8 @@ def finite_values(b, node, pointer: str):
         return []
     out = []
     for parts in b.expand(node, pointer):
-        try:
-            merged = merge.merge(b, parts, pointer)
-        except SchemaError as exc:
-            if exc.kind == "unsatisfiable":
-                continue
-            raise
-        if merged is None:
+        merged = merge.merge_or_false(b, parts, pointer)
+        if merged is None or merged is False:
             continue
         values = _atom_values(b, merged, pointer)
         if values is None:
