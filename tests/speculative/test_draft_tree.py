@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 
@@ -23,45 +22,32 @@ import numpy as np
 import pytest
 import torch
 
-from corral.compile.grammar import Grammar
 from corral.drafters import CompositeDrafter, FastForwardDrafter, ModelDrafter, NGramDrafter
 from corral.errors import ConfigurationError
 from corral.models.toy import ToyModel
-from corral.runtime.matcher import CompiledGrammar
 from corral.samplers import speculative_tree_rrs as rrs
 from corral.samplers.awrs import awrs_sample_sequence
-from corral.samplers.masking import constrained_law, constrained_logprobs, sample_sequence
+from corral.samplers.masking import constrained_law, sample_sequence
 from corral.samplers.speculative import speculative_sample_sequence
 from corral.samplers.speculative_tree import parse_tree_shape
-
-TOKENS = ["a", "b", "c", "ab"]
-PATTERN = r"(ab|ba|c)(a|b)?c"
-EOS = len(TOKENS)
-
-
-def hashed_logits(seed: int, scale: float):
-    def fn(ctx):
-        digest = hashlib.sha256(repr((seed, ctx)).encode()).digest()
-        rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-        return scale * rng.standard_normal(len(TOKENS) + 1)
-
-    return fn
-
-
-TARGET_FN = hashed_logits(1, 1.5)
-
-
-def target_model():
-    return ToyModel(TOKENS, TARGET_FN)
-
+from test_speculative import (  # the toy pair, constraint and law checks of the speculative suite
+    EOS,
+    TARGET_FN,
+    TOKENS,
+    bad_draft,
+    chi_square_p,
+    compiled,  # noqa: F401 - fixture
+    good_draft,
+    lcd_law,
+    target_model,
+)
 
 def _good(model):
-    noise = hashed_logits(3, 0.4)
-    return ModelDrafter(ToyModel(TOKENS, lambda ctx: TARGET_FN(ctx) + noise(ctx)))
+    return ModelDrafter(good_draft())
 
 
 def _bad(model):
-    return ModelDrafter(ToyModel(TOKENS, hashed_logits(2, 2.0)))
+    return ModelDrafter(bad_draft())
 
 
 def _adversarial(model):
@@ -72,11 +58,6 @@ def _adversarial(model):
 def _all(model):
     return CompositeDrafter([FastForwardDrafter(model.vocab), NGramDrafter(model.vocab, order=3, min_feature=0.6),
                              _good(model)])
-
-
-@pytest.fixture(scope="module")
-def compiled():
-    return CompiledGrammar(Grammar.from_regex(PATTERN), target_model().vocab)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -176,45 +157,6 @@ def test_node_negative_control_is_caught(naive, kind):
 
 # ------------------------------------------------------------------------------------------------------------------
 # whole sequences: chi-square against ℓ
-
-
-def lcd_law(model, compiled, *, temperature=1.0, top_k=None, max_len=8) -> dict:
-    """Exact ℓ over complete token sequences by enumeration."""
-    out: dict = {}
-
-    def rec(ctx, m, prob):
-        law = np.exp(constrained_logprobs(model.logprobs_of(ctx), m.mask(), temperature=temperature, top_k=top_k))
-        for t in np.flatnonzero(law > 0):
-            t = int(t)
-            if t == EOS:
-                out[tuple(ctx[1:]) + (EOS,)] = out.get(tuple(ctx[1:]) + (EOS,), 0.0) + prob * law[t]
-            elif len(ctx) < max_len:
-                m2 = m.fork()
-                m2.advance(t)
-                rec(ctx + [t], m2, prob * law[t])
-
-    rec([EOS], compiled.matcher(), 1.0)
-    return out
-
-
-def chi_square_p(counts: dict, law: dict, n: int) -> float:
-    """Chi-square goodness of fit (cells with expected < 5 pooled); p-value by Wilson–Hilferty."""
-    assert set(counts) <= set(law), f"samples outside the support: {set(counts) - set(law)}"
-    exp_small = obs_small = stat = 0.0
-    cells = 0
-    for y, p in law.items():
-        e, o = n * p, counts.get(y, 0)
-        if e < 5:
-            exp_small, obs_small = exp_small + e, obs_small + o
-            continue
-        stat += (o - e) ** 2 / e
-        cells += 1
-    if exp_small > 0:
-        stat += (obs_small - exp_small) ** 2 / exp_small
-        cells += 1
-    k = cells - 1
-    z = ((stat / k) ** (1 / 3) - (1 - 2 / (9 * k))) / math.sqrt(2 / (9 * k))
-    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 def sample_counts(compiled, n, *, drafter_fn, tree, draft_length=3, seed=0, **kw):
