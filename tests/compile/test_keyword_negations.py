@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
@@ -18,9 +17,9 @@ from corral.compile.json_schema import schema_to_grammar
 from corral.errors import SchemaError
 from corral.runtime.matcher import CompiledGrammar
 
-from test_json_schema import JSON, VOCAB, _dump, n_orderings, oracle, orderings
+from schema_checks import cg_for, mismatches
+from test_json_schema import JSON, VOCAB, n_orderings
 
-EXACT = {"property_order": "any", "integral_floats": True}
 
 SCHEMAS = [
     # contains, minContains, maxContains
@@ -79,29 +78,6 @@ def _examples():
            {"k": "s", "ab": 1}, {"k": 1, "b": 2}, {"k": "s", "b": 2}, {"kk": "s"}, {"ab": 1, "k": 2, "xy": 3},
            {"aa": 1}, {"aa": 1, "b": 1}, {"abc": "s"}, {"ab": "s", "a": 1}]
     return out
-
-
-_CACHE: dict = {}
-
-
-def cg_for(schema, **options) -> CompiledGrammar:
-    key = json.dumps([schema, sorted(options.items())], sort_keys=True)
-    if key not in _CACHE:
-        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), VOCAB)
-    return _CACHE[key]
-
-
-def accepted(cg: CompiledGrammar, x, exact: bool) -> bool:
-    if exact:
-        return cg.accepts(_dump(x).encode())
-    return any(cg.accepts(_dump(v).encode()) for v in orderings(x))
-
-
-def mismatches(schema, instances, exact: bool = False, compiled=None) -> list:
-    """The instances where acceptance by ``compiled`` (default: ``schema``'s grammar) differs from validity."""
-    check = jsonschema.Draft202012Validator(schema) if exact else oracle(schema)
-    cg = compiled or cg_for(schema, **(EXACT if exact else {}))
-    return [x for x in instances if accepted(cg, x, exact) != check.is_valid(x)]
 
 
 @pytest.mark.parametrize("exact", [False, True])

@@ -23,9 +23,9 @@ from corral.compile.json_schema.unique_items import MAX_UNIQUE_TRANSITIONS, grou
 from corral.errors import SchemaError
 from corral.runtime.matcher import CompiledGrammar
 
-from test_json_schema import VOCAB, _dump, n_orderings, oracle, orderings
+from schema_checks import EXACT, cg_for, mismatches
+from test_json_schema import VOCAB
 
-EXACT = {"property_order": "any", "integral_floats": True}
 
 # (schema, pool of item values the instances are drawn from)
 CASES = [
@@ -50,31 +50,6 @@ CASES = [
     ({"type": "array", "items": {"enum": list("abcdefghijklmnopqrstuvwxyz")}, "uniqueItems": True,
       "maxItems": 2}, list("abcz") + [1]),
 ]
-
-
-_CACHE: dict = {}
-
-
-def cg_for(schema, **options) -> CompiledGrammar:
-    key = json.dumps([schema, sorted(options.items())], sort_keys=True)
-    if key not in _CACHE:
-        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), VOCAB)
-    return _CACHE[key]
-
-
-def accepted(cg: CompiledGrammar, x, exact: bool) -> bool:
-    """Whether ``cg`` accepts ``x`` (default options: in some key order; exact: as dumped)."""
-    if exact:
-        return cg.accepts(_dump(x).encode())
-    assert n_orderings(x) <= 5000
-    return any(cg.accepts(_dump(v).encode()) for v in orderings(x))
-
-
-def mismatches(schema, instances, exact: bool, compiled=None) -> list:
-    """The instances where acceptance by ``compiled`` (default: ``schema``'s grammar) differs from validity."""
-    check = jsonschema.Draft202012Validator(schema) if exact else oracle(schema)
-    cg = compiled or cg_for(schema, **(EXACT if exact else {}))
-    return [x for x in instances if accepted(cg, x, exact) != check.is_valid(x)]
 
 
 def instances(pool, seed: int, n: int = 150) -> list:
