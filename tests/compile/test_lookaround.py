@@ -85,6 +85,16 @@ def _disagreements(pattern: str, dfa) -> list[str]:
     return [s for s in _texts(pattern) if dfa.fullmatch(s.encode()) != bool(rx.fullmatch(s))]
 
 
+def _compile_uncached(pattern: str):
+    """``compile_regex`` with the caches emptied before and after (under a patched, deliberately different
+    construction: neither reads nor leaves a cached automaton)."""
+    clear_caches()
+    try:
+        return compile_regex(pattern)
+    finally:
+        clear_caches()
+
+
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_agrees_with_re(pattern):
     assert _disagreements(pattern, compile_regex(pattern)) == []
@@ -94,11 +104,7 @@ def test_agrees_with_re(pattern):
 def test_leading_lookaheads_as_products_equal_the_general_construction(pattern, monkeypatch):
     product = compile_regex(pattern)
     monkeypatch.setattr(nfa, "_leading_lookaheads", lambda *args: None)
-    clear_caches()
-    try:
-        general = compile_regex(pattern)
-    finally:
-        clear_caches()
+    general = _compile_uncached(pattern)
     assert (product.transitions == general.transitions).all() and (product.accepting == general.accepting).all()
 
 
@@ -114,11 +120,7 @@ _REGISTER = assertions._register
 def test_a_flipped_polarity_is_caught(pattern, monkeypatch):
     monkeypatch.setattr(assertions, "_register", _wrong_register)
     monkeypatch.setattr(nfa, "_leading_lookaheads", lambda *args: None)
-    clear_caches()
-    try:
-        wrong = compile_regex(pattern)
-    finally:
-        clear_caches()
+    wrong = _compile_uncached(pattern)
     assert _disagreements(pattern, wrong)
 
 
@@ -128,11 +130,7 @@ def test_a_dropped_lookahead_is_caught(pattern, monkeypatch):
         return obligations
     monkeypatch.setattr(lookaround.Subset, "oblige", met)
     monkeypatch.setattr(nfa, "_leading_lookaheads", lambda *args: None)
-    clear_caches()
-    try:
-        wrong = compile_regex(pattern)
-    finally:
-        clear_caches()
+    wrong = _compile_uncached(pattern)
     assert _disagreements(pattern, wrong)
 
 
