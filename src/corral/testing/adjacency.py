@@ -8,6 +8,8 @@ prefix, so :mod:`corral.testing.indent_oracle` drops it without asking lark's Ea
 
 from __future__ import annotations
 
+from corral.authoring.linting.analysis import nullable_symbols
+
 __all__ = ["adjacency"]
 
 
@@ -24,7 +26,7 @@ def adjacency(rules, start: str, terminals) -> tuple[frozenset, dict]:
         The terminal symbols (every other symbol is a nonterminal).
     """
     pairs = [(r[0], tuple(r[1])) if isinstance(r, tuple) else (r.lhs, r.rhs) for r in rules]
-    nullable = _nullable(pairs)
+    nullable = nullable_symbols(pairs)
     first = _edge_sets(pairs, terminals, nullable, reverse=False)
     last = _edge_sets(pairs, terminals, nullable, reverse=True)
     follow_nt: dict = {}
@@ -53,19 +55,6 @@ def _grow(table: dict, key, items: frozenset) -> bool:
         return False
     table[key] = cur | items
     return True
-
-
-def _nullable(pairs) -> set:
-    """The nonterminals that derive the empty string."""
-    nullable: set = set()
-    changed = True
-    while changed:
-        changed = False
-        for lhs, rhs in pairs:
-            if lhs not in nullable and all(s in nullable for s in rhs):
-                nullable.add(lhs)
-                changed = True
-    return nullable
 
 
 def _edge_sets(pairs, terminals, nullable, *, reverse: bool) -> dict:
