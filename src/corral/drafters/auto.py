@@ -97,8 +97,6 @@ class AutoDrafter(CompositeDrafter):
         self.max_length, self.probe_every = int(max_length), int(probe_every)
         self._own = fresh(self.arms, PRIORS)  # this drafter's estimates (requests whose drafts shape the output)
         self.learned = self._own  # the estimates this request uses (this drafter's own, or shared ones)
-        self.acceptance: Acceptance = self._own.acceptance
-        self.avail: dict = self._own.avail
         self.kind_of = {name: name for name in self.arms}  # the kind of each arm's proposals, once seen
         self.last_consult = dict.fromkeys(self.arms, 0)
         self.costs: Costs | None = None
@@ -110,6 +108,16 @@ class AutoDrafter(CompositeDrafter):
         self.regime: str | None = None  # "greedy" / "d2": the drafts cannot change the output (shared estimates)
         self.clock = clock_for(target) if target is not None else time.perf_counter
         self._round = _Round(0, 0.0, timed=False)
+
+    @property
+    def acceptance(self) -> Acceptance:
+        """Predicted acceptance per drafter kind (of the estimates this request uses)."""
+        return self.learned.acceptance
+
+    @property
+    def avail(self) -> dict:
+        """``arm -> [proposals, consultations]``: how often each arm proposes anything."""
+        return self.learned.avail
 
     # -------------------------------------------------------------------------------------------- request life
     def length_policy(self, timed: bool = False) -> AutoLengthPolicy:
@@ -143,7 +151,7 @@ class AutoDrafter(CompositeDrafter):
         if self.regime is not None:  # drafts cannot change the output: estimates shared across requests
             learned = shared(self.target, self.profile_key, getattr(matcher, "compiled", None), self.regime,
                              list(self.arms), PRIORS)
-        self.learned, self.acceptance, self.avail = learned, learned.acceptance, learned.avail
+        self.learned = learned
         if self.timed:  # costs timed online (profile="measure"), shared with the estimates
             if learned.costs is None:
                 learned.costs = Costs(self._profile(ctx, matcher), timed=True)
