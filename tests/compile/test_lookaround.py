@@ -263,3 +263,19 @@ def test_guard_array_is_bool_256():
     (guard, _), = lexeme_dfas(r"a(?![0-9])")  # every lexeme is guarded
     assert guard.array.dtype == np.bool_ and guard.array.shape == (256,)
     assert "0123456789" in guard.describe().replace("[", "").replace("]", "")
+
+
+ASSERTION_FREE = [r"[^\"\\]*", r"[a-z$^]+", r"\$ref|\^x", r"(?:ab|cd)*", r"(?i)abc", r"(?x) a b  # c", r"\\A\\Z",
+                  r"(?P<n>a)b", r"[(?=]x"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS + LEXEME_PATTERNS + ASSERTION_FREE)
+def test_may_assert_agrees_with_the_plain_scan(pattern):
+    """The quick test of :func:`may_assert` (no assertion text at all, or a registered DFA) never hides an assertion
+    the character-by-character scan finds, and agrees with it on unregistered patterns."""
+    from corral.automata.lexemes import _ASSERTION_KINDS, may_assert
+
+    clear_caches()
+    found = any(kind in _ASSERTION_KINDS for kind in nfa._scan(pattern, False))
+    assert may_assert(pattern) == found
+    assert may_assert(pattern) == found  # memoised: the same answer

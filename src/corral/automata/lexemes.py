@@ -156,12 +156,31 @@ def _parse(pattern: str, flags: frozenset):
 _ASSERTION_KINDS = ("lookahead", "neg_lookahead", "lookbehind", "neg_lookbehind", "^", "$", "\\A", "\\Z")
 
 
+#: Texts one of which every assertion contains: a pattern without any has none (a C-speed test that spares
+#: most patterns the character-by-character scan).
+_ASSERTION_TEXTS = ("(?=", "(?!", "(?<", "^", "$", "\\A", "\\Z")
+
+
 def may_assert(pattern: str, flags: frozenset = frozenset()) -> bool:
-    """Whether ``pattern`` may hold an assertion (lookaround or an anchor outside a character class): a linear scan
-    of the text, so that the many patterns without one skip :func:`lexeme_dfas`' parse."""
+    """Whether ``pattern`` may hold an assertion (lookaround or an anchor outside a character class), so that the
+    many patterns without one skip :func:`lexeme_dfas`' parse. ``False`` at once for a pattern with none of the
+    assertions' texts and for one whose DFA was registered (built by automaton operations, so assertion-free, as
+    :func:`lexeme_dfas` assumes too); else a linear scan of the text, memoised."""
+    if not any(text in pattern for text in _ASSERTION_TEXTS):
+        return False
+    from corral.automata.regex import registered_dfa
+
+    if registered_dfa(pattern, flags) is not None:
+        return False
+    return _scan_asserts(pattern, "x" in flags)
+
+
+@functools.lru_cache(maxsize=256)
+def _scan_asserts(pattern: str, verbose: bool) -> bool:
+    """Whether the scan of ``pattern`` finds an assertion outside character classes."""
     from corral.automata.nfa import _scan
 
-    return any(kind in _ASSERTION_KINDS for kind in _scan(pattern, "x" in flags))
+    return any(kind in _ASSERTION_KINDS for kind in _scan(pattern, verbose))
 
 
 @functools.lru_cache(maxsize=256)
@@ -233,5 +252,6 @@ def _split(nfa, start: int, final: int, pattern: str) -> tuple:
 
 
 def clear_caches() -> None:
-    """Empty the memo of :func:`lexeme_dfas`."""
+    """Empty the memos of :func:`lexeme_dfas` and :func:`may_assert`."""
     lexeme_dfas.cache_clear()
+    _scan_asserts.cache_clear()
