@@ -1,0 +1,71 @@
+"""scripts/widen_model.py: the widened GPT-2 computes the source's next-token law (the CPU cost proxy of a larger
+target in benchmarks/speculative.py relies on it), and a wrong construction is caught."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from corral.models.hf import default_model_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("widen_model", ROOT / "scripts" / "widen_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].double()
+
+
+@pytest.fixture(scope="module")
+def source():
+    from transformers import GPT2LMHeadModel
+
+    folder = default_model_path("draft")
+    return folder, GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).eval()
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_widened_model_has_the_same_logits(tmp_path, source, factor):
+    """Logits of the widened model (and of the checkpoint it wrote) equal the source's on a 40-token text."""
+    from transformers import GPT2LMHeadModel
+
+    folder, model = source
+    wide = _script().widen(folder, tmp_path / "wide", factor).eval()
+    ids = list(range(5, 45))
+    want = _logits(model, ids)
+    assert wide.config.n_embd == model.config.n_embd * factor
+    assert (_logits(wide, ids) - want).abs().max().item() < 1e-4
+    reloaded = GPT2LMHeadModel.from_pretrained(tmp_path / "wide", dtype=torch.float32).eval()
+    assert (_logits(reloaded, ids) - want).abs().max().item() < 1e-4
+    assert (tmp_path / "wide" / "tokenizer.json").read_bytes() == (folder / "tokenizer.json").read_bytes()
+
+
+def test_query_scaling_is_needed(tmp_path, source, monkeypatch):
+    """Negative control: without the ``1/sqrt(f)`` query scale the widened model's logits differ."""
+    folder, model = source
+    script = _script()
+    real = script._widen_attention
+
+    def unscaled(w, b, d, factor):
+        qw, qb = real(w, b, d, factor)
+        s = factor ** 0.5
+        qw[:, :d * factor] *= s
+        qb[:d * factor] *= s
+        return qw, qb
+
+    monkeypatch.setattr(script, "_widen_attention", unscaled)
+    wide = script.widen(folder, tmp_path / "wide", 4).eval()
+    ids = list(range(5, 45))
+    assert (_logits(wide, ids) - _logits(model, ids)).abs().max().item() > 1e-2
