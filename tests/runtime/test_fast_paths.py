@@ -167,3 +167,37 @@ def test_string_length_terminal_is_registered():
     dfa = R.registered_dfa(term.pattern, term.flags)
     assert dfa is not None and _same(dfa, R._compile_cached(term.pattern, frozenset(term.flags)))
     assert dfa.fullmatch('"ab"'.encode()) and not dfa.fullmatch(b'"a"') and dfa.fullmatch('"\\u0000é"'.encode())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab()|[]\\?:*^\n", max_size=40))
+def test_regex_structure_scan_equals_specification(text):
+    """``_structure`` (one regex-engine scan) yields exactly the ``(``, ``)`` and ``|`` that the character loop
+    ``_depth_scan`` does, with their depths, on any text (balanced or not)."""
+    from corral.automata.operations import _depth_scan, _structure
+
+    from corral.automata.operations import has_top_level_alternation
+
+    assert list(_structure(text)) == [t for t in _depth_scan(text) if t[1] in "()|"]
+    assert has_top_level_alternation(text) == any(ch == "|" and d == 0 for _, ch, d in _depth_scan(text))
+
+
+@pytest.mark.parametrize("regex, top", [("a|b", True), ("(?:a|b)", False), ("[|]", False), (r"\|", False),
+                                         ("(?:a)|(?:b)", True), (r"[\]|]|c", True), ("ab", False)])
+def test_top_level_alternation_examples(regex, top):
+    """A ``|`` splits a regex only outside groups, classes and escapes."""
+    from corral.automata.operations import has_top_level_alternation
+
+    assert has_top_level_alternation(regex) is top
+
+
+@pytest.mark.parametrize("pattern", [r"[a-c]x|y*", r"(?:é|日)+[^\x00-\x7f]?", r"[\u0100-\U0010ffff]{1,2}a",
+                                     r"(?:ab|ac)*d|", r"[\x80-\u07ff\U00010000]+", r"a{0,3}(?:\||\()"])
+def test_dfa_to_regex_round_trip(pattern):
+    """``dfa_to_regex`` (state elimination over ``char_transitions``) gives a regex of the very same language:
+    compiled again it has the same minimal tables."""
+    from corral.automata.operations import dfa_to_regex
+
+    dfa = R.compile_regex(pattern)
+    again = R.compile_regex(dfa_to_regex(dfa))
+    assert _same(dfa, again)

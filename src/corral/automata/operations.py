@@ -3,6 +3,10 @@ a regex by state elimination, and concatenation with literal bytes."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import re
+
 import numpy as np
 
 from corral.automata.bytedfa import ByteDFA
@@ -126,6 +130,13 @@ def char_transitions(dfa: ByteDFA) -> dict[int, dict[int, list[tuple[int, int]]]
     """
     t = dfa.transitions
     memo: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    rows: dict[int, list[int]] = {}  # rows as Python lists, made on first use (numpy scalar reads are slow)
+
+    def row_of(state: int) -> list[int]:
+        r = rows.get(state)
+        if r is None:
+            r = rows[state] = t[state].tolist()
+        return r
 
     def cont(state: int, k: int) -> list[tuple[int, int, int]]:
         key = (state, k)
@@ -133,8 +144,9 @@ def char_transitions(dfa: ByteDFA) -> dict[int, dict[int, list[tuple[int, int]]]
             return memo[key]
         out: list[tuple[int, int, int]] = []
         width = 64 ** (k - 1)
+        row = row_of(state)
         for c in range(64):
-            nxt = int(t[state, 0x80 + c])
+            nxt = row[0x80 + c]
             if nxt < 0:
                 continue
             subs = [(0, 0, nxt)] if k == 1 else cont(nxt, k - 1)
@@ -154,12 +166,12 @@ def char_transitions(dfa: ByteDFA) -> dict[int, dict[int, list[tuple[int, int]]]
         if s in result:
             continue
         edges: dict[int, list[tuple[int, int]]] = {}
-        row = t[s]
-        for byte in np.flatnonzero(row >= 0).tolist():
-            nxt = int(row[byte])
-            if byte < 0x80:
-                spans = [(byte, byte, nxt)]
-            elif 0xC2 <= byte <= 0xDF:
+        row = row_of(s)
+        spans = _ascii_runs(row)  # the one-byte characters, a span per run of bytes to the same state
+        _add_spans(edges, spans)
+        for byte in (np.flatnonzero(t[s, 0x80:] >= 0) + 0x80).tolist():
+            nxt = row[byte]
+            if 0xC2 <= byte <= 0xDF:
                 spans = [((byte & 0x1F) << 6 | lo, (byte & 0x1F) << 6 | hi, tg) for lo, hi, tg in cont(nxt, 1)]
             elif 0xE0 <= byte <= 0xEF:
                 spans = [((byte & 0x0F) << 12 | lo, (byte & 0x0F) << 12 | hi, tg) for lo, hi, tg in cont(nxt, 2)]
@@ -167,15 +179,33 @@ def char_transitions(dfa: ByteDFA) -> dict[int, dict[int, list[tuple[int, int]]]
                 spans = [((byte & 0x07) << 18 | lo, (byte & 0x07) << 18 | hi, tg) for lo, hi, tg in cont(nxt, 3)]
             else:
                 raise ValueError("the DFA accepts malformed UTF-8")
-            for lo, hi, tg in spans:
-                rs = edges.setdefault(tg, [])
-                if rs and rs[-1][1] + 1 == lo:
-                    rs[-1] = (rs[-1][0], hi)
-                else:
-                    rs.append((lo, hi))
+            _add_spans(edges, spans)
         result[s] = edges
         todo.extend(tg for tg in edges if tg not in result)
     return result
+
+
+def _ascii_runs(row: list[int]) -> list[tuple[int, int, int]]:
+    """``(lo, hi, target)`` for each maximal run of bytes below 0x80 that ``row`` sends to one state (the same
+    spans, merged, as one span per byte)."""
+    out, pos = [], 0
+    for nxt, run in itertools.groupby(row[:0x80]):
+        n = len(list(run))
+        if nxt >= 0:
+            out.append((pos, pos + n - 1, nxt))
+        pos += n
+    return out
+
+
+def _add_spans(edges: dict, spans) -> None:
+    """Add code-point spans ``(lo, hi, target)``, in increasing order, to ``edges`` (target -> ranges), merging a
+    span into the previous range to its target when they touch."""
+    for lo, hi, tg in spans:
+        rs = edges.setdefault(tg, [])
+        if rs and rs[-1][1] + 1 == lo:
+            rs[-1] = (rs[-1][0], hi)
+        else:
+            rs.append((lo, hi))
 
 
 def _re_cp(c: int) -> str:
@@ -227,12 +257,16 @@ def dfa_to_regex(dfa: ByteDFA, max_size: int = 200_000, max_states: int = 400) -
             return x
         return f"(?:{x}|{y})"
 
+    order = _EliminationOrder(edge, inc)
+
     def add(i, j, r):
         if r is None:
             return
         old = edge[i].get(j)
         edge[i][j] = alt(old, r)
         inc[j].add(i)
+        order.touch(i)
+        order.touch(j)
         if len(edge[i][j]) > max_size:
             raise ValueError("the regex of the automaton is too large")
 
@@ -247,28 +281,64 @@ def dfa_to_regex(dfa: ByteDFA, max_size: int = 200_000, max_states: int = 400) -
         return x if len(x) <= 1 or x.startswith("(?:") and _balanced_group(x) or x.startswith("[") and \
             x.endswith("]") and x.count("[") == 1 else f"(?:{x})"
 
-    remaining = set(graph)
-    while remaining:
-        s = min(remaining, key=lambda q: (len(inc[q] - {q}) * len(set(edge[q]) - {q}), q))
-        remaining.discard(s)
+    order.start(graph)
+    for _ in range(len(graph)):
+        s = order.pop()
         loop = edge[s].pop(s, None)
         inc[s].discard(s)
         star = "" if loop in (None, "") else grp(loop) + "*"
         outs = list(edge[s].items())
         for i in list(inc[s]):
             r_in = edge[i].pop(s)
+            order.touch(i)
             for j, r_out in outs:
                 add(i, j, r_in + star + r_out)
         for j, _ in outs:
             inc[j].discard(s)
+            order.touch(j)
         del edge[s]
         del inc[s]
     return edge[START].get(FINAL)
 
 
+class _EliminationOrder:
+    """The order in which :func:`dfa_to_regex` eliminates states: fewest paths through the state first (its
+    in-edges times its out-edges, self-loops aside), then the lowest number. A heap of keys, a fresh entry pushed
+    whenever a state's edges change (:meth:`touch`) and stale entries skipped, so each pick is the minimum over
+    the current keys (as a scan of every remaining state would find) in logarithmic time."""
+
+    def __init__(self, edge: dict, inc: dict) -> None:
+        self.edge, self.inc = edge, inc
+        self.remaining: set[int] = set()
+        self.heap: list[tuple[int, int]] = []
+
+    def key(self, q: int) -> int:
+        """The number of paths through ``q`` (self-loops aside)."""
+        return (len(self.inc[q]) - (q in self.inc[q])) * (len(self.edge[q]) - (q in self.edge[q]))
+
+    def start(self, states) -> None:
+        """Begin with ``states`` to eliminate (every key computed once)."""
+        self.remaining = set(states)
+        self.heap = [(self.key(q), q) for q in self.remaining]
+        heapq.heapify(self.heap)
+
+    def touch(self, q: int) -> None:
+        """``q``'s edges changed: queue its current key."""
+        if q in self.remaining:
+            heapq.heappush(self.heap, (self.key(q), q))
+
+    def pop(self) -> int:
+        """The next state to eliminate (removed from the remaining ones)."""
+        while True:
+            k, q = heapq.heappop(self.heap)
+            if q in self.remaining and k == self.key(q):
+                self.remaining.discard(q)
+                return q
+
+
 def _depth_scan(x: str):
     """Yield ``(index, char, depth)`` for each character of regex ``x`` outside escapes and character classes
-    (``depth``: group nesting before the character)."""
+    (``depth``: group nesting before the character). The specification of :func:`_structure` (tested against it)."""
     depth, i, n = 0, 0, len(x)
     while i < n:
         ch = x[i]
@@ -288,14 +358,47 @@ def _depth_scan(x: str):
         i += 1
 
 
+# An escape, a character class (to its first unescaped ``]``), or a parenthesis or bar (group 1).
+_STRUCTURE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?|([()|])", re.DOTALL)
+
+
+def _structure(x: str):
+    """What :func:`_depth_scan` yields for the ``(``, ``)`` and ``|`` of regex ``x``, found by one scan of the
+    regex engine instead of a Python loop over every character (the regexes of :func:`dfa_to_regex` run to many
+    kilobytes, and the compiler asks about them once per object property set)."""
+    depth = 0
+    for m in _STRUCTURE.finditer(x):
+        ch = m.group(1)
+        if ch is None:
+            continue
+        yield m.start(), ch, depth
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+
+
 def _balanced_group(x: str) -> bool:
     """Whether ``x`` is one ``(?:...)`` group (its first parenthesis closes at the end)."""
-    return all(not (ch == ")" and depth == 1 and i != len(x) - 1) for i, ch, depth in _depth_scan(x))
+    return all(not (ch == ")" and depth == 1 and i != len(x) - 1) for i, ch, depth in _structure(x))
+
+
+# Escapes and character classes (to their first unescaped ``]``), as :func:`_depth_scan` skips them.
+_OPAQUE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?", re.DOTALL)
+_NOT_STRUCTURE = re.compile(r"[^()|]+")
 
 
 def has_top_level_alternation(x: str) -> bool:
-    """Whether regex ``x`` has a ``|`` outside every group and class (so ``a + x + b`` would split it)."""
-    return any(ch == "|" and depth == 0 for _, ch, depth in _depth_scan(x))
+    """Whether regex ``x`` has a ``|`` outside every group and class (so ``a + x + b`` would split it).
+
+    Vectorised: the regex engine drops escapes, classes and every other character, then the group depth before
+    each remaining ``(``, ``)`` or ``|`` is a cumulative sum (the same answer as scanning :func:`_structure`)."""
+    if "|" not in x:
+        return False
+    marks = np.frombuffer(_NOT_STRUCTURE.sub("", _OPAQUE.sub("", x)).encode("ascii"), dtype=np.uint8)
+    step = (marks == ord("(")).astype(np.int64) - (marks == ord(")"))
+    depth = np.cumsum(step) - step
+    return bool(np.any((marks == ord("|")) & (depth == 0)))
 
 
 def dfa_between(prefix: bytes, dfa: ByteDFA, suffix: bytes, pattern: str = "") -> ByteDFA | None:
