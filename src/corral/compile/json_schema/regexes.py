@@ -293,8 +293,10 @@ def _unit_of(name: str, av) -> str:
     return unit
 
 
+@functools.lru_cache(maxsize=1024)
 def pattern_regex(pattern: str) -> str:
     """Translate an ECMAScript ``pattern`` (unanchored search) to a regex over a canonical JSON string's content.
+    Memoised: schemas repeat their patterns (each ``patternProperties`` key is asked about for every property).
 
     Supported: literals, ``.`` (not ``\\n \\r \\u2028 \\u2029``), classes with ranges, ``\\d \\w \\s`` and their
     negations (ASCII digits and word characters, ECMAScript white space), groups ``(...)``/``(?:...)``,
