@@ -364,8 +364,8 @@ _STRUCTURE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?|([()|])", re.DOTALL)
 
 def _structure(x: str):
     """What :func:`_depth_scan` yields for the ``(``, ``)`` and ``|`` of regex ``x``, found by one scan of the
-    regex engine instead of a Python loop over every character (the regexes of :func:`dfa_to_regex` run to many
-    kilobytes, and the compiler asks about them once per object property set)."""
+    regex engine instead of a Python loop over every character (the regexes :func:`dfa_to_regex` builds run to
+    many kilobytes)."""
     depth = 0
     for m in _STRUCTURE.finditer(x):
         ch = m.group(1)
