@@ -54,7 +54,10 @@ reason printed.
 
 **Per schema and engine:**
 
-* TTFM (time to first mask, reported in ms): compile + matcher + first packed mask, wall time.
+* TTFM (time to first mask, reported in ms): compile + matcher + first packed mask, wall time. Each engine's
+  modules are imported when its worker starts (corral's schema compiler and matcher, and jsonschema, which the
+  compiler uses for enum checks: with rfc3987-syntax installed, as the Jupyter stack installs it, importing
+  jsonschema takes about 1.6 s, 0.15 s without), so no schema's TTFM carries a once-per-process import.
 * every instance, on a fresh matcher (corral ``cg.matcher()``, llguidance a ``deep_copy`` of the compiled matcher,
   xgrammar a new ``GrammarMatcher``): before each token the packed mask is computed (timed: a mask sample), the
   token must have its bit set, then the token is advanced (an advance refused after the mask allowed the token is
@@ -142,6 +145,10 @@ class CorralEngine:
     name = "corral"
 
     def __init__(self, tokenizer_dir: str, eos: int, layout: str, mode: str):
+        import jsonschema  # noqa: F401 - corral's schema compiler uses it (enum checks): a once-per-process import
+
+        import corral.compile.json_schema  # noqa: F401 - imports are process set-up, as the peers' are
+        import corral.runtime.matcher  # noqa: F401
         from corral.tokens.vocabulary import Vocabulary
 
         self.vocab = Vocabulary.from_huggingface(tokenizer_dir)
