@@ -11,6 +11,7 @@
  *   trie_build(...), trie_table(...)           the token trie, and a (terminal, DFA state)'s table by walking it
  *   run_suffixes(...)                          a DFA run over token suffixes (the remainders after a lexeme end)
  *   refine_partition(t, part)                  partition refinement (DFA minimisation)
+ *   column_classes(t, out)                     columns of a transition table that are equal (byte classes)
  *   determinize(...)                           subset construction (regex NFA -> character DFA)
  */
 #define PY_SSIZE_T_CLEAN
@@ -1124,6 +1125,74 @@ done:
     return result;
 }
 
+/* column_classes(t int32 [n, w], out int64 [w]) -> number of classes, or -1 on a hash collision
+ *
+ * Columns j of t that are equal (t[s][j] equal for every row s) share a class; classes are numbered in order of
+ * their first column. Two row-major passes: a multiply-add hash per column, then an exact check that every
+ * column equals the first column of its class (-1 when one does not: the caller falls back to sorting). */
+static PyObject *column_classes(PyObject *self, PyObject *args) {
+    PyObject *o_t, *o_out;
+    if (!PyArg_ParseTuple(args, "OO", &o_t, &o_out)) return NULL;
+    Buf tb = {0}, ob = {0};
+    PyObject *result = NULL;
+    if (get_buf(o_t, &tb, 0, "i", 4, "t") < 0 || get_buf(o_out, &ob, 1, "qlL", 8, "out") < 0) goto done;
+    if (tb.view.ndim != 2 || ob.view.len / 8 != tb.view.shape[1]) {
+        PyErr_SetString(PyExc_ValueError, "column_classes: t [n, w] and out [w]");
+        goto done;
+    }
+    {
+        const int64_t n = tb.view.shape[0], w = tb.view.shape[1];
+        const int32_t *T = (const int32_t *)tb.view.buf;
+        int64_t *cls = (int64_t *)ob.view.buf;
+        uint64_t *h = (uint64_t *)malloc((size_t)(w ? w : 1) * sizeof(uint64_t));
+        int64_t *rep = (int64_t *)malloc((size_t)(w ? w : 1) * sizeof(int64_t));
+        if (!h || !rep) {
+            free(h);
+            free(rep);
+            PyErr_NoMemory();
+            goto done;
+        }
+        int64_t k = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (int64_t j = 0; j < w; j++) h[j] = 0x9E3779B97F4A7C15ULL;
+        for (int64_t s = 0; s < n; s++) {
+            const int32_t *row = T + s * w;
+            for (int64_t j = 0; j < w; j++) h[j] = h[j] * 0x100000001B3ULL + (uint64_t)(uint32_t)row[j];
+        }
+        for (int64_t j = 0; j < w; j++) { /* the first earlier column with the same hash, else a new class */
+            int64_t c = -1;
+            for (int64_t i = 0; i < j && c < 0; i++)
+                if (rep[i] == i && h[i] == h[j]) c = cls[i];
+            if (c < 0) {
+                cls[j] = k++;
+                rep[j] = j;
+            } else {
+                cls[j] = c;
+                for (int64_t i = 0; i < j; i++)
+                    if (rep[i] == i && cls[i] == c) {
+                        rep[j] = i;
+                        break;
+                    }
+            }
+        }
+        for (int64_t s = 0; s < n && k >= 0; s++) {
+            const int32_t *row = T + s * w;
+            for (int64_t j = 0; j < w; j++)
+                if (row[j] != row[rep[j]]) {
+                    k = -1;
+                    break;
+                }
+        }
+        Py_END_ALLOW_THREADS
+        free(h);
+        free(rep);
+        result = PyLong_FromLongLong(k);
+    }
+done:
+    RELEASE(&tb, &ob);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"suffix_ids", suffix_ids, METH_VARARGS, "Token id of every suffix of every token (see the C source)."},
     {"class_groups", class_groups, METH_VARARGS, "Group tokens by their sequence of byte classes."},
@@ -1132,6 +1201,7 @@ static PyMethodDef methods[] = {
     {"trie_table", trie_table, METH_VARARGS, "Token table of one DFA state by a walk of the token trie."},
     {"run_suffixes", run_suffixes, METH_VARARGS, "Run a DFA over token suffixes (lexeme ends and survivors)."},
     {"refine_partition", refine_partition, METH_VARARGS, "Moore refinement to the coarsest stable partition."},
+    {"column_classes", column_classes, METH_VARARGS, "Classes of equal columns of an int32 table."},
     {"determinize", determinize, METH_VARARGS, "Subset construction of an NFA with leaf-labelled edges."},
     {NULL, NULL, 0, NULL},
 };

@@ -231,3 +231,21 @@ def test_determinize_refuses_past_the_state_budget():
 
     with pytest.raises(RegexError, match="too large"):
         regex_module._compile_cached.__wrapped__(r"(a|b)*a(a|b){20}", frozenset())
+
+
+@pytest.mark.parametrize("pattern", [r"[a-z]+@[a-z]+\.(?:com|org)", r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}",
+                                     r'"(?:[^"\\]|\\.)*"', r"(?:é|日|[A-F0-9])*"])
+def test_column_classes_match_sorting_the_columns(pattern, monkeypatch):
+    """The byte classes from the C passes equal those of sorting the columns (the specification), on real DFAs
+    and on random tables with repeated columns; without the module (or on a collision) the specification is used."""
+    from corral.tokens.index import _byte_classes, _byte_classes_py
+
+    rng = np.random.default_rng(0)
+    table = rng.integers(-1, 40, size=(40, 256)).astype(np.int32)
+    table[:, 100:180] = table[:, [7]]
+    for t in (compile_regex(pattern).transitions, table):
+        cls, n = _byte_classes(t)
+        want, n_want = _byte_classes_py(t)
+        assert n == n_want and np.array_equal(cls, want)
+    monkeypatch.setattr(native, "column_classes", lambda t: None)
+    assert np.array_equal(_byte_classes(table)[0], _byte_classes_py(table)[0])

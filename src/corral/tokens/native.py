@@ -13,6 +13,8 @@
   :func:`corral.automata.regex._determinize_py`).
 * :func:`refine_partition`: Moore partition refinement, the core of DFA minimisation (its numpy specification is
   :func:`corral.automata.dfa.refine_partition_py`).
+* :func:`column_classes`: the byte classes of a transition table (equal columns; specification:
+  :func:`corral.tokens.index._byte_classes_py`).
 
 The Python specification of :func:`trie_table` and :func:`run_suffixes` is the numpy DFA run of
 :mod:`corral.tokens.index` (``TokenIndex._run``), which the tests compare with them.
@@ -28,7 +30,7 @@ import os
 import numpy as np
 
 __all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie", "Forest",
-           "trie_table", "run_suffixes", "refine_partition", "determinize"]
+           "trie_table", "run_suffixes", "refine_partition", "column_classes", "determinize"]
 
 try:
     if os.environ.get("CORRAL_PURE_PYTHON", "") not in ("", "0"):
@@ -302,6 +304,17 @@ def refine_partition(t: np.ndarray, part: np.ndarray, method: str = "auto", roun
     _native.refine_partition(np.ascontiguousarray(t, dtype=np.int64), out,
                              {"auto": 0, "moore": 1, "hopcroft": 2}[method], int(rounds))
     return out
+
+
+def column_classes(t: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """Class per column of the int ``[n, w]`` table ``t`` (equal columns share one; classes numbered in order of
+    their first column) and the number of classes; ``None`` without the native module or on a hash collision
+    (the caller then sorts the columns)."""
+    if _native is None:
+        return None
+    out = np.empty(t.shape[1], dtype=np.int64)
+    k = _native.column_classes(np.ascontiguousarray(t, dtype=np.int32), out)
+    return (out, k) if k >= 0 else None
 
 
 def _csr(lists) -> tuple[np.ndarray, np.ndarray]:
