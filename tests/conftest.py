@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,17 @@ def shared_path(*parts: str, base: Path = SHARED_DIR) -> Path:
 def tokenizer_path(name: str) -> Path:
     """Folder of one of the shared real tokenizers (gpt2, llama2, llama3, qwen3), or skip with a reason."""
     return shared_path(name, base=TOKENIZERS_DIR)
+
+
+def load_script(relative: str, name: str):
+    """Import a script of ``scripts/`` or ``benchmarks/`` (not packages) by its path under the repository, its
+    folder on ``sys.path`` while it loads (for its sibling imports)."""
+    path = REPO_ROOT / relative
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module

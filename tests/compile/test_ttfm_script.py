@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-from conftest import tokenizer_path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _script():
-    path = ROOT / "benchmarks" / "ttfm.py"
-    spec = importlib.util.spec_from_file_location("ttfm_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+from conftest import load_script, tokenizer_path
 
 
 def test_ttfm_runs_and_compares(tmp_path, capsys):
@@ -33,7 +16,7 @@ def test_ttfm_runs_and_compares(tmp_path, capsys):
                {"id": "b", "schema": {"enum": ["p", "q"]}, "tests": []},
                {"id": "c", "schema": {"type": "nonsense"}, "tests": []}]
     (data / "Mini.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    ttfm = _script()
+    ttfm = load_script("benchmarks/ttfm.py", "ttfm_bench")
     args = ["--data", str(data), "--tokenizer", str(tokenizer_path("gpt2")), "--limit", "3"]
     assert ttfm.main(args + ["--json", str(tmp_path / "one.json")]) == 0
     one = json.loads((tmp_path / "one.json").read_text())

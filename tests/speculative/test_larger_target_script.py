@@ -3,33 +3,17 @@ what ``benchmarks/gpu_speculative.sh`` relies on to time speculation with the em
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
+from conftest import load_script
 from corral.drafters.factory import auto_drafter, vocab_compatible
 from corral.models.hf import HFModel, default_model_path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(path: Path, name: str):
-    """Import a script by path (scripts/ and benchmarks/ are not packages)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def test_larger_target_shares_the_embedded_tokenizer(tmp_path):
     """A fresh target of another shape, trained briefly, keeps the embedded tokenizer byte for byte, so the embedded
     draft model can draft for it (and ``auto`` takes it as its model arm)."""
-    train = _load(ROOT / "scripts" / "train_default_models.py", "train_default_models")
+    train = load_script("scripts/train_default_models.py", "train_default_models")
     embedded = str(default_model_path("target").parent)
     train.main(["--only", "target", "--target-size", "1x32x2", "--tokenizer-from", embedded, "--out-dir", str(tmp_path), "--budget-minutes", "0.01", "--train-examples", "400",
                 "--eval-examples", "60", "--batch-size", "2", "--seq-len", "32", "--threads", "1"])
@@ -46,7 +30,7 @@ def test_larger_target_shares_the_embedded_tokenizer(tmp_path):
 
 def test_benchmark_tree_names():
     """``model-treeK`` / ``model-treeKxM`` rows of benchmarks/speculative.py map to ``draft_tree`` values."""
-    bench = _load(ROOT / "benchmarks" / "speculative.py", "speculative_bench")
+    bench = load_script("benchmarks/speculative.py", "speculative_bench")
     assert bench.tree_of("model") == ("model", None)
     assert bench.tree_of("model-tree4") == ("model", 4)
     assert bench.tree_of("auto-tree2x2") == ("auto", (2, 2))

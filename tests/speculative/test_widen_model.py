@@ -3,24 +3,17 @@ target in benchmarks/speculative.py relies on it), and a wrong construction is c
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import load_script  # noqa: E402
 from corral.models.hf import default_model_path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("widen_model", ROOT / "scripts" / "widen_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """scripts/widen_model.py, freshly loaded (a test may patch it)."""
+    return load_script("scripts/widen_model.py", "widen_model")
 
 
 def _logits(model, ids):
