@@ -249,3 +249,31 @@ def test_column_classes_match_sorting_the_columns(pattern, monkeypatch):
         assert n == n_want and np.array_equal(cls, want)
     monkeypatch.setattr(native, "column_classes", lambda t: None)
     assert np.array_equal(_byte_classes(table)[0], _byte_classes_py(table)[0])
+
+
+def test_minimize_dfa_matches_the_numpy_minimisation():
+    """The C minimisation gives the very tables of the numpy one: random tables (unreachable and dead states,
+    repeated columns, an empty language, narrow tables) and unminimised copies of real DFAs."""
+    from corral.automata.bytedfa import minimize_tables, minimize_tables_py
+
+    rng = np.random.default_rng(3)
+    tables = []
+    for i in range(300):
+        n = int(rng.integers(1, 50))
+        t = rng.integers(-1, n, size=(n, 256))
+        t[rng.random((n, 256)) < 0.9] = -1
+        if i % 3 == 0:
+            t[:, 100:200] = t[:, [5]]
+        tables.append((t, rng.random(n) < (0.0 if i % 50 == 0 else 0.3)))
+    for i in range(100):  # narrow tables (a column per symbol, as the JSON Schema digit rules build them)
+        n, w = int(rng.integers(1, 30)), int(rng.integers(1, 12))
+        t = rng.integers(-1, n, size=(n, w))
+        t[rng.random((n, w)) < 0.5] = -1
+        tables.append((t, rng.random(n) < 0.3))
+    for pattern in [r'"(?:[^"\\]|\\.)*"', r"[a-z]{1,9}@[a-z]{2,5}\.com", r"(?:é|日|[A-F0-9])*", r"\d{4}-\d{2}-\d{2}"]:
+        d = compile_regex(pattern)
+        tables.append((np.vstack([d.transitions, d.transitions]), np.concatenate([d.accepting, d.accepting])))
+    for t, acc in tables:
+        got, want = minimize_tables(t, acc), minimize_tables_py(t, acc)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert got[0].dtype == want[0].dtype and got[1].dtype == want[1].dtype

@@ -369,6 +369,10 @@ def live_states(t: np.ndarray, acc: np.ndarray) -> np.ndarray:
     return live
 
 
+#: States up to which :func:`minimize_tables` runs in C (a few milliseconds at most, so no budget checkpoint).
+NATIVE_MINIMIZE_MAX = 16_384
+
+
 def minimize_tables(
     transitions: np.ndarray, accepting: np.ndarray, *, minimize: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -388,6 +392,22 @@ def minimize_tables(
     tuple of numpy.ndarray
         ``int32 [m, 256]`` transitions and ``bool [m]`` accepting, satisfying the :class:`ByteDFA` invariants.
     """
+    t = np.asarray(transitions, dtype=np.int64)
+    acc = np.asarray(accepting, dtype=bool)
+    n = t.shape[0]
+    if minimize and 0 < n <= NATIVE_MINIMIZE_MAX and 0 < t.shape[1] <= 256:  # one C call (same tables);
+        # larger tables keep the budget checkpoints of the numpy path
+        from corral.tokens import native
+
+        got = native.minimize_dfa(t, acc)
+        if got is not None:
+            return got
+    return minimize_tables_py(t, acc, minimize=minimize)
+
+
+def minimize_tables_py(transitions: np.ndarray, accepting: np.ndarray, *, minimize: bool = True):
+    """:func:`minimize_tables` in numpy (the specification of :func:`corral.tokens.native.minimize_dfa`, and the
+    path for large tables, with budget checkpoints)."""
     t = np.asarray(transitions, dtype=np.int64)
     acc = np.asarray(accepting, dtype=bool)
     n = t.shape[0]

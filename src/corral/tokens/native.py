@@ -15,6 +15,8 @@
   :func:`corral.automata.dfa.refine_partition_py`).
 * :func:`column_classes`: the byte classes of a transition table (equal columns; specification:
   :func:`corral.tokens.index._byte_classes_py`).
+* :func:`minimize_dfa`: pruning, minimisation and canonical numbering of a small byte DFA in one call
+  (specification: the numpy path of :func:`corral.automata.bytedfa.minimize_tables`).
 
 The Python specification of :func:`trie_table` and :func:`run_suffixes` is the numpy DFA run of
 :mod:`corral.tokens.index` (``TokenIndex._run``), which the tests compare with them.
@@ -30,7 +32,8 @@ import os
 import numpy as np
 
 __all__ = ["NATIVE", "suffix_ids", "suffix_ids_py", "class_groups", "class_groups_py", "copy_rows", "Trie", "Forest",
-           "trie_table", "run_suffixes", "refine_partition", "column_classes", "determinize"]
+           "trie_table", "run_suffixes", "refine_partition", "column_classes", "minimize_dfa",
+           "determinize"]
 
 try:
     if os.environ.get("CORRAL_PURE_PYTHON", "") not in ("", "0"):
@@ -315,6 +318,22 @@ def column_classes(t: np.ndarray) -> tuple[np.ndarray, int] | None:
     out = np.empty(t.shape[1], dtype=np.int64)
     k = _native.column_classes(np.ascontiguousarray(t, dtype=np.int32), out)
     return (out, k) if k >= 0 else None
+
+
+def minimize_dfa(transitions: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The minimal DFA of ``[n, w]`` ``transitions`` (``w <= 256`` symbols) and ``accepting``, pruned and
+    numbered canonically, as :func:`corral.automata.bytedfa.minimize_tables` gives it (``int32`` table, ``bool``
+    accepting; one dead state of 256 columns for the empty language); ``None`` without the native module."""
+    if _native is None:
+        return None
+    t = np.ascontiguousarray(transitions, dtype=np.int64)
+    n = t.shape[0]
+    out_t = np.empty((n, t.shape[1]), dtype=np.int32)
+    out_acc = np.empty(n, dtype=np.uint8)
+    m = _native.minimize_dfa(t, np.ascontiguousarray(accepting, dtype=np.uint8), out_t, out_acc)
+    if m == 0:
+        return np.full((1, 256), -1, dtype=np.int32), np.zeros(1, dtype=bool)
+    return out_t[:m].copy(), out_acc[:m].astype(bool)
 
 
 def _csr(lists) -> tuple[np.ndarray, np.ndarray]:
