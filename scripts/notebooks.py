@@ -31,6 +31,9 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 # tqdm (imported by transformers) warns in every kernel without ipywidgets; the warning names a local path
 _QUIET = "ignore:IProgress not found"
 _IMAGES = ("image/png", "image/svg+xml", "image/jpeg")
+# Kernels compute with one thread: with two, torch's reductions can split differently on a busy machine, and a
+# probability shown to four decimals moved (0.9052 / 0.9051) between runs of the same code.
+_THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def notebook_paths(names=()) -> list[Path]:
@@ -49,6 +52,8 @@ def execute(path: Path, timeout: int = TIMEOUT_S):
 
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("PYTHONWARNINGS", _QUIET)  # the kernel inherits it
+    for name in _THREADS:  # one thread: float sums in the same order however loaded the machine is
+        os.environ.setdefault(name, "1")
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
