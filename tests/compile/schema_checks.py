@@ -1,6 +1,6 @@
-"""Shared checks of compiled JSON schemas against the validator (printable-byte vocabulary of test_json_schema):
-``cg_for`` compiles once per (schema, options), ``accepted`` reads an instance in some key order (or exactly as
-dumped), ``mismatches`` lists the instances where acceptance and validity differ."""
+"""Shared checks of compiled JSON schemas against the validator (printable-byte vocabulary of test_json_schema by
+default): ``cg_for`` compiles once per (vocabulary, schema, options), ``accepted`` reads an instance in some key
+order (or exactly as dumped), ``mismatches`` lists the instances where acceptance and validity differ."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ EXACT = {"property_order": "any", "integral_floats": True}
 _CACHE: dict = {}
 
 
-def cg_for(schema, **options) -> CompiledGrammar:
-    """``schema``'s compiled grammar with ``options`` (cached)."""
-    key = json.dumps([schema, sorted(options.items())], sort_keys=True)
+def cg_for(schema, vocab=VOCAB, **options) -> CompiledGrammar:
+    """``schema``'s compiled grammar over ``vocab`` (default: test_json_schema's) with ``options`` (cached)."""
+    key = (id(vocab), json.dumps([schema, sorted(options.items())], sort_keys=True, default=str))
     if key not in _CACHE:
-        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), VOCAB)
+        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), vocab)
     return _CACHE[key]
 
 

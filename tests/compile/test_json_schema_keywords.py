@@ -14,16 +14,8 @@ from corral.compile.json_schema.compiler import SchemaRelaxedWarning
 from corral.errors import SchemaError
 from corral.runtime.matcher import CompiledGrammar
 
+from schema_checks import cg_for
 from test_json_schema import JSON, VOCAB, _dump, n_orderings, oracle, orderings
-
-_CACHE: dict = {}
-
-
-def cg_for(schema, **options) -> CompiledGrammar:
-    key = json.dumps([schema, sorted(options.items())], sort_keys=True, default=str)
-    if key not in _CACHE:
-        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), VOCAB)
-    return _CACHE[key]
 
 
 def accepts(schema, x, **options) -> bool:

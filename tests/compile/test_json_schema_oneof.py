@@ -89,7 +89,7 @@ def test_still_unsupported(schema):
 
 def test_not_multiple_of_numbers():
     """Integers and integral floats are exact; non-integral numbers are a documented narrowing (never generated)."""
-    from test_json_schema_keywords import cg_for
+    from schema_checks import cg_for
 
     cg = cg_for({"not": {"multipleOf": 3}})
     for text, ok in [("1", True), ("3", False), ("-4", True), ("-6", False), ("0", False), ("4.0", True),

@@ -21,20 +21,13 @@ from corral.errors import SchemaError
 from corral.runtime.matcher import CompiledGrammar
 from corral.tokens.vocabulary import Vocabulary
 
+from schema_checks import EXACT, cg_for
+
 VOCAB = Vocabulary.from_token_bytes([bytes([b]) for b in range(256)] + [None], [256])
-EXACT = {"property_order": "any", "integral_floats": True}
-_CACHE: dict = {}
-
-
-def cg_for(schema, **options) -> CompiledGrammar:
-    key = json.dumps([schema, sorted(options.items())], sort_keys=True)
-    if key not in _CACHE:
-        _CACHE[key] = CompiledGrammar(schema_to_grammar(schema, **options), VOCAB)
-    return _CACHE[key]
 
 
 def accepts(schema, text: str, **options) -> bool:
-    return cg_for(schema, **options).accepts(text.encode())
+    return cg_for(schema, VOCAB, **options).accepts(text.encode())
 
 
 def dump(x) -> str:
