@@ -358,8 +358,11 @@ def _depth_scan(x: str):
         i += 1
 
 
-# An escape, a character class (to its first unescaped ``]``), or a parenthesis or bar (group 1).
-_STRUCTURE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?|([()|])", re.DOTALL)
+# Escapes and character classes (to their first unescaped ``]``), as :func:`_depth_scan` skips them; then the same
+# or a parenthesis or bar (group 1).
+_OPAQUE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?", re.DOTALL)
+_STRUCTURE = re.compile(_OPAQUE.pattern + r"|([()|])", re.DOTALL)
+_NOT_STRUCTURE = re.compile(r"[^()|]+")
 
 
 def _structure(x: str):
@@ -381,11 +384,6 @@ def _structure(x: str):
 def _balanced_group(x: str) -> bool:
     """Whether ``x`` is one ``(?:...)`` group (its first parenthesis closes at the end)."""
     return all(not (ch == ")" and depth == 1 and i != len(x) - 1) for i, ch, depth in _structure(x))
-
-
-# Escapes and character classes (to their first unescaped ``]``), as :func:`_depth_scan` skips them.
-_OPAQUE = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?", re.DOTALL)
-_NOT_STRUCTURE = re.compile(r"[^()|]+")
 
 
 def has_top_level_alternation(x: str) -> bool:
